@@ -1,1 +1,36 @@
-//! xkms-ca
+//! xkms-ca — the built-in X.509 certificate authority of the XKMS service.
+//!
+//! The CA signs end-entity certificates for keys that clients register over
+//! XKMS (we never hold the subject's private key) and, later, CRLs. All
+//! signing goes through the [`CaSigner`] trait so that a key held in an HSM
+//! can replace the file key without touching the certificate profiles.
+//!
+//! Layering: this crate performs no network or database I/O and reads no
+//! clock; the caller passes `now` and persists serial numbers *before*
+//! calling [`Ca::issue`].
+
+mod ca;
+mod certinfo;
+mod der;
+mod error;
+mod issue;
+mod name;
+mod pem;
+mod public_key;
+mod serial;
+mod signer;
+mod storage;
+
+pub use ca::{Ca, CaParams, RevocationReason, RevokedEntry};
+pub use certinfo::{CertificateInfo, parse_certificate};
+pub use error::CaError;
+pub use issue::{IssueRequest, IssuedCertificate, XkmsKeyUsage};
+pub use name::{DistinguishedName, DnAttribute};
+pub use public_key::{MAX_RSA_BITS, MIN_RSA_BITS, RsaPublicKey};
+pub use serial::Serial;
+pub use signer::{CaKeyType, CaSignatureAlgorithm, CaSigner, FileKeySigner};
+
+/// File name of the CA private key (PKCS#8 PEM) inside the CA directory.
+pub const CA_KEY_FILE: &str = "ca-key.pem";
+/// File name of the CA certificate (PEM) inside the CA directory.
+pub const CA_CERT_FILE: &str = "ca-cert.pem";

@@ -169,9 +169,8 @@ impl Application {
     /// EJBCA (`#/profile`) and Oracle (`##profile`).
     pub fn from_uri_lenient(uri: &str) -> Self {
         match uri {
-            "http://www.w3.org/2002/03/xkms#/profile" | "http://www.w3.org/2002/03/xkms##profile" => {
-                Application::XkmsProfile
-            }
+            "http://www.w3.org/2002/03/xkms#/profile"
+            | "http://www.w3.org/2002/03/xkms##profile" => Application::XkmsProfile,
             other => Application::from_uri(other),
         }
     }

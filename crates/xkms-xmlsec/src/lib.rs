@@ -1,1 +1,21 @@
-//! xkms-xmlsec
+//! XML security for the XKMS 2.0 service: the §8.1 shared-secret key derivation, detached
+//! key-binding signatures (`KeyBindingAuthentication`, `ProofOfPossession`) and `PrivateKey`
+//! encryption.
+//!
+//! Everything works on raw XML text and is cross-checked against `xmlsec1` in the tests. The
+//! XML-DSig engine is bergshamra on the aws-lc provider; this crate adds the XKMS profile
+//! around it (which signature, which reference, which algorithms) because the engine's generic
+//! "strict" mode does not fit detached key-binding signatures.
+
+pub mod encryption;
+mod error;
+pub mod kdf;
+pub mod signature;
+
+pub use encryption::{decrypt_private_key, encrypt_private_key};
+pub use error::{AlgorithmRole, XmlSecError};
+pub use kdf::{KeyId, SecretPreparation, SharedSecret};
+pub use signature::{
+    HmacAlgorithm, RsaAlgorithm, SigningKey, Slot, VerifiedSignature, VerifyKey, sign_key_binding,
+    signature_template_xml, verify_authentication_with_secret, verify_key_binding_signature,
+};

@@ -1,0 +1,102 @@
+//! The `xkms` binary runs seed T100 exactly as the README shows, against a real server
+//! (started in-process on a loopback port, real SQLite file, real CA).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+async fn start_server(dir: &std::path::Path) -> String {
+    let mut config = xkms_server::config::Config {
+        data_dir: dir.to_path_buf(),
+        ..Default::default()
+    };
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.ca.key_type = "rsa2048".into();
+    let running = xkms_server::admin::start(config.clone()).await.unwrap();
+    // Authorize Joe the way an operator does.
+    let service = xkms_server::app::build_service(&config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let request = xkms_service::NewAuthorization {
+        identity: "joe@example.com".into(),
+        purpose: xkms_service::store::Purpose::Register,
+        lifetime: None,
+        max_uses: None,
+    };
+    service
+        .create_authorization(
+            &request,
+            &xkms_xmlsec::kdf::SharedSecret::new("secret".into()),
+        )
+        .await
+        .unwrap();
+    running.service_uri
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xkms_register_runs_t100() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = start_server(dir.path()).await;
+    let key = dir.path().join("joe-key.pem");
+    let cert = dir.path().join("cert.pem");
+    let run = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xkms"));
+        cmd.args([
+            "--service",
+            &url,
+            "register",
+            "--key-name",
+            "joe@example.com",
+        ])
+        .args(["--use-key-with", "urn:ietf:rfc:2633=joe@example.com"])
+        .args([
+            "--use-key-with",
+            "urn:ietf:rfc:2459=C=US;S=VA;O=Joe Corp;OU=Test;CN=Joe Doe",
+        ])
+        .args(["--respond-with", "KeyValue,KeyName,X509Cert"])
+        .args(["--revocation-phrase", "Help I Have Revealed My Key"])
+        .arg("--key")
+        .arg(&key)
+        .args(extra);
+        cmd
+    };
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = run(&["--secret", "secret", "--out", cert.to_str().unwrap()]);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("result: Success"), "{stdout}");
+    assert!(stdout.contains("status Valid"), "{stdout}");
+    assert!(stdout.contains("CN=Joe Doe"), "{stdout}");
+    // The key was generated with owner-only permissions, and the certificate written.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+
+    // A wrong secret: non-zero exit and the XKMS result named.
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = run(&["--secret", "wrong"]);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("result: Sender/NoAuthentication"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,196 @@
+//! Lexical forms of the XML Schema datatypes XKMS uses: base64Binary, ds:CryptoBinary,
+//! xs:dateTime and xs:integer. Parsers return `None` on bad input; the caller names the
+//! element in the error (the value itself is never echoed).
+
+use base64::Engine;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
+use zeroize::Zeroizing;
+
+/// Standard alphabet; padding optional on input (some peers drop it), always written.
+const B64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Decodes base64Binary, tolerating whitespace anywhere (REC examples wrap lines).
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    // The compacted copy may hold secret material (RSAKeyPair), so it is wiped.
+    let compact: Zeroizing<String> =
+        Zeroizing::new(text.chars().filter(|c| !c.is_ascii_whitespace()).collect());
+    B64.decode(compact.as_bytes()).ok()
+}
+
+/// Decodes a ds:CryptoBinary: base64 of a big-endian unsigned integer. Leading zero
+/// octets (Java `BigInteger.toByteArray`) are stripped; zero stays one octet.
+pub(crate) fn decode_crypto_binary(text: &str) -> Option<Vec<u8>> {
+    let mut bytes = decode_base64(text)?;
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    let strip = zeros.min(bytes.len().saturating_sub(1));
+    bytes.drain(..strip);
+    Some(bytes)
+}
+
+pub(crate) fn encode_base64(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
+/// Parses a non-negative xs:integer that fits in u32 (ResponseLimit, StatusResult counters).
+pub(crate) fn parse_u32(text: &str) -> Option<u32> {
+    let t = text.trim();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+/// Parses xs:dateTime: `YYYY-MM-DDTHH:MM:SS(.f+)?(Z|±HH:MM)?`. No timezone means UTC.
+/// The result is converted to UTC.
+pub(crate) fn parse_datetime(text: &str) -> Option<OffsetDateTime> {
+    let s = text.trim().as_bytes();
+    // Fixed part: 0123-56-89T12:45:78
+    if s.len() < 19 || s[4] != b'-' || s[7] != b'-' || s[10] != b'T' || s[13] != b':' {
+        return None;
+    }
+    if s[16] != b':' {
+        return None;
+    }
+    let year = digits(&s[0..4])?;
+    let month = digits(&s[5..7])?;
+    let day = digits(&s[8..10])?;
+    let hour = digits(&s[11..13])?;
+    let minute = digits(&s[14..16])?;
+    let second = digits(&s[17..19])?;
+    let mut rest = &s[19..];
+    let mut nanos: u32 = 0;
+    if let Some((b'.', frac)) = rest.split_first() {
+        let n = frac.iter().take_while(|b| b.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        // Digits beyond nanosecond precision are truncated.
+        for (i, d) in frac[..n].iter().enumerate().take(9) {
+            nanos += u32::from(d - b'0') * 10u32.pow(8 - i as u32);
+        }
+        rest = &frac[n..];
+    }
+    let offset = match rest {
+        [] | [b'Z'] => UtcOffset::UTC,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let h = i8::try_from(digits(&[*h1, *h2])?).ok()?;
+            let m = i8::try_from(digits(&[*m1, *m2])?).ok()?;
+            if h > 14 || m > 59 {
+                return None;
+            }
+            let (h, m) = if *sign == b'-' { (-h, -m) } else { (h, m) };
+            UtcOffset::from_hms(h, m, 0).ok()?
+        }
+        _ => return None,
+    };
+    let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
+    let date =
+        Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()?;
+    let time = Time::from_hms_nano(
+        u8::try_from(hour).ok()?,
+        u8::try_from(minute).ok()?,
+        u8::try_from(second).ok()?,
+        nanos,
+    )
+    .ok()?;
+    Some(
+        date.with_time(time)
+            .assume_offset(offset)
+            .to_offset(UtcOffset::UTC),
+    )
+}
+
+/// Writes UTC `YYYY-MM-DDTHH:MM:SS[.f]Z`, fractional seconds only when non-zero.
+pub(crate) fn format_datetime(dt: &OffsetDateTime) -> String {
+    let u = dt.to_offset(UtcOffset::UTC);
+    let mut out = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        u.year(),
+        u8::from(u.month()),
+        u.day(),
+        u.hour(),
+        u.minute(),
+        u.second()
+    );
+    let nanos = u.nanosecond();
+    if nanos != 0 {
+        let frac = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+fn digits(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn base64_tolerates_line_wrapping_and_missing_padding() {
+        assert_eq!(
+            decode_base64("AQ\n  ID\r\n\tBA==").unwrap(),
+            vec![1, 2, 3, 4]
+        );
+        assert_eq!(decode_base64("AQIDBA").unwrap(), vec![1, 2, 3, 4]);
+        assert!(decode_base64("A*==").is_none());
+    }
+
+    #[test]
+    fn crypto_binary_strips_leading_zeros() {
+        assert_eq!(decode_crypto_binary("AAABAg==").unwrap(), vec![1, 2]);
+        assert_eq!(decode_crypto_binary("AAA=").unwrap(), vec![0]);
+        assert_eq!(decode_crypto_binary("AQAB").unwrap(), vec![1, 0, 1]);
+    }
+
+    #[test]
+    fn datetime_forms() {
+        let want = datetime!(2005-06-28 12:30:00 UTC);
+        assert_eq!(parse_datetime("2005-06-28T12:30:00Z"), Some(want));
+        assert_eq!(parse_datetime("2005-06-28T12:30:00"), Some(want));
+        assert_eq!(parse_datetime("2005-06-28T14:30:00+02:00"), Some(want));
+        assert_eq!(parse_datetime("2005-06-28T07:30:00-05:00"), Some(want));
+        assert_eq!(
+            parse_datetime("2005-06-28T12:30:00.250Z"),
+            Some(datetime!(2005-06-28 12:30:00.25 UTC))
+        );
+        for bad in [
+            "2005-06-28",
+            "2005-13-01T00:00:00Z",
+            "2005-06-28T12:30:00+2",
+            "x",
+        ] {
+            assert!(parse_datetime(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn datetime_written_as_utc() {
+        let dt = datetime!(2005-06-28 14:30:00 +02:00);
+        assert_eq!(format_datetime(&dt), "2005-06-28T12:30:00Z");
+        let dt = datetime!(2005-06-28 12:30:00.125 UTC);
+        assert_eq!(format_datetime(&dt), "2005-06-28T12:30:00.125Z");
+        assert_eq!(parse_datetime(&format_datetime(&dt)), Some(dt));
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_u32(" 12 "), Some(12));
+        assert_eq!(parse_u32("+3"), Some(3));
+        assert_eq!(parse_u32("-1"), None);
+        assert_eq!(parse_u32("99999999999"), None);
+    }
+}

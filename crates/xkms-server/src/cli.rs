@@ -1,0 +1,91 @@
+//! Command line of `xkmsd`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "xkmsd",
+    version,
+    about = "XKMS 2.0 trust service with a built-in CA"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Listen address (port 0 picks a free port; the address is printed).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Administrative commands (work on the data directory / database directly).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Read and check the configuration, then exit.
+    CheckConfig {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an authorization code (shared secret) for an identity.
+    Authorize {
+        /// E-mail address or X.509 distinguished name the code is for.
+        identity: String,
+        /// The shared secret (prefer --secret-file: command lines are visible to others).
+        #[arg(
+            long,
+            conflicts_with = "secret_file",
+            required_unless_present = "secret_file"
+        )]
+        secret: Option<String>,
+        /// File holding the shared secret (trailing newline ignored).
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = PurposeArg::Register)]
+        purpose: PurposeArg,
+        /// Lifetime in days (default: policy, 30).
+        #[arg(long)]
+        lifetime_days: Option<i64>,
+        /// How many requests may use it (default: unlimited until expiry).
+        #[arg(long)]
+        max_uses: Option<u32>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the CA certificate (PEM) on standard output.
+    CaCertificate {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PurposeArg {
+    Register,
+    Recover,
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Data directory (database, CA key and certificate). Default ./xkms-data.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file (TOML).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Database URL (default: sqlite file in the data directory).
+    #[arg(long)]
+    pub database: Option<String>,
+}

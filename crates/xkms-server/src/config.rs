@@ -1,0 +1,266 @@
+//! `xkmsd` configuration: one TOML file, every table `deny_unknown_fields`, `XKMS_*`
+//! environment overrides, secrets only by file path. With no file at all the service
+//! runs on an embedded SQLite database and a CA created in the data directory.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use xkms_ca::CaKeyType;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the database, the CA key and certificate.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub ca: CaConfig,
+    pub policy: PolicyConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Listen address; port 0 picks a free port (printed at start).
+    pub listen: SocketAddr,
+    /// The URI requests must name in `Service`. Default `http://<listen address>/xkms`.
+    pub service_uri: Option<String>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` URL; default: `xkms.db` in the data directory.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaConfig {
+    /// `rsa2048`, `rsa3072`, `rsa4096`, `ecdsa-p256`, `ecdsa-p384`.
+    pub key_type: String,
+    pub common_name: String,
+    pub validity_days: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    pub certificate_validity_days: i64,
+    pub authorization_lifetime_days: i64,
+    pub min_rsa_bits: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("xkms-data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            ca: CaConfig::default(),
+            policy: PolicyConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            service_uri: None,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        CaConfig {
+            key_type: "rsa3072".into(),
+            common_name: "XKMS Demo CA".into(),
+            validity_days: 3650,
+        }
+    }
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            certificate_validity_days: 365,
+            authorization_lifetime_days: 30,
+            min_rsa_bits: 2048,
+        }
+    }
+}
+
+/// Errors reading or checking the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid value of {name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+impl Config {
+    /// Reads `path` if given (else defaults), then applies `XKMS_*` environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: e.message().to_owned(),
+                })?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Environment overrides (`XKMS_DATA_DIR`, `XKMS_LISTEN`, `XKMS_SERVICE_URI`,
+    /// `XKMS_DATABASE_URL`, `XKMS_CA_KEY_TYPE`, `XKMS_MAX_BODY_BYTES`).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = get("XKMS_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("XKMS_LISTEN") {
+            self.server.listen = v.parse().map_err(|_| ConfigError::Invalid {
+                name: "XKMS_LISTEN",
+                message: "expected address:port".into(),
+            })?;
+        }
+        if let Some(v) = get("XKMS_SERVICE_URI") {
+            self.server.service_uri = Some(v);
+        }
+        if let Some(v) = get("XKMS_DATABASE_URL") {
+            self.database.url = Some(v);
+        }
+        if let Some(v) = get("XKMS_CA_KEY_TYPE") {
+            self.ca.key_type = v;
+        }
+        if let Some(v) = get("XKMS_MAX_BODY_BYTES") {
+            self.server.max_body_bytes = v.parse().map_err(|_| ConfigError::Invalid {
+                name: "XKMS_MAX_BODY_BYTES",
+                message: "expected a number of bytes".into(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Semantic checks beyond the TOML shape.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.ca_key_type()?;
+        let positive = |name, v: i64| {
+            if v <= 0 {
+                Err(ConfigError::Invalid {
+                    name,
+                    message: "must be positive".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        positive("ca.validity_days", self.ca.validity_days)?;
+        positive(
+            "policy.certificate_validity_days",
+            self.policy.certificate_validity_days,
+        )?;
+        positive(
+            "policy.authorization_lifetime_days",
+            self.policy.authorization_lifetime_days,
+        )?;
+        if self.policy.min_rsa_bits < 2048 {
+            return Err(ConfigError::Invalid {
+                name: "policy.min_rsa_bits",
+                message: "must be at least 2048".into(),
+            });
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                name: "server.max_body_bytes",
+                message: "must be at least 1024".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn ca_key_type(&self) -> Result<CaKeyType, ConfigError> {
+        self.ca.key_type.parse().map_err(|_| ConfigError::Invalid {
+            name: "ca.key_type",
+            message: "one of rsa2048, rsa3072, rsa4096, ecdsa-p256, ecdsa-p384".into(),
+        })
+    }
+
+    /// The database URL: configured, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("xkms.db").display()),
+        }
+    }
+
+    /// The Service URI for a server bound to `bound`.
+    pub fn service_uri(&self, bound: SocketAddr) -> String {
+        self.server
+            .service_uri
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}/xkms"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default() {
+        let c: Config = toml::from_str("").unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.server.max_body_bytes, 1 << 20);
+        c.check().unwrap();
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(toml::from_str::<Config>("[server]\nlisten_on = \"x\"\n").is_err());
+        assert!(toml::from_str::<Config>("colour = 1\n").is_err());
+    }
+
+    #[test]
+    fn env_overrides_apply() {
+        let mut c = Config::default();
+        c.apply_env(|n| match n {
+            "XKMS_LISTEN" => Some("127.0.0.1:9999".into()),
+            "XKMS_CA_KEY_TYPE" => Some("ecdsa-p256".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.server.listen.port(), 9999);
+        c.check().unwrap();
+        assert!(
+            c.apply_env(|n| (n == "XKMS_LISTEN").then(|| "nope".into()))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let c: Config = toml::from_str("[ca]\nkey_type = \"dsa\"\n").unwrap();
+        let err = c.check().unwrap_err().to_string();
+        assert!(err.contains("ca.key_type"), "{err}");
+    }
+}

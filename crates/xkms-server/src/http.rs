@@ -1,0 +1,204 @@
+//! The HTTP binding: `POST /xkms` with SOAP 1.2 (`application/soap+xml`), SOAP 1.1
+//! (`text/xml`, any SOAPAction) or a bare XKMS element (`text/xml`/`application/xml`),
+//! answered in the same form. XKMS-level problems become XKMS results (HTTP 200);
+//! envelope-level problems become SOAP Faults (digest §8.2–8.3).
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::sync::Arc;
+use std::time::Instant;
+use xkms_proto::soap::{self, Binding, DocumentError, FaultCode, SoapVersion};
+use xkms_proto::{Limits, Message, ResultMessage, write_message};
+use xkms_service::{RequestContext, ServiceError, XkmsService};
+
+/// Shared state of the HTTP front end.
+pub struct AppState {
+    pub service: XkmsService,
+    pub max_body_bytes: usize,
+}
+
+/// The router: `POST /xkms`, `GET /ca.pem`, `GET /healthz`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/xkms", post(xkms))
+        .route("/ca.pem", get(ca_pem))
+        .route("/healthz", get(healthz))
+        .with_state(state)
+}
+
+async fn ca_pem(State(state): State<Arc<AppState>>) -> Response {
+    let pem = state.service.ca().certificate_pem();
+    ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    match state.service.store().count_bindings().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: store unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n").into_response()
+        }
+    }
+}
+
+async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let started = Instant::now();
+    let declared = declared_version(request.headers().get(header::CONTENT_TYPE));
+    let body = match to_bytes(request.into_body(), state.max_body_bytes).await {
+        Ok(body) => body,
+        Err(_) => {
+            log_line("-", "-", "fault:too-large", started);
+            return fault(
+                declared,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                FaultCode::Sender,
+                "request too large",
+            );
+        }
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        log_line("-", "-", "fault:not-utf8", started);
+        let status = StatusCode::from_u16(declared.fault_http_status(FaultCode::Sender))
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        return fault(declared, status, FaultCode::Sender, "request is not UTF-8");
+    };
+    let limits = Limits {
+        max_bytes: state.max_body_bytes,
+        ..Limits::default()
+    };
+    let (binding, message) = match soap::parse_document(text, &limits) {
+        Ok(parsed) => parsed,
+        Err(DocumentError::Envelope {
+            fault: code,
+            reason,
+            binding_hint,
+        }) => {
+            log_line("-", "-", "fault:envelope", started);
+            let version = match binding_hint {
+                Some(Binding::Soap(v)) => v,
+                _ => declared,
+            };
+            return fault(
+                version,
+                StatusCode::from_u16(version.fault_http_status(code))
+                    .unwrap_or(StatusCode::BAD_REQUEST),
+                code,
+                reason,
+            );
+        }
+        Err(DocumentError::Message { binding, error }) => {
+            let err = if error.is_unsupported_message() {
+                ServiceError::MessageNotSupported
+            } else {
+                ServiceError::InvalidRequest("the request does not conform to the XKMS schema")
+            };
+            let header = error.header();
+            let request_id = header.and_then(|h| h.id.as_deref());
+            let result = state.service.undecodable_result(request_id, &err);
+            let element = header.map(|h| h.element.as_str()).unwrap_or("-");
+            log_result(request_id.unwrap_or("-"), element, &result, started);
+            return respond(binding, &result);
+        }
+    };
+    let Message::Request(request) = message else {
+        log_line("-", "result", "fault:not-a-request", started);
+        let version = binding_version(binding);
+        let status = StatusCode::from_u16(version.fault_http_status(FaultCode::Sender))
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        return fault(version, status, FaultCode::Sender, "not an XKMS request");
+    };
+    let ctx = RequestContext { document: text };
+    let result = state.service.process(&ctx, &request).await;
+    let abstract_ = xkms_service::service::request_abstract(&request);
+    log_result(&abstract_.message.id, operation(&request), &result, started);
+    respond(binding, &result)
+}
+
+fn respond(binding: Binding, result: &ResultMessage) -> Response {
+    let body = soap::wrap(binding, &write_message(&Message::Result(result.clone())));
+    let content_type = match binding {
+        Binding::Soap(v) => v.content_type(),
+        Binding::Bare => "text/xml; charset=utf-8",
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+fn fault(version: SoapVersion, status: StatusCode, code: FaultCode, reason: &str) -> Response {
+    let body = soap::fault(version, code, reason);
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(version.content_type()),
+    );
+    response
+}
+
+/// The SOAP version to fault in when the envelope could not be read: SOAP 1.1 only if
+/// the client sent `text/xml` (which also covers bare XML clients), else SOAP 1.2.
+fn declared_version(content_type: Option<&HeaderValue>) -> SoapVersion {
+    match content_type.and_then(|v| v.to_str().ok()) {
+        Some(ct) if ct.trim_start().to_ascii_lowercase().starts_with("text/xml") => {
+            SoapVersion::Soap11
+        }
+        _ => SoapVersion::Soap12,
+    }
+}
+
+fn binding_version(binding: Binding) -> SoapVersion {
+    match binding {
+        Binding::Soap(v) => v,
+        Binding::Bare => SoapVersion::Soap12,
+    }
+}
+
+fn operation(request: &xkms_proto::Request) -> &'static str {
+    use xkms_proto::Request as R;
+    match request {
+        R::Locate(_) => "Locate",
+        R::Validate(_) => "Validate",
+        R::Register(_) => "Register",
+        R::Reissue(_) => "Reissue",
+        R::Recover(_) => "Recover",
+        R::Revoke(_) => "Revoke",
+        R::Compound(_) => "Compound",
+        R::Status(_) => "Status",
+        R::Pending(_) => "Pending",
+    }
+}
+
+fn log_result(request_id: &str, operation: &str, result: &ResultMessage, started: Instant) {
+    let header = xkms_service::service::result_abstract(result);
+    let major = short_uri(header.result_major.as_uri());
+    let minor = header
+        .result_minor
+        .as_ref()
+        .map(|m| short_uri(m.as_uri()))
+        .unwrap_or("-");
+    tracing::info!(
+        request_id,
+        operation,
+        result_major = major,
+        result_minor = minor,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "xkms request"
+    );
+}
+
+fn log_line(request_id: &str, operation: &str, outcome: &str, started: Instant) {
+    tracing::info!(
+        request_id,
+        operation,
+        outcome,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "xkms request"
+    );
+}
+
+fn short_uri(uri: &str) -> &str {
+    uri.rsplit('#').next().unwrap_or(uri)
+}

@@ -1,0 +1,9 @@
+//! `xkmsd` as a library: configuration, start-up, the HTTP binding and the admin
+//! commands. The binary's `main` only parses the command line and calls in here; tests
+//! start the same server in-process or as the real binary.
+
+pub mod admin;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;

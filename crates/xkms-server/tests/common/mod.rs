@@ -1,0 +1,140 @@
+//! Test harness: the real `xkmsd` binary on a loopback port with a fresh data directory.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// A running `xkmsd serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `xkmsd serve` on 127.0.0.1 with a free port and a fresh data directory.
+    pub fn start() -> Server {
+        let data_dir = tempfile::tempdir().unwrap();
+        Server::start_in(data_dir, &[])
+    }
+
+    /// Starts on an existing data directory (restart tests) with extra arguments.
+    pub fn start_in(data_dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        let log = std::fs::File::create(data_dir.path().join("xkmsd.log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xkmsd"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path())
+            .args(extra)
+            .env("XKMS_CA_KEY_TYPE", "rsa2048")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let Some(url) = line.trim().strip_prefix("xkmsd listening on ") else {
+            let _ = child.kill();
+            let log =
+                std::fs::read_to_string(data_dir.path().join("xkmsd.log")).unwrap_or_default();
+            panic!("xkmsd did not start: {line:?}\n{log}");
+        };
+        Server {
+            url: url.to_owned(),
+            child,
+            data_dir,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// Runs `xkmsd admin ARGS --data-dir DIR`.
+    pub fn admin(&self, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_xkmsd"))
+            .arg("admin")
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.dir())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "xkmsd admin {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// `xkmsd admin authorize IDENTITY --secret SECRET --purpose PURPOSE`.
+    pub fn authorize(&self, identity: &str, secret: &str, purpose: &str) {
+        self.admin(&[
+            "authorize",
+            identity,
+            "--secret",
+            secret,
+            "--purpose",
+            purpose,
+        ]);
+    }
+
+    /// The CA certificate as `xkmsd admin ca-certificate` prints it, written to a file.
+    pub fn ca_pem_file(&self) -> PathBuf {
+        let out = self.admin(&["ca-certificate"]);
+        let path = self.dir().join("ca-from-admin.pem");
+        std::fs::write(&path, &out.stdout).unwrap();
+        path
+    }
+
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}", self.dir().join("xkms.db").display())
+    }
+
+    /// Number of key bindings in the store (read from the real SQLite file).
+    pub async fn binding_count(&self) -> u64 {
+        use xkms_service::store::KeyBindingStore;
+        let store = xkms_store::SqliteStore::connect(&self.db_url())
+            .await
+            .unwrap();
+        store.count_bindings().await.unwrap()
+    }
+
+    pub fn is_alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.data_dir, dir)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `openssl ARGS`, returns stdout; panics with stderr on failure.
+pub fn openssl(args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl on PATH");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// PEM armour.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    xkms_client::key::pem_encode(label, der)
+}

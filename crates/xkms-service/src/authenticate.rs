@@ -1,0 +1,225 @@
+//! Request authentication and proof of possession.
+//!
+//! Both checks return proof values ([`AuthenticationVerified`], [`PossessionProven`]) that
+//! only this module can construct; the operations take them as arguments, so an
+//! operation that forgot a check does not compile. Signatures are verified over the
+//! original document, and the xmlsec layer requires their single Reference to resolve
+//! to the key-binding element of the very request being processed (no wrapping).
+
+use crate::error::ServiceError;
+use crate::store::{Authorization, Purpose, Store};
+use time::OffsetDateTime;
+use xkms_ca::RsaPublicKey;
+use xkms_proto::{Authentication, KeyInfo, KeyValue, ProofOfPossession};
+use xkms_xmlsec::kdf::{SecretPreparation, SharedSecret, constant_time_eq};
+use xkms_xmlsec::signature::{Slot, VerifyKey, verify_key_binding_signature};
+
+/// Proof that the request's authentication verified against a stored authorization.
+#[derive(Debug)]
+pub struct AuthenticationVerified {
+    authorization: Authorization,
+    preparation: SecretPreparation,
+}
+
+impl AuthenticationVerified {
+    /// The authorization that verified.
+    pub fn authorization(&self) -> &Authorization {
+        &self.authorization
+    }
+
+    /// The string preparation the client used (decides which derived KEK to use).
+    pub fn preparation(&self) -> SecretPreparation {
+        self.preparation
+    }
+
+    /// The 0x04 key-encryption key of the authorization, `len` bytes, in the
+    /// preparation the client authenticated with.
+    pub fn private_key_encryption_key(&self, len: usize) -> Option<&[u8]> {
+        let kek = match self.preparation {
+            SecretPreparation::SaslPrep => &self.authorization.secrets.kek_saslprep,
+            SecretPreparation::Legacy => &self.authorization.secrets.kek_legacy,
+        };
+        kek.get(..len)
+    }
+}
+
+/// Proof that the requester holds the private key of `key`.
+#[derive(Debug)]
+pub struct PossessionProven {
+    key: RsaPublicKey,
+}
+
+impl PossessionProven {
+    pub fn key(&self) -> &RsaPublicKey {
+        &self.key
+    }
+}
+
+/// Where the request sits in the received document.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    /// The whole received document (envelope included).
+    pub document: &'a str,
+    /// `Id` of the request element inside it.
+    pub request_id: &'a str,
+}
+
+/// Verifies `authentication` against the usable authorizations of `identities`.
+///
+/// KeyBindingAuthentication is tried with each candidate's K_auth, SASLprep first, then
+/// the legacy preparation. NotBoundAuthentication compares the derived K_auth of the
+/// presented value in constant time (it has no integrity: deploy behind TLS).
+pub async fn authenticate(
+    store: &dyn Store,
+    signed: SignedRequest<'_>,
+    authentication: &Authentication,
+    identities: &[String],
+    purpose: Purpose,
+    now: OffsetDateTime,
+) -> Result<AuthenticationVerified, ServiceError> {
+    if authentication.key_binding_authentication.is_none()
+        && authentication.not_bound_authentication.is_none()
+    {
+        return Err(ServiceError::NoAuthentication("no authentication element"));
+    }
+    if identities.is_empty() {
+        return Err(ServiceError::NoAuthentication("request names no identity"));
+    }
+    let candidates = store
+        .usable_authorizations(identities, purpose, now)
+        .await?;
+    if candidates.is_empty() {
+        return Err(ServiceError::NoAuthentication("no usable authorization"));
+    }
+
+    let found = if authentication.key_binding_authentication.is_some() {
+        find_kba_match(signed, &candidates)?
+    } else {
+        find_not_bound_match(authentication, &candidates)?
+    };
+    match found {
+        Some((index, preparation)) => Ok(verified(candidates, index, preparation)),
+        None => Err(ServiceError::NoAuthentication(
+            "authentication did not verify",
+        )),
+    }
+}
+
+/// The candidate (and preparation) whose K_auth verifies the KeyBindingAuthentication.
+fn find_kba_match(
+    signed: SignedRequest<'_>,
+    candidates: &[Authorization],
+) -> Result<Option<(usize, SecretPreparation)>, ServiceError> {
+    for (index, authorization) in candidates.iter().enumerate() {
+        for (preparation, key) in authorization.secrets.auth_keys() {
+            match verify_key_binding_signature(
+                signed.document,
+                signed.request_id,
+                Slot::KeyBindingAuthentication,
+                &VerifyKey::Hmac(key),
+            ) {
+                Ok(_) => return Ok(Some((index, preparation))),
+                // A wrong key only means "not this authorization": keep trying.
+                Err(e) if e.is_wrong_key() => continue,
+                // Anything structural fails the request at once.
+                Err(e) => {
+                    tracing::info!(error = %e, "key binding authentication refused");
+                    return Err(ServiceError::NoAuthentication(
+                        "key binding authentication is not acceptable",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The candidate whose K_auth equals the one derived from the presented plain secret.
+fn find_not_bound_match(
+    authentication: &Authentication,
+    candidates: &[Authorization],
+) -> Result<Option<(usize, SecretPreparation)>, ServiceError> {
+    let Some(nba) = &authentication.not_bound_authentication else {
+        return Err(ServiceError::NoAuthentication("no authentication element"));
+    };
+    let presented = std::str::from_utf8(&nba.value)
+        .map_err(|_| ServiceError::NoAuthentication("not-bound value is not text"))?;
+    let secret = SharedSecret::new(presented.to_owned());
+    for (index, authorization) in candidates.iter().enumerate() {
+        for (preparation, stored) in authorization.secrets.auth_keys() {
+            let Ok(derived) = secret.authentication_key(preparation) else {
+                continue;
+            };
+            if constant_time_eq(&derived, stored) {
+                return Ok(Some((index, preparation)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn verified(
+    mut candidates: Vec<Authorization>,
+    index: usize,
+    preparation: SecretPreparation,
+) -> AuthenticationVerified {
+    AuthenticationVerified {
+        authorization: candidates.swap_remove(index),
+        preparation,
+    }
+}
+
+/// Verifies the ProofOfPossession signature with the public key being registered.
+pub fn prove_possession(
+    signed: SignedRequest<'_>,
+    proof: Option<&ProofOfPossession>,
+    key: RsaPublicKey,
+) -> Result<PossessionProven, ServiceError> {
+    if proof.is_none() {
+        return Err(ServiceError::ProofOfPossessionRequired(
+            "no proof of possession",
+        ));
+    }
+    match verify_key_binding_signature(
+        signed.document,
+        signed.request_id,
+        Slot::ProofOfPossession,
+        &VerifyKey::RsaPublic {
+            modulus: &key.modulus,
+            exponent: &key.exponent,
+        },
+    ) {
+        Ok(_) => Ok(PossessionProven { key }),
+        Err(e) => {
+            tracing::info!(error = %e, "proof of possession refused");
+            Err(ServiceError::ProofOfPossessionRequired(
+                "proof of possession did not verify",
+            ))
+        }
+    }
+}
+
+/// The RSA public key in a key binding's KeyInfo (`ds:KeyValue/ds:RSAKeyValue`), if any.
+pub fn rsa_key_of(key_info: Option<&KeyInfo>) -> Result<Option<RsaPublicKey>, ServiceError> {
+    let Some(key_info) = key_info else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for value in &key_info.key_values {
+        match value {
+            KeyValue::Rsa(rsa) => {
+                if found.is_some() {
+                    return Err(ServiceError::InvalidRequest("more than one key value"));
+                }
+                found = Some(RsaPublicKey {
+                    modulus: rsa.modulus.clone(),
+                    exponent: rsa.exponent.clone(),
+                });
+            }
+            KeyValue::Unsupported => {
+                return Err(ServiceError::Refused("only RSA keys can be registered"));
+            }
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,119 @@
+//! The `find_bindings` query, one indexed lookup per selector.
+
+use sqlx::{QueryBuilder, Sqlite};
+use xkms_service::store::BindingSelector;
+
+use super::rows::key_binding_columns;
+
+/// The query for `selector`, or `None` if it cannot match anything (an empty list).
+///
+/// Every selector is answered from an index (primary key, `key_fingerprint`, `key_name`,
+/// `(application, identifier)`, certificate serial); only the matches are sorted.
+/// `IN (subquery)` returns each binding once even if several pairs or certificates match.
+pub(crate) fn bindings_query(
+    selector: &BindingSelector,
+    limit: i64,
+) -> Option<QueryBuilder<Sqlite>> {
+    bindings_query_after("", selector, limit)
+}
+
+/// `prefix` lets a test ask for `EXPLAIN QUERY PLAN` of exactly this query.
+fn bindings_query_after(
+    prefix: &str,
+    selector: &BindingSelector,
+    limit: i64,
+) -> Option<QueryBuilder<Sqlite>> {
+    let mut q = QueryBuilder::new(prefix);
+    q.push(concat!(
+        "SELECT ",
+        key_binding_columns!(),
+        " FROM key_bindings kb WHERE "
+    ));
+    match selector {
+        BindingSelector::Id(id) => {
+            q.push("kb.id = ").push_bind(id.clone());
+        }
+        BindingSelector::KeyFingerprint(fingerprint) => {
+            q.push("kb.key_fingerprint = ")
+                .push_bind(fingerprint.clone());
+        }
+        BindingSelector::KeyName(name) => {
+            q.push("kb.key_name = ").push_bind(name.clone());
+        }
+        BindingSelector::UseKeyWith(pairs) => {
+            if pairs.is_empty() {
+                return None;
+            }
+            q.push("kb.id IN (SELECT u.binding_id FROM use_key_with u WHERE ");
+            for (i, pair) in pairs.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push("(u.application = ")
+                    .push_bind(pair.application.clone())
+                    .push(" AND u.identifier = ")
+                    .push_bind(pair.identifier.clone())
+                    .push(")");
+            }
+            q.push(")");
+        }
+        BindingSelector::CertificateSerial(serial) => {
+            q.push("kb.id IN (SELECT c.binding_id FROM certificates c WHERE c.serial = ")
+                .push_bind(serial.clone())
+                .push(")");
+        }
+    }
+    q.push(" ORDER BY kb.created_at, kb.id LIMIT ")
+        .push_bind(limit);
+    Some(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+    use sqlx::Row;
+    use xkms_service::store::StoredUseKeyWith;
+
+    async fn plan(store: &SqliteStore, selector: &BindingSelector) -> Vec<String> {
+        bindings_query_after("EXPLAIN QUERY PLAN ", selector, 10)
+            .unwrap()
+            .build()
+            .fetch_all(&store.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>("detail"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_selector_uses_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_path(&dir.path().join("plan.db"))
+            .await
+            .unwrap();
+        let pair = |a: &str, i: &str| StoredUseKeyWith {
+            application: a.into(),
+            identifier: i.into(),
+        };
+        for selector in [
+            BindingSelector::Id("b".into()),
+            BindingSelector::KeyFingerprint(vec![1; 32]),
+            BindingSelector::KeyName("n".into()),
+            BindingSelector::UseKeyWith(vec![pair("a", "x")]),
+            BindingSelector::UseKeyWith(vec![pair("a", "x"), pair("b", "y"), pair("c", "z")]),
+            BindingSelector::CertificateSerial("01".into()),
+        ] {
+            let plan = plan(&store, &selector).await;
+            assert!(
+                plan.iter().any(|line| line.contains("USING")),
+                "{selector:?}: {plan:?}"
+            );
+            assert!(
+                !plan.iter().any(|line| line.starts_with("SCAN")),
+                "{selector:?} scans a table: {plan:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Turning our key types into bergshamra keys.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use bergshamra::keys::loader;
+use bergshamra::{Key, KeysManager};
+use zeroize::Zeroizing;
+
+use super::{SigningKey, VerifyKey};
+use crate::XmlSecError;
+
+/// A keys manager holding exactly the one key the caller supplied.
+pub(crate) fn verify_manager(key: &VerifyKey<'_>) -> Result<KeysManager, XmlSecError> {
+    let key = match key {
+        VerifyKey::Hmac(bytes) => hmac_key(bytes)?,
+        VerifyKey::RsaPublic { modulus, exponent } => {
+            let spki = rsa_spki_der(modulus, exponent).ok_or(XmlSecError::InvalidKey)?;
+            loader::load_spki_der(&spki).map_err(|_| XmlSecError::InvalidKey)?
+        }
+    };
+    Ok(single(key))
+}
+
+pub(crate) fn signing_manager(key: &SigningKey) -> Result<KeysManager, XmlSecError> {
+    let key = match key {
+        SigningKey::Hmac { key, .. } => hmac_key(key)?,
+        SigningKey::Rsa { pkcs8_der, .. } => {
+            // The aws-lc loader takes (strict RFC 7468) PEM; wrapping DER is lossless.
+            let b64 = Zeroizing::new(B64.encode(pkcs8_der));
+            let mut pem = Zeroizing::new(String::from("-----BEGIN PRIVATE KEY-----\n"));
+            for line in b64.as_bytes().chunks(64) {
+                pem.push_str(std::str::from_utf8(line).map_err(|_| XmlSecError::InvalidKey)?);
+                pem.push('\n');
+            }
+            pem.push_str("-----END PRIVATE KEY-----\n");
+            loader::load_rsa_private_pem(pem.as_bytes()).map_err(|_| XmlSecError::InvalidKey)?
+        }
+    };
+    Ok(single(key))
+}
+
+fn hmac_key(bytes: &[u8]) -> Result<Key, XmlSecError> {
+    if bytes.is_empty() {
+        return Err(XmlSecError::InvalidKey);
+    }
+    loader::load_hmac_key(bytes).map_err(|_| XmlSecError::InvalidKey)
+}
+
+fn single(key: Key) -> KeysManager {
+    let mut manager = KeysManager::new();
+    manager.add_key(key);
+    manager
+}
+
+/// DER SubjectPublicKeyInfo for an RSA key given as big-endian unsigned modulus and exponent
+/// (the `ds:RSAKeyValue` form; leading zero octets allowed). `None` if aws-lc does not accept
+/// the components as an RSA public key.
+pub(crate) fn rsa_spki_der(modulus: &[u8], exponent: &[u8]) -> Option<Vec<u8>> {
+    use aws_lc_rs::encoding::AsDer;
+    let strip = |b: &[u8]| -> Vec<u8> { b.iter().copied().skip_while(|&x| x == 0).collect() };
+    let components = aws_lc_rs::rsa::PublicKeyComponents {
+        n: strip(modulus),
+        e: strip(exponent),
+    };
+    let der = components.as_der().ok()?;
+    Some(der.as_ref().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spki_round_trips_aws_lc_key() {
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::rsa::{KeyPair, KeySize};
+        use aws_lc_rs::signature::KeyPair as _;
+        let kp = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        let public = kp.public_key();
+        let c = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(public);
+        let mut padded = vec![0u8];
+        padded.extend_from_slice(&c.n);
+        let ours = rsa_spki_der(&padded, &c.e).unwrap();
+        assert_eq!(ours, public.as_der().unwrap().as_ref());
+    }
+
+    #[test]
+    fn garbage_components_refused() {
+        assert!(rsa_spki_der(&[0, 0], &[1, 0, 1]).is_none());
+        assert!(rsa_spki_der(&[5], &[]).is_none());
+    }
+}

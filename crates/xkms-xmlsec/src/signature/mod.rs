@@ -1,0 +1,457 @@
+//! Detached key-binding signatures: `KeyBindingAuthentication` and `ProofOfPossession`.
+//!
+//! Both are `ds:Signature` elements that live beside the key binding they sign
+//! (`request/Authentication/KeyBindingAuthentication/ds:Signature`,
+//! `request/ProofOfPossession/ds:Signature`) with one `ds:Reference URI="#<key binding Id>"`.
+//!
+//! # Threats and how they are closed
+//!
+//! * **Signature wrapping.** The signature must sit at the slot's exact path under the request
+//!   with the given Id, and reference that request's one key-binding child by its Id. Every ID
+//!   value in the whole document must be unique, so `#<id>` cannot designate a second,
+//!   attacker-placed element. After verification the backend's resolved reference target is
+//!   compared with the key binding node once more.
+//! * **Verifying a different signature.** A document may hold several signatures (KBA, POP, a
+//!   message signature). The backend verifies "the first ds:Signature"; we verify a copy of the
+//!   DOM where every other signature is detached, which is digest-neutral by construction (see
+//!   `profile::isolate`).
+//! * **Transform tricks.** Only canonicalization transforms (exclusive or inclusive, with or
+//!   without comments) are accepted: no XPath, XSLT, enveloped-signature, base64 or external
+//!   URIs. No `ds:Object`.
+//! * **Key confusion / truncation.** The signature method must fit the supplied key type
+//!   (HMAC key → hmac-sha1/-sha256, RSA key → rsa-sha1/-sha256) and `HMACOutputLength`, if
+//!   present, must be the full output length. Keys inside `ds:KeyInfo` are never used.
+//! * **Parser attacks.** DTDs and entity declarations are refused, nesting depth is bounded.
+//!
+//! Errors name the failed check, never document content.
+//!
+//! The service stores derived authentication keys, not pass phrases: verify with
+//! `VerifyKey::Hmac(&stored_key)`. With the pass phrase at hand use
+//! [`verify_authentication_with_secret`], which also accepts the pre-REC legacy preparation.
+
+mod keys;
+mod profile;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use bergshamra::DsigContext;
+use bergshamra::dsig::VerifyResult;
+use xkms_proto::vocab::alg;
+use zeroize::Zeroizing;
+
+use crate::XmlSecError;
+use crate::kdf::{SecretPreparation, SharedSecret};
+use profile::KeyKind;
+
+/// Which key-binding signature of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// `Authentication/KeyBindingAuthentication/ds:Signature`.
+    KeyBindingAuthentication,
+    /// `ProofOfPossession/ds:Signature`.
+    ProofOfPossession,
+}
+
+impl Slot {
+    /// The slot's path below the request element, for messages.
+    pub fn element_path(self) -> &'static str {
+        match self {
+            Slot::KeyBindingAuthentication => "Authentication/KeyBindingAuthentication",
+            Slot::ProofOfPossession => "ProofOfPossession",
+        }
+    }
+}
+
+/// The key a signature must verify with.
+#[derive(Clone, Copy)]
+pub enum VerifyKey<'a> {
+    /// An HMAC key, e.g. the stored `K_auth` of a registration (`SharedSecret::authentication_key`).
+    Hmac(&'a [u8]),
+    /// An RSA public key; big-endian unsigned modulus and exponent (`ds:RSAKeyValue` octets).
+    RsaPublic {
+        /// Modulus `n`.
+        modulus: &'a [u8],
+        /// Public exponent `e`.
+        exponent: &'a [u8],
+    },
+}
+
+impl std::fmt::Debug for VerifyKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VerifyKey::Hmac(_) => f.write_str("VerifyKey::Hmac(<redacted>)"),
+            VerifyKey::RsaPublic { modulus, .. } => {
+                write!(f, "VerifyKey::RsaPublic({} octet modulus)", modulus.len())
+            }
+        }
+    }
+}
+
+/// Proof that the signature at a slot verified and covers the key binding `key_binding_id`.
+///
+/// Only this crate constructs it (`#[non_exhaustive]`): functions that act on a key binding
+/// take it as an argument, so "forgot to check" does not compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedSignature {
+    /// The slot that was verified.
+    pub slot: Slot,
+    /// `Id` of the request element.
+    pub request_id: String,
+    /// `Id` of the key binding the signature covers.
+    pub key_binding_id: String,
+    /// `SignatureMethod/@Algorithm`.
+    pub signature_method: String,
+    /// Decoded `SignatureValue` (e.g. for `RequestSignatureValue`-style bookkeeping).
+    pub signature_value: Vec<u8>,
+}
+
+/// HMAC signature methods for signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacAlgorithm {
+    /// `xmldsig#hmac-sha1` — the XKMS interop convention.
+    Sha1,
+    /// `xmldsig-more#hmac-sha256`.
+    Sha256,
+}
+
+/// RSA PKCS#1 v1.5 signature methods for signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsaAlgorithm {
+    /// `xmldsig#rsa-sha1` — the REC examples.
+    ///
+    /// Signing fails with [`XmlSecError::AlgorithmUnavailable`] on the aws-lc provider: aws-lc-rs
+    /// offers RSA PKCS#1 v1.5 with SHA-1 for verification only. Verification works.
+    Sha1,
+    /// `xmldsig-more#rsa-sha256`.
+    Sha256,
+}
+
+/// A key to fill a signature template with.
+pub enum SigningKey {
+    /// HMAC key (for `KeyBindingAuthentication`, `K_auth`).
+    Hmac {
+        /// Raw key octets.
+        key: Zeroizing<Vec<u8>>,
+        /// Signature method; must equal the template's.
+        algorithm: HmacAlgorithm,
+    },
+    /// RSA private key (for `ProofOfPossession`).
+    Rsa {
+        /// PKCS#8 `PrivateKeyInfo`, DER.
+        pkcs8_der: Zeroizing<Vec<u8>>,
+        /// Signature method; must equal the template's.
+        algorithm: RsaAlgorithm,
+    },
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SigningKey::Hmac { algorithm, .. } => write!(f, "SigningKey::Hmac({algorithm:?})"),
+            SigningKey::Rsa { algorithm, .. } => write!(f, "SigningKey::Rsa({algorithm:?})"),
+        }
+    }
+}
+
+impl SigningKey {
+    /// The `SignatureMethod` URI this key signs with.
+    pub fn signature_method(&self) -> &'static str {
+        match self {
+            SigningKey::Hmac {
+                algorithm: HmacAlgorithm::Sha1,
+                ..
+            } => alg::HMAC_SHA1,
+            SigningKey::Hmac {
+                algorithm: HmacAlgorithm::Sha256,
+                ..
+            } => alg::HMAC_SHA256,
+            SigningKey::Rsa {
+                algorithm: RsaAlgorithm::Sha1,
+                ..
+            } => alg::RSA_SHA1,
+            SigningKey::Rsa {
+                algorithm: RsaAlgorithm::Sha256,
+                ..
+            } => alg::RSA_SHA256,
+        }
+    }
+
+    fn kind(&self) -> KeyKind {
+        match self {
+            SigningKey::Hmac { .. } => KeyKind::Hmac,
+            SigningKey::Rsa { .. } => KeyKind::Rsa,
+        }
+    }
+}
+
+/// Verify the signature at `slot` of the request with Id `request_id` inside `doc_xml`
+/// (the whole received document, SOAP envelope included).
+pub fn verify_key_binding_signature(
+    doc_xml: &str,
+    request_id: &str,
+    slot: Slot,
+    key: &VerifyKey<'_>,
+) -> Result<VerifiedSignature, XmlSecError> {
+    let kind = match key {
+        VerifyKey::Hmac(_) => KeyKind::Hmac,
+        VerifyKey::RsaPublic { .. } => KeyKind::Rsa,
+    };
+    let mut doc = profile::parse(doc_xml)?;
+    let located = profile::locate(&doc, request_id, slot)?;
+    profile::check_signature_placement(&doc, &located)?;
+    let checked = profile::check_signature(&doc, located.signature, &located.key_binding_id, kind)?;
+    let signature_value = B64
+        .decode(strip_whitespace(
+            &doc.text_content_deep(checked.signature_value),
+        ))
+        .map_err(|_| XmlSecError::SignatureStructure("SignatureValue"))?;
+
+    let mut ctx = DsigContext::new(keys::verify_manager(key)?);
+    // Strict mode demands that the target be an ancestor or sibling of the Signature; the key
+    // binding is a sibling of the signature's *grandparent*, so strict mode would refuse every
+    // KBA. The profile checks above take its place.
+    ctx.strict_verification = false;
+    ctx.trusted_keys_only = true;
+    ctx.hmac_min_out_len =
+        profile::signature_method(&checked.signature_method).map_or(160, |(_, bits)| bits.max(160));
+
+    profile::isolate(&mut doc, located.signature);
+    let result = bergshamra::dsig::verify::verify_document(&ctx, &doc).map_err(map_backend)?;
+    match result {
+        VerifyResult::Valid {
+            signature_node,
+            references,
+            ..
+        } => {
+            if signature_node != located.signature {
+                return Err(XmlSecError::Backend);
+            }
+            let covers_key_binding = matches!(
+                references.as_slice(),
+                [r] if r.digest_verified && r.resolved_node == Some(located.key_binding)
+            );
+            if !covers_key_binding {
+                return Err(XmlSecError::ReferenceTarget);
+            }
+            Ok(VerifiedSignature {
+                slot,
+                request_id: request_id.to_owned(),
+                key_binding_id: located.key_binding_id,
+                signature_method: checked.signature_method,
+                signature_value,
+            })
+        }
+        VerifyResult::Invalid { reason } if reason.starts_with("Reference digest failed") => {
+            Err(XmlSecError::DigestMismatch)
+        }
+        VerifyResult::Invalid { .. } => Err(XmlSecError::BadSignature),
+    }
+}
+
+/// Verify a `KeyBindingAuthentication` HMAC with the authentication key derived from `secret`,
+/// trying SASLprep (the REC rule) first and the legacy preparation second when it yields
+/// different octets. Returns the preparation that matched.
+pub fn verify_authentication_with_secret(
+    doc_xml: &str,
+    request_id: &str,
+    secret: &SharedSecret,
+) -> Result<(VerifiedSignature, SecretPreparation), XmlSecError> {
+    let sasl = secret.prepare(SecretPreparation::SaslPrep);
+    let legacy = secret.prepare(SecretPreparation::Legacy);
+    let mut last = XmlSecError::InvalidSecret;
+    if let Ok(prepared) = &sasl {
+        match verify_with_prepared(doc_xml, request_id, prepared) {
+            Ok(v) => return Ok((v, SecretPreparation::SaslPrep)),
+            // Only a wrong key is worth a second attempt; anything else is key-independent.
+            Err(XmlSecError::BadSignature) => last = XmlSecError::BadSignature,
+            Err(e) => return Err(e),
+        }
+    }
+    if let Ok(prepared) = &legacy {
+        let same = sasl.as_ref().is_ok_and(|s| s[..] == prepared[..]);
+        if !same {
+            let v = verify_with_prepared(doc_xml, request_id, prepared)?;
+            return Ok((v, SecretPreparation::Legacy));
+        }
+    }
+    Err(last)
+}
+
+fn verify_with_prepared(
+    doc_xml: &str,
+    request_id: &str,
+    prepared: &[u8],
+) -> Result<VerifiedSignature, XmlSecError> {
+    let key = crate::kdf::derive(prepared, crate::kdf::KeyId::Authentication, 20);
+    verify_key_binding_signature(
+        doc_xml,
+        request_id,
+        Slot::KeyBindingAuthentication,
+        &VerifyKey::Hmac(&key),
+    )
+}
+
+/// Fill the signature template at `slot` of request `request_id`: compute `DigestValue` over
+/// the key binding and `SignatureValue` over `SignedInfo`, and return the document text.
+/// Everything outside the two values is returned byte for byte.
+///
+/// The template must satisfy the same profile the verifier enforces, carry the signature method
+/// of `key`, and have empty `DigestValue` / `SignatureValue`.
+pub fn sign_key_binding(
+    doc_xml: &str,
+    request_id: &str,
+    slot: Slot,
+    key: &SigningKey,
+) -> Result<String, XmlSecError> {
+    let mut doc = profile::parse(doc_xml)?;
+    let located = profile::locate(&doc, request_id, slot)?;
+    profile::check_signature_placement(&doc, &located)?;
+    let checked =
+        profile::check_signature(&doc, located.signature, &located.key_binding_id, key.kind())?;
+    if checked.signature_method != key.signature_method() {
+        return Err(XmlSecError::KeyMismatch);
+    }
+    let targets = [checked.digest_value, checked.signature_value];
+    let mut slots = Vec::with_capacity(2);
+    for node in targets {
+        if !doc.text_content_deep(node).trim().is_empty() {
+            return Err(XmlSecError::Template);
+        }
+        let range = doc.node_range(node).ok_or(XmlSecError::Template)?;
+        let name = doc
+            .element(node)
+            .map(|e| e.name.prefixed_name().into_owned())
+            .ok_or(XmlSecError::Template)?;
+        slots.push((node, range, name));
+    }
+
+    let ctx = DsigContext::new(keys::signing_manager(key)?);
+    bergshamra::dsig::sign::sign_document_node(&ctx, &mut doc, located.signature)
+        .map_err(map_backend)?;
+
+    // Splice the two values into the original text, last first so earlier ranges stay valid.
+    let mut out = doc_xml.to_owned();
+    for (node, range, name) in slots.into_iter().rev() {
+        let value = strip_whitespace(&doc.text_content_deep(node));
+        let filled = fill_empty_element(&doc_xml[range.clone()], &name, &value)?;
+        out.replace_range(range, &filled);
+    }
+    Ok(out)
+}
+
+/// A `ds:Signature` template (declaring `xmlns:ds`) with one Reference to `reference_uri`,
+/// one `c14n` Transform, the same `c14n` as CanonicalizationMethod, and empty values.
+pub fn signature_template_xml(
+    signature_method: &str,
+    reference_uri: &str,
+    c14n: &str,
+    digest_method: &str,
+) -> String {
+    let (sm, uri, c14n, dm) = (
+        escape_attr(signature_method),
+        escape_attr(reference_uri),
+        escape_attr(c14n),
+        escape_attr(digest_method),
+    );
+    format!(
+        "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
+         <ds:CanonicalizationMethod Algorithm=\"{c14n}\"/><ds:SignatureMethod Algorithm=\"{sm}\"/>\
+         <ds:Reference URI=\"{uri}\"><ds:Transforms><ds:Transform Algorithm=\"{c14n}\"/></ds:Transforms>\
+         <ds:DigestMethod Algorithm=\"{dm}\"/><ds:DigestValue></ds:DigestValue></ds:Reference>\
+         </ds:SignedInfo><ds:SignatureValue></ds:SignatureValue></ds:Signature>"
+    )
+}
+
+/// The interop-convention template for a key binding: exclusive c14n, SHA-1 digest, and
+/// `signature_method` (hmac-sha1 for `KeyBindingAuthentication`, rsa-sha1 for
+/// `ProofOfPossession` in the REC examples).
+pub fn default_signature_template_xml(signature_method: &str, key_binding_id: &str) -> String {
+    signature_template_xml(
+        signature_method,
+        &format!("#{key_binding_id}"),
+        alg::EXC_C14N,
+        alg::SHA1,
+    )
+}
+
+fn map_backend(e: bergshamra::Error) -> XmlSecError {
+    match e {
+        bergshamra::Error::DigestMismatch(_) => XmlSecError::DigestMismatch,
+        bergshamra::Error::SignatureInvalid(_) => XmlSecError::BadSignature,
+        bergshamra::Error::Base64(_) => XmlSecError::SignatureStructure("base64 value"),
+        bergshamra::Error::Key(_) | bergshamra::Error::KeyNotFound(_) => XmlSecError::InvalidKey,
+        bergshamra::Error::XmlStructure(_) => XmlSecError::SignatureStructure("backend check"),
+        bergshamra::Error::UnsupportedAlgorithm(_) => XmlSecError::AlgorithmUnavailable,
+        _ => XmlSecError::Backend,
+    }
+}
+
+/// `<x></x>`, `<x> </x>` or `<x/>` (source text of an empty element) with `value` as content.
+fn fill_empty_element(source: &str, name: &str, value: &str) -> Result<String, XmlSecError> {
+    if let Some(head) = source.strip_suffix("/>") {
+        return Ok(format!("{head}>{value}</{name}>"));
+    }
+    let end_tag = source.rfind("</").ok_or(XmlSecError::Template)?;
+    let head = source[..end_tag].trim_end();
+    if !head.ends_with('>') {
+        return Err(XmlSecError::Template);
+    }
+    Ok(format!("{head}{value}{}", &source[end_tag..]))
+}
+
+fn strip_whitespace(s: &str) -> String {
+    s.chars().filter(|c| !c.is_ascii_whitespace()).collect()
+}
+
+fn escape_attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_handles_all_empty_forms() {
+        assert_eq!(fill_empty_element("<a></a>", "a", "X").unwrap(), "<a>X</a>");
+        assert_eq!(
+            fill_empty_element("<a>\n </a>", "a", "X").unwrap(),
+            "<a>X</a>"
+        );
+        assert_eq!(
+            fill_empty_element("<ds:a/>", "ds:a", "X").unwrap(),
+            "<ds:a>X</ds:a>"
+        );
+        assert_eq!(
+            fill_empty_element("<a xmlns=\"u\" />", "a", "X").unwrap(),
+            "<a xmlns=\"u\" >X</a>"
+        );
+    }
+
+    #[test]
+    fn template_attribute_values_are_escaped() {
+        let t = signature_template_xml(alg::HMAC_SHA1, "#a\"b", alg::EXC_C14N, alg::SHA1);
+        assert!(t.contains("URI=\"#a&quot;b\""));
+    }
+
+    #[test]
+    fn debug_output_redacts_keys() {
+        let k = SigningKey::Hmac {
+            key: Zeroizing::new(b"topsecret".to_vec()),
+            algorithm: HmacAlgorithm::Sha1,
+        };
+        assert!(!format!("{k:?}").contains("topsecret"));
+        let v = VerifyKey::Hmac(b"topsecret");
+        assert!(!format!("{v:?}").contains("topsecret"));
+    }
+}
