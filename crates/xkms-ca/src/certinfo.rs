@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::der_parser::asn1_rs::ToDer;
-use x509_parser::extensions::GeneralName;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::x509::X509Name;
 
 use crate::error::CaError;
@@ -41,6 +41,23 @@ pub struct CertificateInfo {
     pub ip_addresses: Vec<IpAddr>,
     /// basicConstraints cA.
     pub is_ca: bool,
+    /// subjectKeyIdentifier, if present.
+    pub subject_key_identifier: Option<Vec<u8>>,
+    /// keyUsage bits as (digitalSignature, nonRepudiation, keyEncipherment,
+    /// dataEncipherment, keyAgreement, keyCertSign, cRLSign); `None` without the extension.
+    pub key_usage: Option<KeyUsageBits>,
+}
+
+/// The keyUsage extension's bits that matter to XKMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyUsageBits {
+    pub digital_signature: bool,
+    pub non_repudiation: bool,
+    pub key_encipherment: bool,
+    pub data_encipherment: bool,
+    pub key_agreement: bool,
+    pub key_cert_sign: bool,
+    pub crl_sign: bool,
 }
 
 /// Parses a DER X.509 certificate. Does not verify anything; see
@@ -78,7 +95,28 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertificateInfo, CaError> {
             .basic_constraints()
             .map_err(malformed)?
             .is_some_and(|bc| bc.value.ca),
+        subject_key_identifier: None,
+        key_usage: None,
     };
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(ki) => {
+                info.subject_key_identifier = Some(ki.0.to_vec());
+            }
+            ParsedExtension::KeyUsage(ku) => {
+                info.key_usage = Some(KeyUsageBits {
+                    digital_signature: ku.digital_signature(),
+                    non_repudiation: ku.non_repudiation(),
+                    key_encipherment: ku.key_encipherment(),
+                    data_encipherment: ku.data_encipherment(),
+                    key_agreement: ku.key_agreement(),
+                    key_cert_sign: ku.key_cert_sign(),
+                    crl_sign: ku.crl_sign(),
+                });
+            }
+            _ => {}
+        }
+    }
 
     if let Some(san) = cert.subject_alternative_name().map_err(malformed)? {
         for name in &san.value.general_names {

@@ -22,7 +22,7 @@ mod signer;
 mod storage;
 
 pub use ca::{Ca, CaParams, RevocationReason, RevokedEntry};
-pub use certinfo::{CertificateInfo, parse_certificate};
+pub use certinfo::{CertificateInfo, KeyUsageBits, parse_certificate};
 pub use error::CaError;
 pub use issue::{IssueRequest, IssuedCertificate, XkmsKeyUsage};
 pub use name::{DistinguishedName, DnAttribute};

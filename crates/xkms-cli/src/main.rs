@@ -1,7 +1,12 @@
 //! `xkms`: the XKMS 2.0 command-line client.
 
+mod locate;
+mod recover;
 mod register;
+mod reissue;
 mod report;
+mod revoke;
+mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -29,8 +34,19 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Register a key you hold (generated into --key if the file does not exist).
+    /// Register a key: yours (generated into --key if the file does not exist) or, with
+    /// --generate-key, one the service generates.
     Register(register::RegisterArgs),
+    /// Get a new certificate for a registered key.
+    Reissue(reissue::ReissueArgs),
+    /// Revoke a key binding (revocation phrase or authorization code).
+    Revoke(revoke::RevokeArgs),
+    /// Recover an escrowed private key (waits for asynchronous completion).
+    Recover(recover::RecoverArgs),
+    /// Find keys by name, address, certificate or usage.
+    Locate(locate::LocateArgs),
+    /// Ask the service whether a key binding or certificate is valid.
+    Validate(validate::ValidateArgs),
 }
 
 #[tokio::main]
@@ -46,6 +62,11 @@ async fn main() -> std::process::ExitCode {
     let client = xkms_client::XkmsClient::new(&cli.service).with_binding(cli.binding.into());
     let outcome = match cli.command {
         Command::Register(args) => register::run(&client, args).await,
+        Command::Reissue(args) => reissue::run(&client, args).await,
+        Command::Revoke(args) => revoke::run(&client, args).await,
+        Command::Recover(args) => recover::run(&client, args).await,
+        Command::Locate(args) => locate::run(&client, args).await,
+        Command::Validate(args) => validate::run(&client, args).await,
     };
     match outcome {
         Ok(code) => code,

@@ -54,9 +54,14 @@ pub struct RegisterArgs {
     /// Pass phrase to revoke the binding later.
     #[arg(long)]
     revocation_phrase: Option<String>,
-    /// PEM private key; a new RSA key is generated and written here if the file does not exist.
+    /// PEM private key; a new RSA key is generated and written here if the file does not
+    /// exist. With --generate-key: where the service-generated key is written (mode 0600).
     #[arg(long)]
     key: PathBuf,
+    /// Ask the service to generate the key pair (it returns the private key encrypted
+    /// under the authorization code; it is decrypted and written to --key).
+    #[arg(long)]
+    generate_key: bool,
     /// Size of a generated key.
     #[arg(long, default_value_t = 2048)]
     key_bits: usize,
@@ -72,11 +77,26 @@ pub struct RegisterArgs {
 }
 
 pub async fn run(client: &XkmsClient, args: RegisterArgs) -> anyhow::Result<ExitCode> {
-    let key = load_or_generate(&args.key, args.key_bits)?;
+    if args.generate_key && args.key.exists() {
+        anyhow::bail!(
+            "{} exists: --generate-key will not overwrite a key file",
+            args.key.display()
+        );
+    }
+    let key = if args.generate_key {
+        None
+    } else {
+        Some(load_or_generate(&args.key, args.key_bits)?)
+    };
     let secret = SharedSecret::new(read_secret(args.secret, args.secret_file.as_ref())?);
     let phrase = args.revocation_phrase.map(SharedSecret::new);
+    let preparation = if args.legacy_secret {
+        SecretPreparation::Legacy
+    } else {
+        SecretPreparation::SaslPrep
+    };
     let params = RegisterParams {
-        key: &key,
+        key: key.as_ref(),
         key_name: args.key_name,
         use_key_with: args.use_key_with,
         key_usage: args.key_usage,
@@ -100,12 +120,39 @@ pub async fn run(client: &XkmsClient, args: RegisterArgs) -> anyhow::Result<Exit
     for binding in &registered.result.key_bindings {
         report::key_binding(binding);
     }
-    if let (Some(out), Some(cert)) = (&args.out, registered.certificate()) {
+    if args.generate_key && registered.result.private_key.is_some() {
+        let key = registered.private_key(&secret, preparation)?;
+        write_private(&args.key, key.to_pem().as_bytes())?;
+        println!(
+            "service-generated RSA-{} private key written to {}",
+            key.bits(),
+            args.key.display()
+        );
+    }
+    write_certificate(args.out.as_ref(), registered.certificate())?;
+    Ok(report::exit_code(header))
+}
+
+/// Writes a returned certificate as PEM, if asked to and if there is one.
+pub fn write_certificate(out: Option<&PathBuf>, cert: Option<&[u8]>) -> anyhow::Result<()> {
+    if let (Some(out), Some(cert)) = (out, cert) {
         std::fs::write(out, xkms_client::key::pem_encode("CERTIFICATE", cert))
             .with_context(|| format!("writing {}", out.display()))?;
         println!("certificate written to {}", out.display());
     }
-    Ok(report::exit_code(header))
+    Ok(())
+}
+
+/// Reads a PEM or DER certificate file.
+pub fn read_certificate(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    match std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|t| xkms_client::key::pem_decode(t, &["CERTIFICATE"]))
+    {
+        Some(der) => Ok(der),
+        None => Ok(bytes),
+    }
 }
 
 fn load_or_generate(path: &PathBuf, bits: usize) -> anyhow::Result<ClientKey> {
@@ -148,7 +195,7 @@ pub fn read_secret(secret: Option<String>, file: Option<&PathBuf>) -> anyhow::Re
     }
 }
 
-fn parse_use_key_with(s: &str) -> Result<UseKeyWith, String> {
+pub fn parse_use_key_with(s: &str) -> Result<UseKeyWith, String> {
     let (app, id) = s.split_once('=').ok_or("expected APPLICATION=IDENTIFIER")?;
     if app.is_empty() || id.is_empty() {
         return Err("expected APPLICATION=IDENTIFIER".into());
@@ -167,7 +214,7 @@ fn parse_key_usage(s: &str) -> Result<KeyUsage, String> {
         .ok_or_else(|| "expected Signature, Encryption or Exchange".to_owned())
 }
 
-fn parse_respond_with(s: &str) -> Result<RespondWith, String> {
+pub fn parse_respond_with(s: &str) -> Result<RespondWith, String> {
     RespondWith::KNOWN
         .iter()
         .find(|r| short(r.as_uri()).eq_ignore_ascii_case(s) || r.as_uri() == s)

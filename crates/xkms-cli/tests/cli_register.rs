@@ -4,6 +4,197 @@
 
 use std::process::Command;
 
+async fn authorize(dir: &std::path::Path, secret: &str, purpose: xkms_service::store::Purpose) {
+    let mut config = xkms_server::config::Config {
+        data_dir: dir.to_path_buf(),
+        ..Default::default()
+    };
+    config.policy.key_pool_size = 0;
+    let service = xkms_server::app::build_service(&config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let request = xkms_service::NewAuthorization {
+        identity: "joe@example.com".into(),
+        purpose,
+        lifetime: None,
+        max_uses: None,
+    };
+    service
+        .create_authorization(
+            &request,
+            &xkms_xmlsec::kdf::SharedSecret::new(secret.into()),
+        )
+        .await
+        .unwrap();
+}
+
+/// Runs `xkms --service URL ARGS…` off the async runtime; (exit code, stdout).
+async fn xkms(url: &str, args: &[&str]) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xkms"));
+    cmd.args(["--service", url]).args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), format!("{stdout}{stderr}"))
+}
+
+fn openssl(args: &[&str]) -> String {
+    let out = Command::new("openssl").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The whole key lifecycle from a terminal: T100 … T104 with the `xkms` binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xkms_runs_the_whole_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = start_server(dir.path()).await;
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let seed = [
+        "--key-name",
+        "joe@example.com",
+        "--use-key-with",
+        "urn:ietf:rfc:2633=joe@example.com",
+        "--use-key-with",
+        "urn:ietf:rfc:2459=C=US;S=VA;O=Joe Corp;OU=Test;CN=Joe Doe",
+        "--respond-with",
+        "KeyValue,KeyName,X509Cert",
+        "--secret",
+        "secret",
+        "--revocation-phrase",
+        "Help I Have Revealed My Key",
+    ];
+
+    // T100 and T101.
+    let (code, out) = xkms(
+        &url,
+        &[
+            &[
+                "register",
+                "--key",
+                &p("joe-key.pem"),
+                "--out",
+                &p("joe.pem"),
+            ][..],
+            &seed,
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = xkms(
+        &url,
+        &[
+            &[
+                "register",
+                "--generate-key",
+                "--key",
+                &p("gen-key.pem"),
+                "--out",
+                &p("gen.pem"),
+            ][..],
+            &seed,
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("service-generated RSA-2048 private key written"),
+        "{out}"
+    );
+    let modulus = |args: &[&str]| openssl(args).trim().to_owned();
+    let gen_modulus = modulus(&["rsa", "-in", &p("gen-key.pem"), "-noout", "-modulus"]);
+    assert_eq!(
+        gen_modulus,
+        modulus(&["x509", "-in", &p("gen.pem"), "-noout", "-modulus"])
+    );
+
+    // T102.
+    let (code, out) = xkms(
+        &url,
+        &[
+            "reissue",
+            "--cert",
+            &p("joe.pem"),
+            "--key",
+            &p("joe-key.pem"),
+            "--secret",
+            "secret",
+            "--out",
+            &p("joe2.pem"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("status Valid"), "{out}");
+    assert_ne!(
+        openssl(&["x509", "-in", &p("joe.pem"), "-noout", "-serial"]),
+        openssl(&["x509", "-in", &p("joe2.pem"), "-noout", "-serial"])
+    );
+
+    // T103: the operator issues "secret1"; recover drives Pending → Status → PendingRequest.
+    authorize(dir.path(), "secret1", xkms_service::store::Purpose::Recover).await;
+    let (code, out) = xkms(
+        &url,
+        &[
+            "recover",
+            "--cert",
+            &p("gen.pem"),
+            "--secret",
+            "secret1",
+            "--key-out",
+            &p("recovered.pem"),
+            "--poll-seconds",
+            "0.1",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("asynchronous processing"), "{out}");
+    assert_eq!(
+        modulus(&["rsa", "-in", &p("recovered.pem"), "-noout", "-modulus"]),
+        gen_modulus
+    );
+
+    // T104.
+    let (code, out) = xkms(
+        &url,
+        &[
+            "revoke",
+            "--cert",
+            &p("joe2.pem"),
+            "--revocation-phrase",
+            "Help I Have Revealed My Key",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("status Invalid") && out.contains("invalid[RevocationStatus]"),
+        "{out}"
+    );
+    let (code, out) = xkms(
+        &url,
+        &[
+            "revoke",
+            "--cert",
+            &p("joe2.pem"),
+            "--revocation-phrase",
+            "Help I Have Revealed My Key",
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Sender/Refused"), "{out}");
+}
+
 async fn start_server(dir: &std::path::Path) -> String {
     let mut config = xkms_server::config::Config {
         data_dir: dir.to_path_buf(),

@@ -2,10 +2,20 @@
 //! possession), sends them over SOAP/HTTP and checks that the result answers them.
 
 pub mod key;
+pub mod krss;
+pub mod locate;
+pub mod recover;
 pub mod register;
+pub mod reissue;
+pub mod revoke;
+pub mod validate;
 
 pub use key::ClientKey;
+pub use krss::BindingRef;
+pub use recover::{Progress, RecoverParams, Recovered};
 pub use register::{RegisterParams, Registered};
+pub use reissue::ReissueParams;
+pub use revoke::{RevokeParams, RevokeWith};
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use xkms_proto::soap::{self, Binding, DocumentError, SoapVersion};

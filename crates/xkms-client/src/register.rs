@@ -1,18 +1,22 @@
-//! Register a client-generated key (X-KRSS, seed T100).
+//! Register a key (X-KRSS): the client's own (seed T100) or one the service generates
+//! (seed T101).
 
+use crate::krss::{
+    authentication_template, decrypt_private_key, first_certificate, proof_of_possession_template,
+    sign_request,
+};
 use crate::{ClientError, ClientKey, XkmsClient};
 use xkms_proto::{
-    Authentication, KeyBindingAbstract, KeyBindingAuthentication, KeyInfo, KeyUsage, KeyValue,
-    ProofOfPossession, PrototypeKeyBinding, RegisterRequest, RegisterResult, Request,
-    RequestAbstract, RespondWith, ResponseMechanism, ResultMessage, RsaKeyValue, Signature,
-    UseKeyWith, alg,
+    KeyBindingAbstract, KeyInfo, KeyUsage, KeyValue, PrototypeKeyBinding, RegisterRequest,
+    RegisterResult, Request, RequestAbstract, RespondWith, ResponseMechanism, ResultMessage,
+    RsaKeyValue, UseKeyWith,
 };
 use xkms_xmlsec::kdf::{SecretPreparation, SharedSecret, revocation_code_identifier};
-use xkms_xmlsec::signature::{HmacAlgorithm, RsaAlgorithm, SigningKey, Slot, sign_key_binding};
 
 /// What to register.
 pub struct RegisterParams<'a> {
-    pub key: &'a ClientKey,
+    /// The client's key; `None` asks the service to generate one (returned encrypted).
+    pub key: Option<&'a ClientKey>,
     pub key_name: Option<String>,
     pub use_key_with: Vec<UseKeyWith>,
     pub key_usage: Vec<KeyUsage>,
@@ -36,46 +40,53 @@ pub struct Registered {
 impl Registered {
     /// The first certificate of the first returned key binding (the end entity).
     pub fn certificate(&self) -> Option<&[u8]> {
-        self.result
-            .key_bindings
-            .first()?
-            .core
-            .key_info
-            .as_ref()?
-            .x509_data
-            .iter()
-            .flat_map(|d| d.certificates.iter())
-            .next()
-            .map(Vec::as_slice)
+        first_certificate(&self.result.key_bindings)
+    }
+}
+
+impl Registered {
+    /// Decrypts the service-generated private key (T101) with the authorization code's
+    /// 0x04 key and checks it belongs to the returned key binding.
+    pub fn private_key(
+        &self,
+        secret: &SharedSecret,
+        preparation: SecretPreparation,
+    ) -> Result<ClientKey, ClientError> {
+        let private_key = self
+            .result
+            .private_key
+            .as_ref()
+            .ok_or(ClientError::Key("the result carries no PrivateKey"))?;
+        let expected = self.result.key_bindings.first().and_then(|kb| {
+            kb.core
+                .key_info
+                .as_ref()?
+                .key_values
+                .iter()
+                .find_map(|v| match v {
+                    KeyValue::Rsa(rsa) => Some(rsa.modulus.clone()),
+                    KeyValue::Unsupported => None,
+                })
+        });
+        decrypt_private_key(private_key, secret, preparation, expected.as_deref())
     }
 }
 
 impl XkmsClient {
-    /// Registers `params.key`: HMAC-SHA1 KeyBindingAuthentication and RSA-SHA256 proof of
-    /// possession (the REC examples use RSA-SHA1, which our signing provider does not
-    /// produce; services verify both), exclusive c14n.
+    /// Registers a key: HMAC-SHA1 KeyBindingAuthentication; for the client's own key an
+    /// RSA-SHA256 proof of possession; without a key the service generates one.
     pub async fn register(&self, params: &RegisterParams<'_>) -> Result<Registered, ClientError> {
         let request = self.register_request(params)?;
         let request_id = request.request.message.id.clone();
-        let auth_key = params
-            .secret
-            .authentication_key(params.preparation)
-            .map_err(|e| ClientError::Secret(e.to_string()))?;
-        let hmac = SigningKey::Hmac {
-            key: auth_key,
-            algorithm: HmacAlgorithm::Sha1,
-        };
-        let rsa = SigningKey::Rsa {
-            pkcs8_der: zeroize::Zeroizing::new(params.key.pkcs8_der().to_vec()),
-            algorithm: RsaAlgorithm::Sha256,
-        };
         let id = request_id.clone();
         let result = self
             .send_signed(&Request::Register(request), move |doc| {
-                let doc = sign_key_binding(&doc, &id, Slot::KeyBindingAuthentication, &hmac)
-                    .map_err(|e| ClientError::Signing(e.to_string()))?;
-                sign_key_binding(&doc, &id, Slot::ProofOfPossession, &rsa)
-                    .map_err(|e| ClientError::Signing(e.to_string()))
+                sign_request(
+                    &doc,
+                    &id,
+                    Some((params.secret, params.preparation)),
+                    params.key,
+                )
             })
             .await?;
         match result {
@@ -93,7 +104,6 @@ impl XkmsClient {
         params: &RegisterParams<'_>,
     ) -> Result<RegisterRequest, ClientError> {
         let kb_id = self.new_id();
-        let reference = format!("#{kb_id}");
         let revocation_code_identifier = match params.revocation_phrase {
             Some(phrase) => {
                 let code = phrase
@@ -103,6 +113,10 @@ impl XkmsClient {
             }
             None => None,
         };
+        let mut respond_with = params.respond_with.clone();
+        if params.key.is_none() && !respond_with.contains(&RespondWith::PrivateKey) {
+            respond_with.push(RespondWith::PrivateKey);
+        }
         Ok(RegisterRequest {
             request: RequestAbstract {
                 message: xkms_proto::MessageAbstract {
@@ -111,18 +125,24 @@ impl XkmsClient {
                     ..Default::default()
                 },
                 response_mechanism: params.response_mechanism.clone(),
-                respond_with: params.respond_with.clone(),
+                respond_with,
                 ..Default::default()
             },
             prototype_key_binding: PrototypeKeyBinding {
                 core: KeyBindingAbstract {
-                    id: Some(kb_id),
+                    id: Some(kb_id.clone()),
                     key_info: Some(KeyInfo {
                         key_names: params.key_name.iter().cloned().collect(),
-                        key_values: vec![KeyValue::Rsa(RsaKeyValue {
-                            modulus: params.key.modulus().to_vec(),
-                            exponent: params.key.exponent().to_vec(),
-                        })],
+                        key_values: params
+                            .key
+                            .map(|key| {
+                                KeyValue::Rsa(RsaKeyValue {
+                                    modulus: key.modulus().to_vec(),
+                                    exponent: key.exponent().to_vec(),
+                                })
+                            })
+                            .into_iter()
+                            .collect(),
                         ..Default::default()
                     }),
                     key_usage: params.key_usage.clone(),
@@ -131,25 +151,8 @@ impl XkmsClient {
                 validity_interval: None,
                 revocation_code_identifier,
             },
-            authentication: Authentication {
-                key_binding_authentication: Some(KeyBindingAuthentication {
-                    signature: Signature::template(
-                        alg::HMAC_SHA1,
-                        &reference,
-                        alg::EXC_C14N,
-                        alg::SHA1,
-                    ),
-                }),
-                not_bound_authentication: None,
-            },
-            proof_of_possession: Some(ProofOfPossession {
-                signature: Signature::template(
-                    alg::RSA_SHA256,
-                    &reference,
-                    alg::EXC_C14N,
-                    alg::SHA1,
-                ),
-            }),
+            authentication: authentication_template(&kb_id),
+            proof_of_possession: params.key.map(|_| proof_of_possession_template(&kb_id)),
         })
     }
 }

@@ -22,6 +22,7 @@ pub struct Running {
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (listener, state) = prepare(&config).await?;
     let service_uri = state.service.config().service_uri.clone();
+    spawn_worker(state.clone());
     let handle = tokio::spawn(async move { axum::serve(listener, router(state)).await });
     Ok(Running {
         service_uri,
@@ -49,13 +50,35 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (listener, state) = prepare(&config).await?;
     let service_uri = state.service.config().service_uri.clone();
     tracing::info!(data_dir = %config.data_dir.display(), database = %config.database_url(), "xkmsd ready");
-    // The first line on stdout is the service URI: scripts and tests read it.
-    println!("xkmsd listening on {service_uri}");
+    spawn_worker(state.clone());
+    // The first line on stdout is the URL to post to: scripts and tests read it.
+    let url = format!("http://{}/xkms", listener.local_addr()?);
+    // Never fatal: a closed stdout must not stop a daemon.
+    let _ = writeln!(std::io::stdout(), "xkmsd listening on {url}");
+    if url != service_uri {
+        let _ = writeln!(std::io::stdout(), "Service URI: {service_uri}");
+    }
     std::io::stdout().flush().ok();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown())
         .await?;
     Ok(())
+}
+
+/// The asynchronous-request worker: runs queued jobs as they appear.
+fn spawn_worker(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        loop {
+            match state.service.run_pending_job().await {
+                Ok(true) => continue,
+                Ok(false) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "pending worker");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
 }
 
 async fn shutdown() {
@@ -102,7 +125,7 @@ pub async fn run(
                     .to_owned(),
                 (None, None) => anyhow::bail!("--secret or --secret-file is required"),
             };
-            let service = build_service(&config, config.server.listen).await?;
+            let service = admin_service(&config).await?;
             let request = NewAuthorization {
                 identity,
                 purpose: match purpose {
@@ -128,6 +151,18 @@ pub async fn run(
             );
             Ok(())
         }
+        AdminCommand::Pending { command } => pending(command, load).await,
+        AdminCommand::Crl { common, pem } => {
+            let config = load(&common)?;
+            let service = admin_service(&config).await?;
+            let der = service.crl().await?;
+            if pem {
+                print!("{}", pem_encode("X509 CRL", &der));
+            } else {
+                std::io::stdout().write_all(&der)?;
+            }
+            Ok(())
+        }
         AdminCommand::CaCertificate { common } => {
             let config = load(&common)?;
             std::fs::create_dir_all(&config.data_dir)?;
@@ -135,4 +170,79 @@ pub async fn run(
             Ok(())
         }
     }
+}
+
+async fn pending(
+    command: crate::cli::PendingCommand,
+    load: impl Fn(&Common) -> anyhow::Result<Config>,
+) -> anyhow::Result<()> {
+    use crate::cli::PendingCommand;
+    use xkms_service::store::PendingState;
+    match command {
+        PendingCommand::List { all, common } => {
+            let config = load(&common)?;
+            let service = admin_service(&config).await?;
+            let state = if all {
+                None
+            } else {
+                Some(PendingState::AwaitingApproval)
+            };
+            let records = service.list_pending(state, 1000).await?;
+            if records.is_empty() {
+                println!("no pending requests");
+            }
+            for r in records {
+                println!(
+                    "{}  {:<17}  {:<8}  {}  requested {}  (request {})",
+                    r.response_id,
+                    r.state.as_str(),
+                    r.operation,
+                    r.requester,
+                    r.created_at,
+                    r.original_request_id
+                );
+            }
+            Ok(())
+        }
+        PendingCommand::Approve {
+            response_id,
+            common,
+        } => {
+            let config = load(&common)?;
+            let service = admin_service(&config).await?;
+            service.approve_pending(&response_id).await?;
+            println!("{response_id} approved: queued for processing");
+            Ok(())
+        }
+        PendingCommand::Reject {
+            response_id,
+            common,
+        } => {
+            let config = load(&common)?;
+            let service = admin_service(&config).await?;
+            service.reject_pending(&response_id).await?;
+            println!("{response_id} rejected");
+            Ok(())
+        }
+    }
+}
+
+/// The service as an admin command needs it: no key pool (nothing to pre-generate).
+async fn admin_service(config: &Config) -> anyhow::Result<xkms_service::XkmsService> {
+    let mut config = config.clone();
+    config.policy.key_pool_size = 0;
+    build_service(&config, config.server.listen).await
+}
+
+/// PEM armour.
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use time::Duration;
 use xkms_ca::{Ca, CaParams};
-use xkms_service::{Policy, ServiceConfig, SystemClock, XkmsService};
-use xkms_store::SqliteStore;
+use xkms_service::escrow::MasterKey;
+use xkms_service::keypool::KeyPool;
+use xkms_service::{Escrow, Policy, Processing, ServiceConfig, SystemClock, XkmsService};
 
 /// Opens everything `config` names; `bound` is the address the server listens on (it
 /// decides the default Service URI).
@@ -16,23 +17,77 @@ pub async fn build_service(config: &Config, bound: SocketAddr) -> anyhow::Result
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let ca = open_ca(config)?;
     let url = config.database_url();
-    let store = SqliteStore::connect(&url)
+    let store = xkms_store::open_store(&url)
         .await
-        .with_context(|| format!("opening database {url}"))?;
+        .with_context(|| format!("opening database {}", xkms_store::redact_url(&url)))?;
     let service_config = ServiceConfig {
         service_uri: config.service_uri(bound),
         policy: Policy {
             certificate_validity: Duration::days(config.policy.certificate_validity_days),
             authorization_lifetime: Duration::days(config.policy.authorization_lifetime_days),
             min_rsa_bits: config.policy.min_rsa_bits,
+            register: processing(&config.policy.register),
+            reissue: processing(&config.policy.reissue),
+            revoke: processing(&config.policy.revoke),
+            recover: processing(&config.policy.recover),
+            generated_key_bits: config.policy.generated_key_bits,
+            private_key_cipher: config.private_key_cipher_uri()?,
+            revoke_on_recover: config.policy.revoke_on_recover,
+            ..Policy::default()
         },
+        trust: load_trust(config)?,
     };
-    Ok(XkmsService::new(
-        Arc::new(store),
-        Arc::new(ca),
-        Arc::new(SystemClock),
-        service_config,
-    ))
+    let master_key = open_master_key(config)?;
+    let escrow = Escrow {
+        master_key,
+        key_pool: KeyPool::start(
+            config.policy.key_pool_size,
+            config.policy.generated_key_bits,
+        ),
+    };
+    Ok(
+        XkmsService::new(store, Arc::new(ca), Arc::new(SystemClock), service_config)
+            .with_escrow(escrow),
+    )
+}
+
+fn processing(value: &str) -> Processing {
+    // Checked by Config::check; synchronous is the safe fallback.
+    Processing::parse(value).unwrap_or(Processing::Synchronous)
+}
+
+/// File of the escrow master key in the data directory.
+pub const MASTER_KEY_FILE: &str = "master.key";
+
+/// Loads the escrow master key, creating it (mode 0600, exclusively) on first start.
+/// Every node of a deployment must see the same file (shared data directory or a copy).
+pub fn open_master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    use std::io::Write;
+    let path = config.data_dir.join(MASTER_KEY_FILE);
+    if !path.exists() {
+        let bytes = MasterKey::generate_bytes()?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match options.open(&path) {
+            Ok(mut file) => {
+                file.write_all(&bytes)?;
+                file.sync_all()?;
+                tracing::info!(path = %path.display(), "created the escrow master key");
+            }
+            // Another process created it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+        }
+    }
+    let bytes = zeroize::Zeroizing::new(
+        std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    Ok(MasterKey::from_bytes(&bytes)?)
 }
 
 /// Loads the CA from the data directory, creating it on first start.
@@ -50,4 +105,52 @@ pub fn open_ca(config: &Config) -> anyhow::Result<Ca> {
         tracing::info!(dir = %config.data_dir.display(), subject = %ca.subject(), "created a new CA");
     }
     Ok(ca)
+}
+
+/// Reads the `[trust]` files: every PEM block (or a whole DER file) becomes one entry.
+pub fn load_trust(config: &Config) -> anyhow::Result<xkms_service::validate::TrustConfig> {
+    let read_all = |paths: &[std::path::PathBuf], label: &str| -> anyhow::Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for path in paths {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let blocks = pem_blocks(&bytes, label);
+            if blocks.is_empty() {
+                out.push(bytes);
+            } else {
+                out.extend(blocks);
+            }
+        }
+        Ok(out)
+    };
+    Ok(xkms_service::validate::TrustConfig {
+        anchors: read_all(&config.trust.anchors, "CERTIFICATE")?,
+        intermediates: read_all(&config.trust.intermediates, "CERTIFICATE")?,
+        crls: read_all(&config.trust.crls, "X509 CRL")?,
+    })
+}
+
+/// The DER contents of every PEM block labelled `label`.
+fn pem_blocks(bytes: &[u8], label: &str) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Vec::new();
+    };
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(&begin) {
+        let after = &rest[start + begin.len()..];
+        let Some(stop) = after.find(&end) else { break };
+        let body: String = after[..stop]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(body) {
+            out.push(der);
+        }
+        rest = &after[stop + end.len()..];
+    }
+    out
 }

@@ -64,6 +64,18 @@ pub enum AdminCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Pending (asynchronous) requests: list, approve, reject.
+    Pending {
+        #[command(subcommand)]
+        command: PendingCommand,
+    },
+    /// Print the CA's current CRL (DER, or PEM with --pem) on standard output.
+    Crl {
+        #[arg(long)]
+        pem: bool,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print the CA certificate (PEM) on standard output.
     CaCertificate {
         #[command(flatten)]
@@ -88,4 +100,27 @@ pub struct Common {
     /// Database URL (default: sqlite file in the data directory).
     #[arg(long)]
     pub database: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PendingCommand {
+    /// Requests awaiting approval (--all: in every state).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Queue a request awaiting approval for processing.
+    Approve {
+        response_id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Refuse a request awaiting approval (its result becomes Sender/Refused).
+    Reject {
+        response_id: String,
+        #[command(flatten)]
+        common: Common,
+    },
 }

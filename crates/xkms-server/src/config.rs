@@ -17,6 +17,20 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub ca: CaConfig,
     pub policy: PolicyConfig,
+    pub trust: TrustFiles,
+}
+
+/// `[trust]`: PEM files (each may hold several certificates / CRLs) for Validate,
+/// besides the built-in CA.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrustFiles {
+    /// Trust anchors (root certificates).
+    pub anchors: Vec<PathBuf>,
+    /// Intermediate CA certificates available for path building.
+    pub intermediates: Vec<PathBuf>,
+    /// CRLs of external CAs (PEM or DER).
+    pub crls: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +66,19 @@ pub struct PolicyConfig {
     pub certificate_validity_days: i64,
     pub authorization_lifetime_days: i64,
     pub min_rsa_bits: usize,
+    /// Processing of each X-KRSS operation: "sync", "async" or "approval".
+    pub register: String,
+    pub reissue: String,
+    pub revoke: String,
+    pub recover: String,
+    /// Size of service-generated RSA keys: 2048, 3072 or 4096.
+    pub generated_key_bits: usize,
+    /// Pre-generated keys kept ready (0: generate per request).
+    pub key_pool_size: usize,
+    /// Cipher of returned private keys: "tripledes-cbc", "aes128-cbc", "aes192-cbc", "aes256-cbc".
+    pub private_key_cipher: String,
+    /// Whether Recover revokes the binding whose key it returns.
+    pub revoke_on_recover: bool,
 }
 
 impl Default for Config {
@@ -62,6 +89,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             ca: CaConfig::default(),
             policy: PolicyConfig::default(),
+            trust: TrustFiles::default(),
         }
     }
 }
@@ -92,6 +120,14 @@ impl Default for PolicyConfig {
             certificate_validity_days: 365,
             authorization_lifetime_days: 30,
             min_rsa_bits: 2048,
+            register: "sync".into(),
+            reissue: "sync".into(),
+            revoke: "sync".into(),
+            recover: "async".into(),
+            generated_key_bits: 2048,
+            key_pool_size: 8,
+            private_key_cipher: "tripledes-cbc".into(),
+            revoke_on_recover: false,
         }
     }
 }
@@ -152,6 +188,12 @@ impl Config {
         if let Some(v) = get("XKMS_CA_KEY_TYPE") {
             self.ca.key_type = v;
         }
+        if let Some(v) = get("XKMS_KEY_POOL_SIZE") {
+            self.policy.key_pool_size = v.parse().map_err(|_| ConfigError::Invalid {
+                name: "XKMS_KEY_POOL_SIZE",
+                message: "expected a number of keys".into(),
+            })?;
+        }
         if let Some(v) = get("XKMS_MAX_BODY_BYTES") {
             self.server.max_body_bytes = v.parse().map_err(|_| ConfigError::Invalid {
                 name: "XKMS_MAX_BODY_BYTES",
@@ -189,6 +231,26 @@ impl Config {
                 message: "must be at least 2048".into(),
             });
         }
+        for (name, value) in [
+            ("policy.register", &self.policy.register),
+            ("policy.reissue", &self.policy.reissue),
+            ("policy.revoke", &self.policy.revoke),
+            ("policy.recover", &self.policy.recover),
+        ] {
+            if xkms_service::Processing::parse(value).is_none() {
+                return Err(ConfigError::Invalid {
+                    name,
+                    message: "one of sync, async, approval".into(),
+                });
+            }
+        }
+        if ![2048, 3072, 4096].contains(&self.policy.generated_key_bits) {
+            return Err(ConfigError::Invalid {
+                name: "policy.generated_key_bits",
+                message: "one of 2048, 3072, 4096".into(),
+            });
+        }
+        self.private_key_cipher_uri()?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid {
                 name: "server.max_body_bytes",
@@ -196,6 +258,21 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// The XML Encryption URI of `policy.private_key_cipher`.
+    pub fn private_key_cipher_uri(&self) -> Result<String, ConfigError> {
+        let uri = format!(
+            "http://www.w3.org/2001/04/xmlenc#{}",
+            self.policy.private_key_cipher
+        );
+        match xkms_xmlsec::encryption::key_length(&uri) {
+            Some(_) => Ok(uri),
+            None => Err(ConfigError::Invalid {
+                name: "policy.private_key_cipher",
+                message: "one of tripledes-cbc, aes128-cbc, aes192-cbc, aes256-cbc".into(),
+            }),
+        }
     }
 
     pub fn ca_key_type(&self) -> Result<CaKeyType, ConfigError> {

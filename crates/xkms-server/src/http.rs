@@ -26,6 +26,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/xkms", post(xkms))
         .route("/ca.pem", get(ca_pem))
+        .route("/crl", get(crl))
+        .route("/certificates/{serial}", get(certificate))
         .route("/healthz", get(healthz))
         .with_state(state)
 }
@@ -33,6 +35,30 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn ca_pem(State(state): State<Arc<AppState>>) -> Response {
     let pem = state.service.ca().certificate_pem();
     ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
+}
+
+async fn crl(State(state): State<Arc<AppState>>) -> Response {
+    match state.service.crl().await {
+        Ok(der) => ([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "CRL generation failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "CRL unavailable\n").into_response()
+        }
+    }
+}
+
+async fn certificate(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(serial): axum::extract::Path<String>,
+) -> Response {
+    match state.service.certificate_by_serial(&serial).await {
+        Ok(Some(der)) => ([(header::CONTENT_TYPE, "application/pkix-cert")], der).into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "no such certificate\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "certificate lookup failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "lookup failed\n").into_response()
+        }
+    }
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {

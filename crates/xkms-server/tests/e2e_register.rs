@@ -36,7 +36,7 @@ fn seed_params<'a>(
     phrase: &'a SharedSecret,
 ) -> RegisterParams<'a> {
     RegisterParams {
-        key,
+        key: Some(key),
         key_name: Some("joe@example.com".into()),
         use_key_with: seed_use_key_with(),
         key_usage: vec![],

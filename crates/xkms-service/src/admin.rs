@@ -44,7 +44,11 @@ impl XkmsService {
                 + request
                     .lifetime
                     .unwrap_or(self.config.policy.authorization_lifetime),
-            max_uses: request.max_uses,
+            // A recovery code is single-use unless the operator says otherwise.
+            max_uses: request.max_uses.or(match request.purpose {
+                Purpose::Recover => Some(self.config.policy.recover_authorization_uses),
+                Purpose::Register => None,
+            }),
             uses: 0,
         };
         let audit = AuditEvent {

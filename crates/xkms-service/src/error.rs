@@ -37,6 +37,18 @@ pub enum ServiceError {
     /// An optional element or feature the service does not support.
     #[error("not supported: {0}")]
     OptionalElementNotSupported(&'static str),
+    /// The request would be processed asynchronously but `#Pending` was not offered.
+    #[error("request cannot be processed synchronously")]
+    NotSynchronous,
+    /// Policy requires the two-phase protocol but `#Represent` was not offered.
+    #[error("two-phase protocol required")]
+    RepresentRequired,
+    /// A `TimeInstant` the service cannot evaluate at all.
+    #[error("TimeInstant not supported: {0}")]
+    TimeInstantNotSupported(&'static str),
+    /// A `TimeInstant` outside the range the service can answer for.
+    #[error("TimeInstant out of range: {0}")]
+    TimeInstantOutOfRange(&'static str),
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -68,15 +80,28 @@ impl ServiceError {
             ServiceError::OptionalElementNotSupported(_) => {
                 (Receiver, Some(ResultMinor::OptionalElementNotSupported))
             }
+            ServiceError::NotSynchronous => (Receiver, Some(ResultMinor::NotSynchronous)),
+            ServiceError::RepresentRequired => (Sender, Some(ResultMinor::RepresentRequired)),
+            ServiceError::TimeInstantNotSupported(_) => {
+                (Receiver, Some(ResultMinor::TimeInstantNotSupported))
+            }
+            // The client asked for an instant outside what the service can answer for.
+            ServiceError::TimeInstantOutOfRange(_) => {
+                (Sender, Some(ResultMinor::TimeInstantOutOfRange))
+            }
             ServiceError::Store(_) | ServiceError::Ca(_) | ServiceError::Internal(_) => {
                 (Receiver, Some(ResultMinor::Failure))
             }
         }
     }
 
-    /// Whether the failure lies with the service (logged at error level).
+    /// Whether the failure is a fault of the service itself (logged at error level),
+    /// as opposed to a refusal or an unsupported option.
     pub fn is_receiver_fault(&self) -> bool {
-        matches!(self.result_code().0, ResultMajor::Receiver)
+        matches!(
+            self,
+            ServiceError::Store(_) | ServiceError::Ca(_) | ServiceError::Internal(_)
+        )
     }
 }
 

@@ -6,16 +6,25 @@
 
 pub mod admin;
 pub mod authenticate;
+mod binding;
 pub mod clock;
 pub mod error;
+pub mod escrow;
 pub mod identity;
 mod ids;
+pub mod keypool;
+pub mod locate;
+pub mod pending;
+pub mod recover;
 pub mod register;
+pub mod reissue;
 pub mod respond;
+pub mod revoke;
 pub mod service;
 pub mod store;
+pub mod validate;
 
 pub use admin::NewAuthorization;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::ServiceError;
-pub use service::{Policy, RequestContext, ServiceConfig, XkmsService};
+pub use service::{Escrow, Policy, Processing, RequestContext, ServiceConfig, XkmsService};

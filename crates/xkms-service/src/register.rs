@@ -1,5 +1,6 @@
-//! Register (X-KRSS, digest §5.1): bind a client-generated RSA key to names, issue an
-//! X.509 certificate for it, and persist binding, certificate and audit trail at once.
+//! Register (X-KRSS, digest §5.1): bind a client-generated RSA key, or a key the service
+//! generates, to names; issue an X.509 certificate for it; persist binding, certificate
+//! (and escrowed key) and audit trail in one transaction.
 
 use crate::authenticate::{
     AuthenticationVerified, PossessionProven, SignedRequest, authenticate, prove_possession,
@@ -13,24 +14,29 @@ use crate::respond::{BindingMaterial, describe};
 use crate::service::{RequestContext, XkmsService};
 use crate::store::{
     AuditEvent, BindingStatus, CertificateRecord, KeyBindingRecord, Purpose, Registration,
-    StoreError,
+    StoreError, StoredUseKeyWith,
 };
 use time::OffsetDateTime;
 use xkms_ca::{
-    DistinguishedName, DnAttribute, IssueRequest, IssuedCertificate, Serial, XkmsKeyUsage,
+    DistinguishedName, DnAttribute, IssueRequest, IssuedCertificate, RsaPublicKey, Serial,
+    XkmsKeyUsage,
 };
 use xkms_proto::{
-    Application, KeyBinding, KeyBindingAbstract, KeyUsage, PrototypeKeyBinding, Reason,
-    RegisterRequest, RegisterResult, ResultMajor, ResultMinor, Status, StatusValue,
-    ValidityInterval,
+    Application, KeyBinding, KeyBindingAbstract, KeyUsage, PrivateKey, PrototypeKeyBinding, Reason,
+    RegisterRequest, RegisterResult, ResultMajor, ResultMinor, RsaKeyPair, Status, StatusValue,
+    ValidityInterval, write_rsa_key_pair,
 };
+use xkms_xmlsec::key_pair::rsa_key_pair_from_pkcs8;
+use zeroize::Zeroizing;
 
 /// How many fresh serials to try before giving up (a 128-bit collision is practically
 /// impossible; a duplicate means a store problem worth surfacing).
 const SERIAL_ATTEMPTS: usize = 3;
 
 impl XkmsService {
-    /// Handles a RegisterRequest for a client-generated key.
+    /// Handles a RegisterRequest: a client-generated key (with proof of possession), or
+    /// no key at all, which asks the service to generate one (returned encrypted under
+    /// the authorization's 0x04 key and escrowed for Recover).
     pub async fn register(
         &self,
         ctx: &RequestContext<'_>,
@@ -60,50 +66,118 @@ impl XkmsService {
         .await?;
         check_names_against_identity(&auth, pkb)?;
 
-        let Some(key) = rsa_key_of(pkb.core.key_info.as_ref())? else {
-            return Err(ServiceError::OptionalElementNotSupported(
-                "service-generated keys are not available on this service",
-            ));
+        let new_key = match rsa_key_of(pkb.core.key_info.as_ref())? {
+            Some(key) => {
+                self.check_key_size(&key)?;
+                NewKey::Client(prove_possession(
+                    signed,
+                    req.proof_of_possession.as_ref(),
+                    key,
+                )?)
+            }
+            None => NewKey::Generated(Box::new(self.generated_key().await?)),
         };
-        let bits = key.bits();
-        if bits < self.config.policy.min_rsa_bits {
-            return Err(ServiceError::KeyTooSmall {
-                bits,
-                minimum: self.config.policy.min_rsa_bits,
-            });
-        }
-        let possession = prove_possession(signed, req.proof_of_possession.as_ref(), key)?;
+        let private_key = match &new_key {
+            NewKey::Generated(generated) => Some(self.private_key_for(&auth, &generated.pair)?),
+            NewKey::Client(_) => None,
+        };
         let issued = self
-            .issue_and_commit(&req.request.message.id, &auth, &possession, pkb, now)
+            .issue_and_commit(&req.request.message.id, &auth, &new_key, pkb, now)
             .await?;
-        Ok(self.register_result(req, pkb, &possession, &issued))
+        Ok(self.register_result(req, pkb, new_key.public_key(), &issued, private_key))
+    }
+
+    pub(crate) fn check_key_size(&self, key: &RsaPublicKey) -> Result<(), ServiceError> {
+        let bits = key.bits();
+        let minimum = self.config.policy.min_rsa_bits;
+        if bits < minimum {
+            return Err(ServiceError::KeyTooSmall { bits, minimum });
+        }
+        Ok(())
+    }
+
+    /// A key from the pool, or a freshly generated one when the pool is empty.
+    async fn generated_key(&self) -> Result<GeneratedKeyPair, ServiceError> {
+        let escrow = self
+            .escrow
+            .as_ref()
+            .ok_or(ServiceError::OptionalElementNotSupported(
+                "service-generated keys are not enabled on this service",
+            ))?;
+        let pkcs8 = match escrow.key_pool.try_take() {
+            Some(key) => key,
+            None => {
+                let bits = escrow.key_pool.bits();
+                tracing::info!(bits, "key pool empty: generating on the request path");
+                tokio::task::spawn_blocking(move || crate::keypool::generate(bits))
+                    .await
+                    .map_err(|_| ServiceError::Internal("key generation task failed".into()))?
+                    .ok_or_else(|| ServiceError::Internal("key generation failed".into()))?
+            }
+        };
+        let pair = rsa_key_pair_from_pkcs8(&pkcs8)
+            .map_err(|_| ServiceError::Internal("generated key does not parse".into()))?;
+        let public = RsaPublicKey {
+            modulus: pair.modulus.clone(),
+            exponent: pair.exponent.clone(),
+        };
+        let escrowed = escrow.master_key.seal(&pkcs8)?;
+        Ok(GeneratedKeyPair {
+            pair,
+            public,
+            escrowed,
+        })
+    }
+
+    /// `PrivateKey`: the RSAKeyPair encrypted under the authorization's 0x04 key, in the
+    /// string preparation the client authenticated with.
+    pub(crate) fn private_key_for(
+        &self,
+        auth: &AuthenticationVerified,
+        pair: &RsaKeyPair,
+    ) -> Result<PrivateKey, ServiceError> {
+        let cipher = &self.config.policy.private_key_cipher;
+        let len = xkms_xmlsec::encryption::key_length(cipher).ok_or(ServiceError::Internal(
+            "configured private-key cipher is unknown".into(),
+        ))?;
+        let kek = auth
+            .private_key_encryption_key(len)
+            .ok_or(ServiceError::Internal(
+                "stored key-encryption key is too short".into(),
+            ))?;
+        let plaintext = Zeroizing::new(write_rsa_key_pair(pair));
+        let encrypted_data =
+            xkms_xmlsec::encryption::encrypt_private_key_data(plaintext.as_bytes(), kek, cipher)
+                .map_err(|e| ServiceError::Internal(format!("private key encryption: {e}")))?;
+        Ok(PrivateKey { encrypted_data })
     }
 
     async fn issue_and_commit(
         &self,
         request_id: &str,
         auth: &AuthenticationVerified,
-        possession: &PossessionProven,
+        new_key: &NewKey,
         pkb: &PrototypeKeyBinding,
         now: OffsetDateTime,
     ) -> Result<Issued, ServiceError> {
-        let issue_request = self.issue_request(pkb, possession)?;
-        let serial = self.reserve_serial(now).await?;
-        let certificate = self
-            .ca
-            .issue(&issue_request, &serial, now)
-            .map_err(|e| match e {
-                xkms_ca::CaError::KeyTooSmall { bits } => ServiceError::KeyTooSmall {
-                    bits,
-                    minimum: xkms_ca::MIN_RSA_BITS,
-                },
-                xkms_ca::CaError::InvalidPublicKey { .. } => {
-                    ServiceError::Refused("the public key is not acceptable")
-                }
-                other => ServiceError::Ca(other.to_string()),
-            })?;
+        let key = new_key.public_key();
+        let issue_request = self.issue_request(pkb, key)?;
+        let certificate = self.issue_certificate(&issue_request, now).await?;
         let binding_id = self.ids.message_id();
-        let key = possession.key();
+        let mut use_key_with: Vec<_> = pkb
+            .core
+            .use_key_with
+            .iter()
+            .filter_map(stored_use_key_with)
+            .collect();
+        // The certificate's subject is always findable as a PKIX name.
+        let pkix = StoredUseKeyWith {
+            application: Application::Pkix.as_uri().to_owned(),
+            identifier: certificate.subject.clone(),
+        };
+        if !use_key_with.contains(&pkix) {
+            use_key_with.push(pkix);
+        }
         let record = KeyBindingRecord {
             id: binding_id.clone(),
             key_name: key_names_of(pkb).into_iter().next(),
@@ -116,55 +190,55 @@ impl XkmsService {
                 .iter()
                 .map(|u| u.as_uri().to_owned())
                 .collect(),
-            use_key_with: pkb
-                .core
-                .use_key_with
-                .iter()
-                .filter_map(stored_use_key_with)
-                .collect(),
+            use_key_with,
             status: BindingStatus::Valid,
             revocation_code_identifier: pkb.revocation_code_identifier.clone(),
             authorization_id: Some(auth.authorization().id.clone()),
             created_at: now,
             revoked_at: None,
         };
-        let serial_hex = certificate.serial.to_hex();
-        let audit = vec![
-            AuditEvent {
-                at: now,
-                kind: "authorization.used".into(),
-                request_id: Some(request_id.to_owned()),
-                subject: auth.authorization().id.clone(),
-                detail: format!("register for {}", auth.authorization().identity),
-            },
-            AuditEvent {
-                at: now,
-                kind: "certificate.issued".into(),
-                request_id: Some(request_id.to_owned()),
-                subject: serial_hex.clone(),
-                detail: format!("subject {} binding {binding_id}", certificate.subject),
-            },
-            AuditEvent {
-                at: now,
-                kind: "keybinding.registered".into(),
-                request_id: Some(request_id.to_owned()),
-                subject: binding_id.clone(),
-                detail: format!("client-generated RSA-{} key", key.bits()),
-            },
-        ];
+        let origin = match new_key {
+            NewKey::Client(_) => "client-generated",
+            NewKey::Generated(_) => "service-generated (escrowed)",
+        };
+        let mut audit = vec![audit_event(
+            now,
+            "authorization.used",
+            request_id,
+            &auth.authorization().id,
+            format!("register for {}", auth.authorization().identity),
+        )];
+        if let NewKey::Generated(_) = new_key {
+            audit.push(audit_event(
+                now,
+                "key.generated",
+                request_id,
+                &binding_id,
+                format!("RSA-{} key generated and escrowed", key.bits()),
+            ));
+        }
+        audit.push(audit_event(
+            now,
+            "certificate.issued",
+            request_id,
+            &certificate.serial.to_hex(),
+            format!("subject {} binding {binding_id}", certificate.subject),
+        ));
+        audit.push(audit_event(
+            now,
+            "keybinding.registered",
+            request_id,
+            &binding_id,
+            format!("{origin} RSA-{} key", key.bits()),
+        ));
         let registration = Registration {
-            certificate: CertificateRecord {
-                serial: serial_hex,
-                binding_id: binding_id.clone(),
-                der: certificate.der.clone(),
-                not_before: certificate.not_before,
-                not_after: certificate.not_after,
-                issued_at: now,
-                revoked_at: None,
-                revocation_reason: None,
-            },
+            certificate: certificate_record(&binding_id, &certificate, now),
             binding: record,
             authorization_id: Some(auth.authorization().id.clone()),
+            escrowed_private_key: match new_key {
+                NewKey::Generated(g) => Some(g.escrowed.clone()),
+                NewKey::Client(_) => None,
+            },
             audit,
         };
         match self.store.commit_registration(&registration).await {
@@ -181,6 +255,26 @@ impl XkmsService {
         Ok(Issued {
             binding_id,
             certificate,
+        })
+    }
+
+    /// Reserves a fresh serial in the store (before anything is signed with it), then
+    /// has the CA sign.
+    pub(crate) async fn issue_certificate(
+        &self,
+        request: &IssueRequest,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, ServiceError> {
+        let serial = self.reserve_serial(now).await?;
+        self.ca.issue(request, &serial, now).map_err(|e| match e {
+            xkms_ca::CaError::KeyTooSmall { bits } => ServiceError::KeyTooSmall {
+                bits,
+                minimum: xkms_ca::MIN_RSA_BITS,
+            },
+            xkms_ca::CaError::InvalidPublicKey { .. } => {
+                ServiceError::Refused("the public key is not acceptable")
+            }
+            other => ServiceError::Ca(other.to_string()),
         })
     }
 
@@ -201,10 +295,10 @@ impl XkmsService {
     fn issue_request(
         &self,
         pkb: &PrototypeKeyBinding,
-        possession: &PossessionProven,
+        key: &RsaPublicKey,
     ) -> Result<IssueRequest, ServiceError> {
         let mut req = IssueRequest {
-            public_key: possession.key().clone(),
+            public_key: key.clone(),
             validity: self.config.policy.certificate_validity,
             ..IssueRequest::default()
         };
@@ -257,16 +351,7 @@ impl XkmsService {
                 dn
             }
         };
-        req.key_usage = pkb
-            .core
-            .key_usage
-            .iter()
-            .map(|u| match u {
-                KeyUsage::Signature => XkmsKeyUsage::Signature,
-                KeyUsage::Encryption => XkmsKeyUsage::Encryption,
-                KeyUsage::Exchange => XkmsKeyUsage::Exchange,
-            })
-            .collect();
+        req.key_usage = pkb.core.key_usage.iter().map(xkms_key_usage).collect();
         if let Some(vi) = &pkb.validity_interval {
             req.not_before = vi.not_before;
             req.not_after = vi.not_on_or_after;
@@ -278,34 +363,65 @@ impl XkmsService {
         &self,
         req: &RegisterRequest,
         pkb: &PrototypeKeyBinding,
-        possession: &PossessionProven,
+        key: &RsaPublicKey,
         issued: &Issued,
+        private_key: Option<PrivateKey>,
     ) -> RegisterResult {
-        let key = possession.key();
         let key_name = key_names_of(pkb).into_iter().next();
+        let binding = self.valid_key_binding(
+            &req.request.respond_with,
+            &issued.binding_id,
+            key_name.as_deref(),
+            key,
+            &issued.certificate,
+            &pkb.core.key_usage,
+            &pkb.core.use_key_with,
+            private_key.is_some(),
+        );
+        let minor = binding.1.then_some(ResultMinor::Incomplete);
+        RegisterResult {
+            result: self.result_for(&req.request, ResultMajor::Success, minor),
+            key_bindings: vec![binding.0],
+            private_key,
+        }
+    }
+
+    /// A `KeyBinding` with Status Valid (all four reasons) for a freshly issued
+    /// certificate, KeyInfo per RespondWith; and whether something asked for is missing.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn valid_key_binding(
+        &self,
+        respond_with: &[xkms_proto::RespondWith],
+        binding_id: &str,
+        key_name: Option<&str>,
+        key: &RsaPublicKey,
+        certificate: &IssuedCertificate,
+        key_usage: &[KeyUsage],
+        use_key_with: &[xkms_proto::UseKeyWith],
+        private_key_handled: bool,
+    ) -> (KeyBinding, bool) {
         let chain = vec![self.ca.certificate_der().to_vec()];
         let described = describe(
-            &req.request.respond_with,
+            respond_with,
             &BindingMaterial {
-                key_name: key_name.as_deref(),
+                key_name,
                 modulus: &key.modulus,
                 exponent: &key.exponent,
-                certificate: Some(&issued.certificate.der),
+                certificate: Some(&certificate.der),
                 chain: &chain,
             },
-            false,
+            private_key_handled,
         );
-        let minor = described.incomplete.then_some(ResultMinor::Incomplete);
         let binding = KeyBinding {
             core: KeyBindingAbstract {
-                id: Some(issued.binding_id.clone()),
+                id: Some(binding_id.to_owned()),
                 key_info: described.key_info,
-                key_usage: pkb.core.key_usage.clone(),
-                use_key_with: pkb.core.use_key_with.clone(),
+                key_usage: key_usage.to_vec(),
+                use_key_with: use_key_with.to_vec(),
             },
             validity_interval: Some(ValidityInterval {
-                not_before: Some(issued.certificate.not_before),
-                not_on_or_after: Some(issued.certificate.not_after),
+                not_before: Some(certificate.not_before),
+                not_on_or_after: Some(certificate.not_after),
             }),
             status: Status {
                 status_value: StatusValue::Valid,
@@ -319,11 +435,75 @@ impl XkmsService {
                 invalid_reasons: Vec::new(),
             },
         };
-        RegisterResult {
-            result: self.result_for(&req.request, ResultMajor::Success, minor),
-            key_bindings: vec![binding],
-            private_key: None,
+        (binding, described.incomplete)
+    }
+}
+
+/// The key a registration binds.
+enum NewKey {
+    /// The client's own key, its possession proven.
+    Client(PossessionProven),
+    /// A key the service generated for the client.
+    Generated(Box<GeneratedKeyPair>),
+}
+
+impl NewKey {
+    fn public_key(&self) -> &RsaPublicKey {
+        match self {
+            NewKey::Client(proof) => proof.key(),
+            NewKey::Generated(generated) => &generated.public,
         }
+    }
+}
+
+/// A service-generated key: components (for the client), public key, escrow blob.
+struct GeneratedKeyPair {
+    pair: RsaKeyPair,
+    public: RsaPublicKey,
+    escrowed: Vec<u8>,
+}
+
+/// The store record of a certificate the CA just issued.
+pub(crate) fn certificate_record(
+    binding_id: &str,
+    certificate: &IssuedCertificate,
+    now: OffsetDateTime,
+) -> CertificateRecord {
+    CertificateRecord {
+        serial: certificate.serial.to_hex(),
+        binding_id: binding_id.to_owned(),
+        der: certificate.der.clone(),
+        ski: certificate_ski(&certificate.der),
+        not_before: certificate.not_before,
+        not_after: certificate.not_after,
+        issued_at: now,
+        revoked_at: None,
+        revocation_reason: None,
+    }
+}
+
+/// An audit event caused by request `request_id`.
+pub(crate) fn audit_event(
+    at: OffsetDateTime,
+    kind: &str,
+    request_id: &str,
+    subject: &str,
+    detail: String,
+) -> AuditEvent {
+    AuditEvent {
+        at,
+        kind: kind.to_owned(),
+        request_id: Some(request_id.to_owned()),
+        subject: subject.to_owned(),
+        detail,
+    }
+}
+
+pub(crate) fn xkms_key_usage(usage: &KeyUsage) -> XkmsKeyUsage {
+    match usage {
+        KeyUsage::Signature => XkmsKeyUsage::Signature,
+        KeyUsage::Encryption => XkmsKeyUsage::Encryption,
+        KeyUsage::Exchange => XkmsKeyUsage::Exchange,
     }
 }
 
@@ -367,6 +547,14 @@ fn check_names_against_identity(
         }
     }
     Ok(())
+}
+
+/// The SubjectKeyIdentifier of a certificate we issued (empty if it has none).
+pub(crate) fn certificate_ski(der: &[u8]) -> Vec<u8> {
+    xkms_ca::parse_certificate(der)
+        .ok()
+        .and_then(|info| info.subject_key_identifier)
+        .unwrap_or_default()
 }
 
 fn push_unique(list: &mut Vec<String>, value: String) {

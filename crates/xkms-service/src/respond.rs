@@ -3,7 +3,7 @@
 //! The service returns what it can. Anything asked for that it cannot provide makes the
 //! result `Success/Incomplete` — never a silent omission.
 
-use xkms_proto::{KeyInfo, KeyValue, RespondWith, RsaKeyValue, X509Data};
+use xkms_proto::{KeyInfo, KeyValue, RespondWith, RetrievalMethod, RsaKeyValue, X509Data};
 
 /// The material a key binding can be described with.
 #[derive(Debug, Clone, Copy)]
@@ -24,17 +24,49 @@ pub struct Described {
     pub incomplete: bool,
 }
 
+/// What a key binding can be described with besides [`BindingMaterial`]: the service's
+/// current CRL and where the certificate can be fetched.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtraMaterial<'a> {
+    /// The issuing CA's current CRL (DER); `None` when no CRL source is available.
+    pub crl: Option<&'a [u8]>,
+    /// URL of the end-entity certificate (`<service base>/certificates/<SERIAL>`).
+    pub certificate_url: Option<&'a str>,
+}
+
+/// `Type` of a `ds:RetrievalMethod` that yields a DER certificate.
+pub const RAW_X509_CERTIFICATE: &str = "http://www.w3.org/2000/09/xmldsig#rawX509Certificate";
+
 /// Builds the KeyInfo for `respond_with`. `PrivateKey` is not KeyInfo material: the
 /// operation that can return one handles it and tells us via `private_key_handled`.
+/// `X509CRL` and `RetrievalMethod` need [`describe_with`]; here they make the result
+/// incomplete.
 pub fn describe(
     respond_with: &[RespondWith],
     material: &BindingMaterial<'_>,
+    private_key_handled: bool,
+) -> Described {
+    describe_with(
+        respond_with,
+        material,
+        &ExtraMaterial::default(),
+        private_key_handled,
+    )
+}
+
+/// Like [`describe`], with a CRL and a certificate URL available. An empty modulus means
+/// the key is not RSA: `KeyValue` then cannot be given and makes the result incomplete.
+pub fn describe_with(
+    respond_with: &[RespondWith],
+    material: &BindingMaterial<'_>,
+    extra: &ExtraMaterial<'_>,
     private_key_handled: bool,
 ) -> Described {
     let mut key_info = KeyInfo::default();
     let mut incomplete = false;
     let mut want_cert = false;
     let mut want_chain = false;
+    let mut want_crl = false;
     for item in respond_with {
         match item {
             RespondWith::KeyName => match material.key_name {
@@ -45,7 +77,9 @@ pub fn describe(
                 None => incomplete = true,
             },
             RespondWith::KeyValue => {
-                if key_info.key_values.is_empty() {
+                if material.modulus.is_empty() {
+                    incomplete = true;
+                } else if key_info.key_values.is_empty() {
                     key_info.key_values.push(KeyValue::Rsa(RsaKeyValue {
                         modulus: material.modulus.to_vec(),
                         exponent: material.exponent.to_vec(),
@@ -54,35 +88,61 @@ pub fn describe(
             }
             RespondWith::X509Cert => want_cert = true,
             RespondWith::X509Chain => want_chain = true,
+            RespondWith::X509Crl => want_crl = true,
+            RespondWith::RetrievalMethod => match (extra.certificate_url, material.certificate) {
+                (Some(url), Some(_)) => {
+                    if !key_info.retrieval_methods.iter().any(|r| r.uri == url) {
+                        key_info.retrieval_methods.push(RetrievalMethod {
+                            uri: url.to_owned(),
+                            type_: Some(RAW_X509_CERTIFICATE.to_owned()),
+                        });
+                    }
+                }
+                _ => incomplete = true,
+            },
             RespondWith::PrivateKey => incomplete |= !private_key_handled,
-            RespondWith::X509Crl
-            | RespondWith::RetrievalMethod
-            | RespondWith::Pgp
-            | RespondWith::PgpWeb
-            | RespondWith::Spki
-            | RespondWith::Other(_) => incomplete = true,
+            RespondWith::Pgp | RespondWith::PgpWeb | RespondWith::Spki | RespondWith::Other(_) => {
+                incomplete = true
+            }
         }
     }
+    let mut data = X509Data::default();
     if want_cert || want_chain {
         match material.certificate {
             Some(cert) => {
-                let mut data = X509Data::default();
                 data.certificates.push(cert.to_vec());
                 if want_chain {
                     data.certificates.extend(material.chain.iter().cloned());
                 }
-                key_info.x509_data.push(data);
             }
             None => incomplete = true,
         }
     }
+    if want_crl {
+        match extra.crl {
+            Some(crl) => data.crls.push(crl.to_vec()),
+            None => incomplete = true,
+        }
+    }
+    if !data.certificates.is_empty() || !data.crls.is_empty() {
+        key_info.x509_data.push(data);
+    }
     let empty = key_info.key_names.is_empty()
         && key_info.key_values.is_empty()
+        && key_info.retrieval_methods.is_empty()
         && key_info.x509_data.is_empty();
     Described {
         key_info: (!empty).then_some(key_info),
         incomplete,
     }
+}
+
+/// The URL under which the service publishes a certificate it issued: the Service URI
+/// without its trailing `/xkms`, then `/certificates/<serial>` (upper-case hex).
+pub fn certificate_url(service_uri: &str, serial_hex: &str) -> String {
+    let base = service_uri.trim_end_matches('/');
+    let base = base.strip_suffix("/xkms").unwrap_or(base);
+    format!("{base}/certificates/{serial_hex}")
 }
 
 #[cfg(test)]
@@ -150,5 +210,52 @@ mod tests {
         let d = describe(&[RespondWith::X509Cert], &material(None, &[]), false);
         assert!(d.incomplete);
         assert!(d.key_info.is_none());
+    }
+
+    #[test]
+    fn crl_and_retrieval_method_when_available() {
+        let chain = vec![vec![9u8]];
+        let url = certificate_url("http://127.0.0.1:8080/xkms", "0A1B");
+        assert_eq!(url, "http://127.0.0.1:8080/certificates/0A1B");
+        let d = describe_with(
+            &[
+                RespondWith::X509Crl,
+                RespondWith::RetrievalMethod,
+                RespondWith::X509Cert,
+            ],
+            &material(Some(&[1]), &chain),
+            &ExtraMaterial {
+                crl: Some(&[7, 7]),
+                certificate_url: Some(&url),
+            },
+            false,
+        );
+        assert!(!d.incomplete);
+        let ki = d.key_info.unwrap();
+        assert_eq!(ki.retrieval_methods[0].uri, url);
+        assert_eq!(
+            ki.retrieval_methods[0].type_.as_deref(),
+            Some(RAW_X509_CERTIFICATE)
+        );
+        assert_eq!(ki.x509_data[0].certificates, vec![vec![1u8]]);
+        assert_eq!(ki.x509_data[0].crls, vec![vec![7u8, 7]]);
+
+        // Without a CRL source or a URL: incomplete, never silently dropped.
+        let d = describe(
+            &[RespondWith::X509Crl, RespondWith::RetrievalMethod],
+            &material(Some(&[1]), &chain),
+            false,
+        );
+        assert!(d.incomplete);
+        assert!(d.key_info.is_none());
+    }
+
+    #[test]
+    fn non_rsa_key_value_is_incomplete() {
+        let mut m = material(None, &[]);
+        m.modulus = &[];
+        let d = describe(&[RespondWith::KeyValue, RespondWith::KeyName], &m, false);
+        assert!(d.incomplete);
+        assert!(d.key_info.unwrap().key_values.is_empty());
     }
 }

@@ -14,6 +14,28 @@ use xkms_proto::{
     RevokeResult, StatusResult, ValidateResult,
 };
 
+/// How an operation is processed (digest §6.1–6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Processing {
+    /// Answered at once.
+    Synchronous,
+    /// Answered `Pending` (when offered) and completed by a worker.
+    Asynchronous,
+    /// Answered `Pending` (when offered); an operator approves before a worker runs it.
+    Approval,
+}
+
+impl Processing {
+    pub fn parse(s: &str) -> Option<Processing> {
+        match s {
+            "sync" | "synchronous" => Some(Processing::Synchronous),
+            "async" | "asynchronous" => Some(Processing::Asynchronous),
+            "approval" => Some(Processing::Approval),
+            _ => None,
+        }
+    }
+}
+
 /// Policy knobs of the registration authority.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -23,6 +45,23 @@ pub struct Policy {
     pub authorization_lifetime: Duration,
     /// Minimum RSA modulus size accepted for registration.
     pub min_rsa_bits: usize,
+    /// Processing of each X-KRSS operation.
+    pub register: Processing,
+    pub reissue: Processing,
+    pub revoke: Processing,
+    pub recover: Processing,
+    /// Size of service-generated RSA keys (2048, 3072 or 4096).
+    pub generated_key_bits: usize,
+    /// Cipher for returned private keys (tripledes-cbc is the interop convention).
+    pub private_key_cipher: String,
+    /// Whether a recovery revokes the binding (its key was exposed to the operator).
+    pub revoke_on_recover: bool,
+    /// Uses of a recover authorization code (single-use by default).
+    pub recover_authorization_uses: u32,
+    /// How long finished asynchronous results stay retrievable.
+    pub pending_retention: Duration,
+    /// Lifetime of a CRL (nextUpdate − thisUpdate).
+    pub crl_lifetime: Duration,
 }
 
 impl Default for Policy {
@@ -31,6 +70,16 @@ impl Default for Policy {
             certificate_validity: Duration::days(365),
             authorization_lifetime: Duration::days(30),
             min_rsa_bits: xkms_ca::MIN_RSA_BITS,
+            register: Processing::Synchronous,
+            reissue: Processing::Synchronous,
+            revoke: Processing::Synchronous,
+            recover: Processing::Asynchronous,
+            generated_key_bits: 2048,
+            private_key_cipher: xkms_proto::alg::TRIPLEDES_CBC.to_owned(),
+            revoke_on_recover: false,
+            recover_authorization_uses: 1,
+            pending_retention: Duration::days(1),
+            crl_lifetime: Duration::days(1),
         }
     }
 }
@@ -41,6 +90,8 @@ pub struct ServiceConfig {
     /// The URI requests must carry in `Service` (e.g. `http://127.0.0.1:8080/xkms`).
     pub service_uri: String,
     pub policy: Policy,
+    /// Trust anchors, intermediates and CRLs for Validate besides the built-in CA.
+    pub trust: crate::validate::TrustConfig,
 }
 
 /// The per-request context the transport hands in.
@@ -57,6 +108,15 @@ pub struct XkmsService {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: IdSource,
     pub(crate) config: ServiceConfig,
+    /// Master key and key pool; without them service-generated keys and Recover are off.
+    pub(crate) escrow: Option<Escrow>,
+}
+
+/// What service-generated keys need: the key pool and the escrow master key.
+#[derive(Debug)]
+pub struct Escrow {
+    pub master_key: crate::escrow::MasterKey,
+    pub key_pool: crate::keypool::KeyPool,
 }
 
 impl XkmsService {
@@ -72,7 +132,19 @@ impl XkmsService {
             clock,
             ids: IdSource,
             config,
+            escrow: None,
         }
+    }
+
+    /// Enables service-generated keys (with escrow) and Recover.
+    pub fn with_escrow(mut self, escrow: Escrow) -> Self {
+        self.escrow = Some(escrow);
+        self
+    }
+
+    /// The key pool, if service-generated keys are enabled.
+    pub fn key_pool(&self) -> Option<&crate::keypool::KeyPool> {
+        self.escrow.as_ref().map(|e| &e.key_pool)
     }
 
     pub fn config(&self) -> &ServiceConfig {
@@ -89,9 +161,21 @@ impl XkmsService {
 
     /// Processes one request and always produces a result (errors become results).
     pub async fn process(&self, ctx: &RequestContext<'_>, request: &Request) -> ResultMessage {
+        self.answer(ctx, request, true).await
+    }
+
+    /// Processes a request; `may_defer` is false when a worker runs a deferred request.
+    pub(crate) async fn answer(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: &Request,
+        may_defer: bool,
+    ) -> ResultMessage {
         let abstract_ = request_abstract(request);
         let outcome = if abstract_.message.service != self.config.service_uri {
             Err(ServiceError::WrongService)
+        } else if let Some(mode) = self.deferred_mode(request).filter(|_| may_defer) {
+            self.defer(ctx, request, mode).await
         } else {
             self.dispatch(ctx, request).await
         };
@@ -111,13 +195,14 @@ impl XkmsService {
     ) -> Result<ResultMessage, ServiceError> {
         match request {
             Request::Register(r) => Ok(ResultMessage::Register(self.register(ctx, r).await?)),
-            Request::Pending(_) | Request::Status(_) => Err(ServiceError::UnknownResponseId),
-            Request::Locate(_)
-            | Request::Validate(_)
-            | Request::Reissue(_)
-            | Request::Recover(_)
-            | Request::Revoke(_)
-            | Request::Compound(_) => Err(ServiceError::MessageNotSupported),
+            Request::Locate(r) => Ok(ResultMessage::Locate(self.locate(ctx, r).await?)),
+            Request::Validate(r) => Ok(ResultMessage::Validate(self.validate(ctx, r).await?)),
+            Request::Reissue(r) => Ok(ResultMessage::Reissue(self.reissue(ctx, r).await?)),
+            Request::Revoke(r) => Ok(ResultMessage::Revoke(self.revoke(ctx, r).await?)),
+            Request::Recover(r) => Ok(ResultMessage::Recover(self.recover(ctx, r).await?)),
+            Request::Status(r) => Ok(ResultMessage::Status(self.status(ctx, r).await?)),
+            Request::Pending(r) => self.pending(ctx, r).await,
+            Request::Compound(_) => Err(ServiceError::MessageNotSupported),
         }
     }
 
@@ -147,6 +232,16 @@ impl XkmsService {
     /// The result element matching `request`'s type, carrying `err`'s codes.
     pub fn error_result(&self, request: &Request, err: &ServiceError) -> ResultMessage {
         let (major, minor) = err.result_code();
+        self.empty_result(request, major, minor)
+    }
+
+    /// The result element matching `request`'s type with no content but the header.
+    pub(crate) fn empty_result(
+        &self,
+        request: &Request,
+        major: ResultMajor,
+        minor: Option<ResultMinor>,
+    ) -> ResultMessage {
         let result = self.result_for(request_abstract(request), major, minor);
         match request {
             Request::Locate(_) => ResultMessage::Locate(LocateResult {
@@ -243,5 +338,35 @@ pub fn result_abstract(result: &ResultMessage) -> &ResultAbstract {
         ResultMessage::Compound(r) => &r.result,
         ResultMessage::Status(r) => &r.result,
         ResultMessage::Result(r) => r,
+    }
+}
+
+/// The ResultAbstract part of any result, mutably.
+pub fn result_abstract_mut(result: &mut ResultMessage) -> &mut ResultAbstract {
+    match result {
+        ResultMessage::Locate(r) => &mut r.result,
+        ResultMessage::Validate(r) => &mut r.result,
+        ResultMessage::Register(r) => &mut r.result,
+        ResultMessage::Reissue(r) => &mut r.result,
+        ResultMessage::Recover(r) => &mut r.result,
+        ResultMessage::Revoke(r) => &mut r.result,
+        ResultMessage::Compound(r) => &mut r.result,
+        ResultMessage::Status(r) => &mut r.result,
+        ResultMessage::Result(r) => r,
+    }
+}
+
+/// The element name of a request (for logs and operators).
+pub fn operation_name(request: &Request) -> &'static str {
+    match request {
+        Request::Locate(_) => "Locate",
+        Request::Validate(_) => "Validate",
+        Request::Register(_) => "Register",
+        Request::Reissue(_) => "Reissue",
+        Request::Recover(_) => "Recover",
+        Request::Revoke(_) => "Revoke",
+        Request::Compound(_) => "Compound",
+        Request::Status(_) => "Status",
+        Request::Pending(_) => "Pending",
     }
 }

@@ -158,6 +158,8 @@ pub struct CertificateRecord {
     pub serial: String,
     pub binding_id: String,
     pub der: Vec<u8>,
+    /// SubjectKeyIdentifier of the certificate (lookup key for `ds:X509SKI`).
+    pub ski: Vec<u8>,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub issued_at: OffsetDateTime,
@@ -185,10 +187,124 @@ pub struct AuditEvent {
 pub struct Registration {
     pub binding: KeyBindingRecord,
     pub certificate: CertificateRecord,
-    /// The authorization used; its use count is incremented inside the transaction and
-    /// the whole registration fails with `Conflict` if it is used up or expired.
+    /// The authorization used (equal to `binding.authorization_id`); its use count is
+    /// incremented inside the transaction and the whole registration fails with
+    /// `Conflict` if it is used up, expired, or not of purpose `register`.
+    pub authorization_id: Option<String>,
+    /// The service-generated private key, encrypted under the service master key
+    /// (escrow for Recover). `None` for client-generated keys.
+    pub escrowed_private_key: Option<Vec<u8>>,
+    pub audit: Vec<AuditEvent>,
+}
+
+/// A new certificate for an existing, valid binding (Reissue).
+#[derive(Debug, Clone)]
+pub struct Reissue {
+    pub binding_id: String,
+    /// Its serial must have been reserved.
+    pub certificate: CertificateRecord,
+    /// Counted like in [`Registration`] (purpose `register`), when present.
     pub authorization_id: Option<String>,
     pub audit: Vec<AuditEvent>,
+}
+
+/// Revocation of a binding and every certificate of it not yet revoked.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    pub binding_id: String,
+    pub at: OffsetDateTime,
+    /// RFC 5280 CRLReason for the certificates (1 = keyCompromise).
+    pub reason: u8,
+    pub audit: Vec<AuditEvent>,
+}
+
+/// A recovery of an escrowed key: consumes the (single-use) recover authorization and,
+/// by policy, revokes the binding — atomically.
+#[derive(Debug, Clone)]
+pub struct Recovery {
+    pub binding_id: String,
+    /// Purpose `recover`; counted like in [`Registration`].
+    pub authorization_id: String,
+    /// When set, the binding is revoked as by [`Revocation`] in the same transaction.
+    pub revoke: Option<Revocation>,
+    pub audit: Vec<AuditEvent>,
+}
+
+/// A revoked certificate as a CRL lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedCertificate {
+    pub serial: String,
+    pub revoked_at: OffsetDateTime,
+    pub reason: u8,
+}
+
+/// State of an asynchronous (Pending) request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PendingState {
+    /// Waiting for an operator (`xkmsd admin pending approve|reject`).
+    AwaitingApproval,
+    /// Ready for a worker.
+    Queued,
+    /// Claimed by a worker until `lease_until`.
+    Running,
+    /// Finished; `result` holds the final result.
+    Done,
+    /// Refused by an operator; `result` holds the final (Sender/Refused) result.
+    Rejected,
+}
+
+impl PendingState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PendingState::AwaitingApproval => "awaiting-approval",
+            PendingState::Queued => "queued",
+            PendingState::Running => "running",
+            PendingState::Done => "done",
+            PendingState::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PendingState> {
+        match s {
+            "awaiting-approval" => Some(PendingState::AwaitingApproval),
+            "queued" => Some(PendingState::Queued),
+            "running" => Some(PendingState::Running),
+            "done" => Some(PendingState::Done),
+            "rejected" => Some(PendingState::Rejected),
+            _ => None,
+        }
+    }
+
+    /// Whether the final result is available.
+    pub fn is_final(&self) -> bool {
+        matches!(self, PendingState::Done | PendingState::Rejected)
+    }
+}
+
+/// A request answered `Pending`, durable across restarts and shared by all nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRecord {
+    /// The `Id` of the Pending result = the `ResponseId` clients quote.
+    pub response_id: String,
+    /// The `Id` of the original request.
+    pub original_request_id: String,
+    /// Operation name (`Register`, `Recover`, `Compound` …), for operators.
+    pub operation: String,
+    /// Who asked (identity the request named), for operators. No secrets.
+    pub requester: String,
+    pub state: PendingState,
+    /// The original request document, verbatim (its signatures are re-verified when
+    /// the job runs).
+    pub document: String,
+    /// The final result element (serialized XKMS), once final.
+    pub result: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// While `Running`: until when the claiming node owns it.
+    pub lease_until: Option<OffsetDateTime>,
+    /// Counters for a compound request: (success, failure, pending) of its inner
+    /// requests; `None` for a simple request.
+    pub counters: Option<(u32, u32, u32)>,
 }
 
 /// How to find key bindings.
@@ -200,6 +316,8 @@ pub enum BindingSelector {
     /// Any of these (application, normalised identifier) pairs.
     UseKeyWith(Vec<StoredUseKeyWith>),
     CertificateSerial(String),
+    /// SubjectKeyIdentifier of any of the binding's certificates.
+    CertificateSki(Vec<u8>),
 }
 
 /// Authorization codes.
@@ -218,6 +336,9 @@ pub trait AuthorizationStore: Send + Sync {
         purpose: Purpose,
         now: OffsetDateTime,
     ) -> Result<Vec<Authorization>, StoreError>;
+
+    /// One authorization by id, whatever its state.
+    async fn get_authorization(&self, id: &str) -> Result<Option<Authorization>, StoreError>;
 }
 
 /// Key bindings, certificates and serials.
@@ -241,6 +362,23 @@ pub trait KeyBindingStore: Send + Sync {
     async fn certificates_of(&self, binding_id: &str)
     -> Result<Vec<CertificateRecord>, StoreError>;
 
+    /// Adds a certificate to a valid binding. `Conflict` if the binding is revoked, the
+    /// serial unreserved, or the authorization unusable; `NotFound` if no such binding.
+    async fn commit_reissue(&self, reissue: &Reissue) -> Result<(), StoreError>;
+
+    /// Revokes a valid binding and its unrevoked certificates. `Conflict` if it is
+    /// already revoked; `NotFound` if no such binding.
+    async fn revoke_binding(&self, revocation: &Revocation) -> Result<(), StoreError>;
+
+    /// The escrowed (master-key encrypted) private key of a binding, if any.
+    async fn escrowed_key(&self, binding_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Records a recovery (consumes the authorization; revokes if asked), atomically.
+    async fn commit_recovery(&self, recovery: &Recovery) -> Result<(), StoreError>;
+
+    /// Every revoked certificate (for the CRL), oldest revocation first.
+    async fn revoked_certificates(&self) -> Result<Vec<RevokedCertificate>, StoreError>;
+
     /// Number of stored bindings (operations and tests).
     async fn count_bindings(&self) -> Result<u64, StoreError>;
 }
@@ -252,7 +390,71 @@ pub trait AuditStore: Send + Sync {
     async fn recent_audit_events(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
-/// The whole store a service needs.
-pub trait Store: AuthorizationStore + KeyBindingStore + AuditStore {}
+/// Asynchronous requests and their jobs, shared by every node.
+#[async_trait]
+pub trait PendingStore: Send + Sync {
+    /// Records a new pending request. `Duplicate` if the response id exists.
+    async fn insert_pending(
+        &self,
+        record: &PendingRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
 
-impl<T: AuthorizationStore + KeyBindingStore + AuditStore> Store for T {}
+    async fn get_pending(&self, response_id: &str) -> Result<Option<PendingRecord>, StoreError>;
+
+    /// Claims the oldest `Queued` job, or a `Running` one whose lease expired, for
+    /// `lease` — exactly one claimant wins under concurrency (SKIP LOCKED or equivalent).
+    async fn claim_pending(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<PendingRecord>, StoreError>;
+
+    /// Moves a record from `from` to `to` (approve: AwaitingApproval→Queued; reject:
+    /// AwaitingApproval→Rejected with a result; finish: Running→Done with a result).
+    /// `Conflict` if the record is not in state `from`; `NotFound` if absent.
+    #[allow(clippy::too_many_arguments)]
+    async fn transition_pending(
+        &self,
+        response_id: &str,
+        from: PendingState,
+        to: PendingState,
+        result: Option<&str>,
+        counters: Option<(u32, u32, u32)>,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Records in `state` (all when `None`), oldest first, at most `limit`.
+    async fn list_pending(
+        &self,
+        state: Option<PendingState>,
+        limit: usize,
+    ) -> Result<Vec<PendingRecord>, StoreError>;
+}
+
+/// Single-use values with an expiry: request Ids (replay window) and two-phase nonces.
+#[async_trait]
+pub trait ReplayStore: Send + Sync {
+    /// Remembers `value` of `kind` until `expires_at`. `Ok(true)` the first time,
+    /// `Ok(false)` if it was already remembered and has not expired. Expired entries
+    /// may be purged by the same call.
+    async fn remember_once(
+        &self,
+        kind: &str,
+        value: &[u8],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The whole store a service needs.
+pub trait Store:
+    AuthorizationStore + KeyBindingStore + AuditStore + PendingStore + ReplayStore
+{
+}
+
+impl<T: AuthorizationStore + KeyBindingStore + AuditStore + PendingStore + ReplayStore> Store
+    for T
+{
+}

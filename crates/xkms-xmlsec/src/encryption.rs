@@ -45,13 +45,7 @@ pub fn encrypt_private_key(
     if kek.len() != expected {
         return Err(XmlSecError::InvalidKey);
     }
-    let cipher = if algorithm_uri == alg::TRIPLEDES_CBC {
-        tdes_cbc_encrypt(kek, plaintext_xml)?
-    } else {
-        bergshamra::crypto::cipher::from_uri(algorithm_uri)
-            .and_then(|c| c.encrypt(kek, plaintext_xml))
-            .map_err(|_| XmlSecError::Backend)?
-    };
+    let cipher = encrypt_bytes(algorithm_uri, kek, plaintext_xml)?;
     Ok(format!(
         "<xenc:EncryptedData xmlns:xenc=\"{XENC_NS}\" Type=\"{content}\">\
          <xenc:EncryptionMethod Algorithm=\"{algorithm_uri}\"/>\
@@ -110,16 +104,81 @@ pub fn decrypt_private_key(
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
     let cipher = B64.decode(text).map_err(|_| XmlSecError::Decryption)?;
-    let plain = if algorithm == alg::TRIPLEDES_CBC {
-        tdes_cbc_decrypt(kek, &cipher)?
-    } else {
-        Zeroizing::new(
-            bergshamra::crypto::cipher::from_uri(algorithm)
-                .and_then(|c| c.decrypt(kek, &cipher))
-                .map_err(|_| XmlSecError::Decryption)?,
-        )
-    };
+    let plain = decrypt_bytes(algorithm, kek, &cipher)?;
     Ok(plain)
+}
+
+/// Encrypts to the model form of `PrivateKey/xenc:EncryptedData` (`Type` Content).
+pub fn encrypt_private_key_data(
+    plaintext_xml: &[u8],
+    kek: &[u8],
+    algorithm_uri: &str,
+) -> Result<xkms_proto::EncryptedData, XmlSecError> {
+    let expected = key_length(algorithm_uri).ok_or(XmlSecError::AlgorithmNotAllowed {
+        role: AlgorithmRole::Encryption,
+    })?;
+    if kek.len() != expected {
+        return Err(XmlSecError::InvalidKey);
+    }
+    Ok(xkms_proto::EncryptedData {
+        type_: Some(alg::XENC_CONTENT.to_owned()),
+        encryption_method: Some(algorithm_uri.to_owned()),
+        cipher_value: encrypt_bytes(algorithm_uri, kek, plaintext_xml)?,
+        ..Default::default()
+    })
+}
+
+/// Decrypts the model form of `xenc:EncryptedData`.
+pub fn decrypt_private_key_data(
+    data: &xkms_proto::EncryptedData,
+    kek: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, XmlSecError> {
+    match data.type_.as_deref() {
+        None | Some(alg::XENC_CONTENT) | Some(alg::XENC_ELEMENT) => {}
+        Some(_) => return Err(XmlSecError::Decryption),
+    }
+    let algorithm = data
+        .encryption_method
+        .as_deref()
+        .ok_or(XmlSecError::Decryption)?;
+    let expected = key_length(algorithm).ok_or(XmlSecError::AlgorithmNotAllowed {
+        role: AlgorithmRole::Encryption,
+    })?;
+    if kek.len() != expected {
+        return Err(XmlSecError::InvalidKey);
+    }
+    decrypt_bytes(algorithm, kek, &data.cipher_value)
+}
+
+/// IV ‖ CBC ciphertext of `plaintext` (the key length was checked by the caller).
+fn encrypt_bytes(
+    algorithm_uri: &str,
+    kek: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, XmlSecError> {
+    if algorithm_uri == alg::TRIPLEDES_CBC {
+        tdes_cbc_encrypt(kek, plaintext)
+    } else {
+        bergshamra::crypto::cipher::from_uri(algorithm_uri)
+            .and_then(|c| c.encrypt(kek, plaintext))
+            .map_err(|_| XmlSecError::Backend)
+    }
+}
+
+/// Inverse of [`encrypt_bytes`]; every failure is the same [`XmlSecError::Decryption`].
+fn decrypt_bytes(
+    algorithm: &str,
+    kek: &[u8],
+    cipher: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, XmlSecError> {
+    if algorithm == alg::TRIPLEDES_CBC {
+        tdes_cbc_decrypt(kek, cipher)
+    } else {
+        bergshamra::crypto::cipher::from_uri(algorithm)
+            .and_then(|c| c.decrypt(kek, cipher))
+            .map(Zeroizing::new)
+            .map_err(|_| XmlSecError::Decryption)
+    }
 }
 
 const DES_BLOCK: usize = 8;

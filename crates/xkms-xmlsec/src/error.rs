@@ -44,14 +44,17 @@ pub enum XmlSecError {
     /// No XKMS element carries the request Id.
     #[error("no XKMS request element carries the requested Id")]
     RequestNotFound,
+    /// No XKMS request or result element carries the message Id.
+    #[error("no XKMS message element carries the requested Id")]
+    MessageNotFound,
     /// The request has no single key-binding child with an `Id`.
     #[error("request has no single key binding element with an Id")]
     KeyBindingMissing,
     /// The slot holds no `ds:Signature`, or more than one.
     #[error("no single ds:Signature at the {0} position")]
     SignatureMissing(&'static str),
-    /// A `ds:Signature` sits where none may be (around the request, inside the key binding or
-    /// inside the verified signature).
+    /// A `ds:Signature` sits where none may be (around the request or message, inside the key
+    /// binding, inside the verified signature, or as a child of a message other than its first).
     #[error("ds:Signature element in a position where none is allowed")]
     UnexpectedSignature,
     /// The signature element does not have the shape XML-DSig and this profile require.
@@ -63,8 +66,9 @@ pub enum XmlSecError {
         /// How many references were present.
         found: usize,
     },
-    /// The reference does not point at the request's key binding.
-    #[error("Reference URI does not designate the key binding of the request")]
+    /// The reference does not point at what the signature must cover: the request's key
+    /// binding (key-binding signatures) or the message itself (message signatures).
+    #[error("Reference URI does not designate the element this signature must cover")]
     ReferenceTarget,
     /// An algorithm URI outside the allowed set.
     #[error("{role} algorithm is not allowed here")]

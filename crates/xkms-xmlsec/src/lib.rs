@@ -1,6 +1,6 @@
 //! XML security for the XKMS 2.0 service: the §8.1 shared-secret key derivation, detached
-//! key-binding signatures (`KeyBindingAuthentication`, `ProofOfPossession`) and `PrivateKey`
-//! encryption.
+//! key-binding signatures (`KeyBindingAuthentication`, `ProofOfPossession`), enveloped
+//! message-level signatures (payload authentication) and `PrivateKey` encryption.
 //!
 //! Everything works on raw XML text and is cross-checked against `xmlsec1` in the tests. The
 //! XML-DSig engine is bergshamra on the aws-lc provider; this crate adds the XKMS profile
@@ -10,11 +10,16 @@
 pub mod encryption;
 mod error;
 pub mod kdf;
+pub mod key_pair;
+pub mod message;
 pub mod signature;
 
 pub use encryption::{decrypt_private_key, encrypt_private_key};
 pub use error::{AlgorithmRole, XmlSecError};
 pub use kdf::{KeyId, SecretPreparation, SharedSecret};
+pub use message::{
+    MessageSigner, VerifiedMessageSignature, sign_message, verify_message_signature,
+};
 pub use signature::{
     HmacAlgorithm, RsaAlgorithm, SigningKey, Slot, VerifiedSignature, VerifyKey, sign_key_binding,
     signature_template_xml, verify_authentication_with_secret, verify_key_binding_signature,

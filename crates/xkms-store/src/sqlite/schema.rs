@@ -10,7 +10,10 @@ use xkms_service::store::StoreError;
 use crate::db_error::db_error;
 
 /// (version, SQL). Append only; never edit a released migration.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_initial.sql")),
+    (2, include_str!("migrations/0002_lifecycle.sql")),
+];
 
 /// Brings the database to the newest schema this build knows.
 pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -25,18 +25,24 @@ pub(crate) fn signing_manager(key: &SigningKey) -> Result<KeysManager, XmlSecErr
     let key = match key {
         SigningKey::Hmac { key, .. } => hmac_key(key)?,
         SigningKey::Rsa { pkcs8_der, .. } => {
-            // The aws-lc loader takes (strict RFC 7468) PEM; wrapping DER is lossless.
-            let b64 = Zeroizing::new(B64.encode(pkcs8_der));
-            let mut pem = Zeroizing::new(String::from("-----BEGIN PRIVATE KEY-----\n"));
-            for line in b64.as_bytes().chunks(64) {
-                pem.push_str(std::str::from_utf8(line).map_err(|_| XmlSecError::InvalidKey)?);
-                pem.push('\n');
-            }
-            pem.push_str("-----END PRIVATE KEY-----\n");
-            loader::load_rsa_private_pem(pem.as_bytes()).map_err(|_| XmlSecError::InvalidKey)?
+            loader::load_rsa_private_pem(private_key_pem(pkcs8_der)?.as_bytes())
+                .map_err(|_| XmlSecError::InvalidKey)?
         }
     };
     Ok(single(key))
+}
+
+/// PKCS#8 DER as a `PRIVATE KEY` PEM block: the loaders take (strict RFC 7468) PEM only;
+/// wrapping DER is lossless.
+pub(crate) fn private_key_pem(pkcs8_der: &[u8]) -> Result<Zeroizing<String>, XmlSecError> {
+    let b64 = Zeroizing::new(B64.encode(pkcs8_der));
+    let mut pem = Zeroizing::new(String::from("-----BEGIN PRIVATE KEY-----\n"));
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).map_err(|_| XmlSecError::InvalidKey)?);
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    Ok(pem)
 }
 
 fn hmac_key(bytes: &[u8]) -> Result<Key, XmlSecError> {
@@ -46,7 +52,7 @@ fn hmac_key(bytes: &[u8]) -> Result<Key, XmlSecError> {
     loader::load_hmac_key(bytes).map_err(|_| XmlSecError::InvalidKey)
 }
 
-fn single(key: Key) -> KeysManager {
+pub(crate) fn single(key: Key) -> KeysManager {
     let mut manager = KeysManager::new();
     manager.add_key(key);
     manager

@@ -29,8 +29,8 @@
 //! `VerifyKey::Hmac(&stored_key)`. With the pass phrase at hand use
 //! [`verify_authentication_with_secret`], which also accepts the pre-REC legacy preparation.
 
-mod keys;
-mod profile;
+pub(crate) mod keys;
+pub(crate) mod profile;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -375,7 +375,7 @@ pub fn default_signature_template_xml(signature_method: &str, key_binding_id: &s
     )
 }
 
-fn map_backend(e: bergshamra::Error) -> XmlSecError {
+pub(crate) fn map_backend(e: bergshamra::Error) -> XmlSecError {
     match e {
         bergshamra::Error::DigestMismatch(_) => XmlSecError::DigestMismatch,
         bergshamra::Error::SignatureInvalid(_) => XmlSecError::BadSignature,
@@ -388,7 +388,11 @@ fn map_backend(e: bergshamra::Error) -> XmlSecError {
 }
 
 /// `<x></x>`, `<x> </x>` or `<x/>` (source text of an empty element) with `value` as content.
-fn fill_empty_element(source: &str, name: &str, value: &str) -> Result<String, XmlSecError> {
+pub(crate) fn fill_empty_element(
+    source: &str,
+    name: &str,
+    value: &str,
+) -> Result<String, XmlSecError> {
     if let Some(head) = source.strip_suffix("/>") {
         return Ok(format!("{head}>{value}</{name}>"));
     }
@@ -400,11 +404,11 @@ fn fill_empty_element(source: &str, name: &str, value: &str) -> Result<String, X
     Ok(format!("{head}{value}{}", &source[end_tag..]))
 }
 
-fn strip_whitespace(s: &str) -> String {
+pub(crate) fn strip_whitespace(s: &str) -> String {
     s.chars().filter(|c| !c.is_ascii_whitespace()).collect()
 }
 
-fn escape_attr(s: &str) -> String {
+pub(crate) fn escape_attr(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

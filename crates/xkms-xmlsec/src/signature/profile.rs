@@ -27,14 +27,14 @@ const KEY_BINDINGS: &[&str] = &[
     "RecoverKeyBinding",
 ];
 
-const C14N_ALGS: &[&str] = &[
+pub(crate) const C14N_ALGS: &[&str] = &[
     alg::EXC_C14N,
     alg::EXC_C14N_WITH_COMMENTS,
     alg::C14N,
     alg::C14N_WITH_COMMENTS,
 ];
 
-const DIGEST_ALGS: &[&str] = &[
+pub(crate) const DIGEST_ALGS: &[&str] = &[
     alg::SHA1,
     alg::SHA256,
     "http://www.w3.org/2001/04/xmldsig-more#sha384",
@@ -282,7 +282,11 @@ pub(crate) fn isolate(doc: &mut Document<'_>, keep: NodeId) {
     }
 }
 
-fn check_c14n(doc: &Document<'_>, node: NodeId, role: AlgorithmRole) -> Result<(), XmlSecError> {
+pub(crate) fn check_c14n(
+    doc: &Document<'_>,
+    node: NodeId,
+    role: AlgorithmRole,
+) -> Result<(), XmlSecError> {
     let uri = algorithm(doc, node)?;
     if !C14N_ALGS.contains(&uri) {
         return Err(XmlSecError::AlgorithmNotAllowed { role });
@@ -324,7 +328,9 @@ fn check_signature_method_children(
 }
 
 /// Map of every ID value to its element; a second occurrence of a value is refused.
-fn unique_ids<'d>(doc: &'d Document<'_>) -> Result<HashMap<&'d str, NodeId>, XmlSecError> {
+pub(crate) fn unique_ids<'d>(
+    doc: &'d Document<'_>,
+) -> Result<HashMap<&'d str, NodeId>, XmlSecError> {
     let mut ids = HashMap::new();
     for n in doc.descendants(doc.root()) {
         let Some(elem) = doc.element(n) else { continue };
@@ -338,7 +344,7 @@ fn unique_ids<'d>(doc: &'d Document<'_>) -> Result<HashMap<&'d str, NodeId>, Xml
 }
 
 /// The value of the unqualified `Id` attribute (the schema's xs:ID on XKMS elements).
-fn unqualified_id<'d>(doc: &'d Document<'_>, n: NodeId) -> Option<&'d str> {
+pub(crate) fn unqualified_id<'d>(doc: &'d Document<'_>, n: NodeId) -> Option<&'d str> {
     doc.element(n)?
         .attributes
         .iter()
@@ -346,7 +352,7 @@ fn unqualified_id<'d>(doc: &'d Document<'_>, n: NodeId) -> Option<&'d str> {
         .map(|a| &*a.value)
 }
 
-fn algorithm<'d>(doc: &'d Document<'_>, n: NodeId) -> Result<&'d str, XmlSecError> {
+pub(crate) fn algorithm<'d>(doc: &'d Document<'_>, n: NodeId) -> Result<&'d str, XmlSecError> {
     doc.element(n)
         .and_then(|e| e.get_attribute("Algorithm"))
         .ok_or(XmlSecError::SignatureStructure("Algorithm attribute"))
@@ -379,14 +385,14 @@ fn is_request(doc: &Document<'_>, n: NodeId) -> bool {
 }
 
 /// Whether `n` is an element in namespace `ns` with one of the local names (any if `None`).
-fn is_named(doc: &Document<'_>, n: NodeId, ns: &str, locals: Option<&[&str]>) -> bool {
+pub(crate) fn is_named(doc: &Document<'_>, n: NodeId, ns: &str, locals: Option<&[&str]>) -> bool {
     doc.element(n).is_some_and(|e| {
         e.name.namespace_uri.as_deref() == Some(ns)
             && locals.is_none_or(|l| l.contains(&&*e.name.local_name))
     })
 }
 
-fn require_name(
+pub(crate) fn require_name(
     doc: &Document<'_>,
     n: NodeId,
     ns: &str,
@@ -399,7 +405,7 @@ fn require_name(
     }
 }
 
-fn single(mut it: impl Iterator<Item = NodeId>) -> Option<NodeId> {
+pub(crate) fn single(mut it: impl Iterator<Item = NodeId>) -> Option<NodeId> {
     let first = it.next()?;
     it.next().is_none().then_some(first)
 }

@@ -4,4 +4,5 @@
 mod common;
 mod dsig;
 mod encryption;
+mod message;
 mod negative;

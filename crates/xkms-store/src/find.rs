@@ -1,28 +1,38 @@
 //! The `find_bindings` query, one indexed lookup per selector.
 
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{Database, Encode, QueryBuilder, Type};
 use xkms_service::store::BindingSelector;
 
-use super::rows::key_binding_columns;
+use crate::rows::key_binding_columns;
 
 /// The query for `selector`, or `None` if it cannot match anything (an empty list).
 ///
 /// Every selector is answered from an index (primary key, `key_fingerprint`, `key_name`,
-/// `(application, identifier)`, certificate serial); only the matches are sorted.
+/// `(application, identifier)`, certificate serial or SKI); only the matches are sorted.
 /// `IN (subquery)` returns each binding once even if several pairs or certificates match.
-pub(crate) fn bindings_query(
-    selector: &BindingSelector,
-    limit: i64,
-) -> Option<QueryBuilder<Sqlite>> {
+/// The same text serves every backend; only the placeholders differ.
+pub(crate) fn bindings_query<DB>(selector: &BindingSelector, limit: i64) -> Option<QueryBuilder<DB>>
+where
+    DB: Database<Arguments: Default>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+    Vec<u8>: for<'t> Encode<'t, DB> + Type<DB>,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+{
     bindings_query_after("", selector, limit)
 }
 
 /// `prefix` lets a test ask for `EXPLAIN QUERY PLAN` of exactly this query.
-fn bindings_query_after(
+fn bindings_query_after<DB>(
     prefix: &str,
     selector: &BindingSelector,
     limit: i64,
-) -> Option<QueryBuilder<Sqlite>> {
+) -> Option<QueryBuilder<DB>>
+where
+    DB: Database<Arguments: Default>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+    Vec<u8>: for<'t> Encode<'t, DB> + Type<DB>,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+{
     let mut q = QueryBuilder::new(prefix);
     q.push(concat!(
         "SELECT ",
@@ -62,6 +72,11 @@ fn bindings_query_after(
                 .push_bind(serial.clone())
                 .push(")");
         }
+        BindingSelector::CertificateSki(ski) => {
+            q.push("kb.id IN (SELECT c.binding_id FROM certificates c WHERE c.ski = ")
+                .push_bind(ski.clone())
+                .push(")");
+        }
     }
     q.push(" ORDER BY kb.created_at, kb.id LIMIT ")
         .push_bind(limit);
@@ -76,7 +91,7 @@ mod tests {
     use xkms_service::store::StoredUseKeyWith;
 
     async fn plan(store: &SqliteStore, selector: &BindingSelector) -> Vec<String> {
-        bindings_query_after("EXPLAIN QUERY PLAN ", selector, 10)
+        bindings_query_after::<sqlx::Sqlite>("EXPLAIN QUERY PLAN ", selector, 10)
             .unwrap()
             .build()
             .fetch_all(&store.pool)
@@ -104,6 +119,7 @@ mod tests {
             BindingSelector::UseKeyWith(vec![pair("a", "x")]),
             BindingSelector::UseKeyWith(vec![pair("a", "x"), pair("b", "y"), pair("c", "z")]),
             BindingSelector::CertificateSerial("01".into()),
+            BindingSelector::CertificateSki(vec![7; 20]),
         ] {
             let plan = plan(&store, &selector).await;
             assert!(

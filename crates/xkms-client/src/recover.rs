@@ -1,0 +1,220 @@
+//! Recover (X-KRSS, seed T103): asks for an escrowed private key with a recovery code,
+//! offering asynchronous processing, then drives Pending → Status → PendingRequest.
+
+use crate::krss::{BindingRef, authentication_template, decrypt_private_key, sign_request};
+use crate::register::result_kind;
+use crate::{ClientError, ClientKey, XkmsClient};
+use std::time::Duration;
+use xkms_proto::{
+    PendingRequest, RecoverRequest, RecoverResult, Request, RequestAbstract, RespondWith,
+    ResponseMechanism, ResultMajor, ResultMessage, StatusRequest, StatusValue,
+};
+use xkms_xmlsec::kdf::{SecretPreparation, SharedSecret};
+
+/// What to recover.
+pub struct RecoverParams<'a> {
+    pub binding: BindingRef,
+    /// The recovery authorization code.
+    pub secret: &'a SharedSecret,
+    pub preparation: SecretPreparation,
+    pub respond_with: Vec<RespondWith>,
+    /// Polling: how often and how many times to ask for the status.
+    pub poll_interval: Duration,
+    pub max_polls: u32,
+}
+
+/// Progress of an asynchronous exchange, for a progress line.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// The service answered Pending with this ResponseId.
+    Accepted { response_id: String },
+    /// A StatusRequest answered Pending (poll number).
+    StillPending { poll: u32 },
+    /// The result is ready.
+    Ready,
+}
+
+/// The outcome of a recovery: the final result and, on success, the decrypted key.
+#[derive(Debug)]
+pub struct Recovered {
+    pub result: RecoverResult,
+    /// `Some` when the result was Pending first.
+    pub response_id: Option<String>,
+}
+
+impl Recovered {
+    /// Decrypts the recovered private key and checks it belongs to the returned binding.
+    pub fn private_key(
+        &self,
+        secret: &SharedSecret,
+        preparation: SecretPreparation,
+    ) -> Result<ClientKey, ClientError> {
+        let private_key = self
+            .result
+            .private_key
+            .as_ref()
+            .ok_or(ClientError::Key("the result carries no PrivateKey"))?;
+        let expected = self.result.key_bindings.first().and_then(|kb| {
+            kb.core
+                .key_info
+                .as_ref()?
+                .key_values
+                .iter()
+                .find_map(|v| match v {
+                    xkms_proto::KeyValue::Rsa(rsa) => Some(rsa.modulus.clone()),
+                    xkms_proto::KeyValue::Unsupported => None,
+                })
+        });
+        decrypt_private_key(private_key, secret, preparation, expected.as_deref())
+    }
+}
+
+impl XkmsClient {
+    /// Sends a RecoverRequest offering `#Pending`; if the service defers it, polls with
+    /// StatusRequest until it is ready and fetches it with PendingRequest.
+    pub async fn recover(
+        &self,
+        params: &RecoverParams<'_>,
+        mut progress: impl FnMut(Progress),
+    ) -> Result<Recovered, ClientError> {
+        let kb_id = self.new_id();
+        let mut respond_with = params.respond_with.clone();
+        if !respond_with.contains(&RespondWith::PrivateKey) {
+            respond_with.push(RespondWith::PrivateKey);
+        }
+        let request = RecoverRequest {
+            request: RequestAbstract {
+                message: xkms_proto::MessageAbstract {
+                    id: self.new_id(),
+                    service: self.service_uri().to_owned(),
+                    ..Default::default()
+                },
+                response_mechanism: vec![ResponseMechanism::Pending],
+                respond_with,
+                ..Default::default()
+            },
+            recover_key_binding: params
+                .binding
+                .key_binding(kb_id.clone(), StatusValue::Indeterminate),
+            authentication: authentication_template(&kb_id),
+        };
+        let original_id = request.request.message.id.clone();
+        let first = self
+            .send_signed(&Request::Recover(request), |doc| {
+                sign_request(
+                    &doc,
+                    &original_id,
+                    Some((params.secret, params.preparation)),
+                    None,
+                )
+            })
+            .await?;
+        let ResultMessage::Recover(first) = first else {
+            return Err(ClientError::BadResponse(format!(
+                "expected RecoverResult, got {}",
+                result_kind(&first)
+            )));
+        };
+        if first.result.result_major != ResultMajor::Pending {
+            return Ok(Recovered {
+                result: first,
+                response_id: None,
+            });
+        }
+        let response_id = first.result.message.id.clone();
+        progress(Progress::Accepted {
+            response_id: response_id.clone(),
+        });
+        self.wait_until_ready(&original_id, &response_id, params, &mut progress)
+            .await?;
+        progress(Progress::Ready);
+        let result = self.fetch_pending(&original_id, &response_id).await?;
+        match result {
+            ResultMessage::Recover(result) => Ok(Recovered {
+                result,
+                response_id: Some(response_id),
+            }),
+            // A generic Result carries an error (e.g. the response id expired).
+            ResultMessage::Result(header) => Ok(Recovered {
+                result: RecoverResult {
+                    result: header,
+                    ..Default::default()
+                },
+                response_id: Some(response_id),
+            }),
+            other => Err(ClientError::BadResponse(format!(
+                "expected RecoverResult, got {}",
+                result_kind(&other)
+            ))),
+        }
+    }
+
+    /// Polls with StatusRequest until the service reports the result ready.
+    async fn wait_until_ready(
+        &self,
+        original_id: &str,
+        response_id: &str,
+        params: &RecoverParams<'_>,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<(), ClientError> {
+        for poll in 1..=params.max_polls.max(1) {
+            let status = StatusRequest {
+                request: self.follow_up(original_id),
+                response_id: response_id.to_owned(),
+            };
+            match self.send(&Request::Status(status)).await? {
+                ResultMessage::Status(s) if s.result.result_major == ResultMajor::Pending => {
+                    progress(Progress::StillPending { poll });
+                    tokio::time::sleep(params.poll_interval).await;
+                }
+                ResultMessage::Status(s) if s.result.result_major == ResultMajor::Success => {
+                    return Ok(());
+                }
+                ResultMessage::Status(s) => {
+                    return Err(ClientError::BadResponse(format!(
+                        "status request failed: {}",
+                        s.result
+                            .result_minor
+                            .as_ref()
+                            .map(|m| m.as_uri())
+                            .unwrap_or(s.result.result_major.as_uri())
+                    )));
+                }
+                other => {
+                    return Err(ClientError::BadResponse(format!(
+                        "expected StatusResult, got {}",
+                        result_kind(&other)
+                    )));
+                }
+            }
+        }
+        Err(ClientError::BadResponse(
+            "the service did not finish in time".into(),
+        ))
+    }
+
+    /// PendingRequest for a finished asynchronous request.
+    pub async fn fetch_pending(
+        &self,
+        original_id: &str,
+        response_id: &str,
+    ) -> Result<ResultMessage, ClientError> {
+        let pending = PendingRequest {
+            request: self.follow_up(original_id),
+            response_id: response_id.to_owned(),
+        };
+        self.send(&Request::Pending(pending)).await
+    }
+
+    fn follow_up(&self, original_id: &str) -> RequestAbstract {
+        RequestAbstract {
+            message: xkms_proto::MessageAbstract {
+                id: self.new_id(),
+                service: self.service_uri().to_owned(),
+                ..Default::default()
+            },
+            original_request_id: Some(original_id.to_owned()),
+            ..Default::default()
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Reissue (X-KRSS, digest §5.2): a new certificate (new serial, new validity) for an
+//! existing, valid key binding.
+
+use crate::authenticate::{SignedRequest, authenticate, prove_possession};
+use crate::binding::binding_identities;
+use crate::error::ServiceError;
+use crate::register::{audit_event, certificate_record};
+use crate::service::{RequestContext, XkmsService};
+use crate::store::{BindingStatus, KeyBindingRecord, Purpose, Reissue, StoreError};
+use xkms_ca::{DistinguishedName, IssueRequest, RsaPublicKey};
+use xkms_proto::{
+    Application, KeyUsage, ReissueRequest, ReissueResult, ResultMajor, ResultMinor, UseKeyWith,
+};
+
+impl XkmsService {
+    /// Handles a ReissueRequest. The binding is named by its certificate (the seed's
+    /// T102), KeyValue or KeyName; authentication is a KeyBindingAuthentication with an
+    /// authorization code for one of the binding's identities; the client proves
+    /// possession when the key is its own (a service-generated key needs no proof: the
+    /// service made it).
+    pub async fn reissue(
+        &self,
+        ctx: &RequestContext<'_>,
+        req: &ReissueRequest,
+    ) -> Result<ReissueResult, ServiceError> {
+        let now = self.clock.now();
+        let kb = &req.reissue_key_binding;
+        if kb.core.id.is_none() {
+            return Err(ServiceError::InvalidRequest("ReissueKeyBinding has no Id"));
+        }
+        let signed = SignedRequest {
+            document: ctx.document,
+            request_id: &req.request.message.id,
+        };
+        let binding = self.identify_binding(kb).await?;
+        let auth = authenticate(
+            self.store.as_ref(),
+            signed,
+            &req.authentication,
+            &binding_identities(&binding),
+            Purpose::Register,
+            now,
+        )
+        .await?;
+        if binding.status != BindingStatus::Valid {
+            return Err(ServiceError::Refused("the key binding is revoked"));
+        }
+        let key = RsaPublicKey {
+            modulus: binding.modulus.clone(),
+            exponent: binding.exponent.clone(),
+        };
+        let escrowed = self.store.escrowed_key(&binding.id).await?.is_some();
+        if !escrowed || req.proof_of_possession.is_some() {
+            prove_possession(signed, req.proof_of_possession.as_ref(), key.clone())?;
+        }
+
+        let previous = self
+            .store
+            .certificates_of(&binding.id)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(ServiceError::Internal("binding without certificate".into()))?;
+        let issue_request = self.reissue_request(&binding, &previous.der, key.clone())?;
+        let certificate = self.issue_certificate(&issue_request, now).await?;
+        let request_id = &req.request.message.id;
+        let reissue = Reissue {
+            binding_id: binding.id.clone(),
+            certificate: certificate_record(&binding.id, &certificate, now),
+            authorization_id: Some(auth.authorization().id.clone()),
+            audit: vec![
+                audit_event(
+                    now,
+                    "authorization.used",
+                    request_id,
+                    &auth.authorization().id,
+                    format!("reissue for {}", auth.authorization().identity),
+                ),
+                audit_event(
+                    now,
+                    "certificate.issued",
+                    request_id,
+                    &certificate.serial.to_hex(),
+                    format!(
+                        "reissue of binding {} (previous serial {})",
+                        binding.id, previous.serial
+                    ),
+                ),
+            ],
+        };
+        match self.store.commit_reissue(&reissue).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict { what }) => {
+                tracing::info!(binding = %binding.id, what, "reissue refused by the store");
+                return Err(ServiceError::Refused(
+                    "the key binding can no longer be reissued",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let key_usage = stored_key_usage(&binding);
+        let use_key_with = stored_use_key_with(&binding);
+        let (key_binding, incomplete) = self.valid_key_binding(
+            &req.request.respond_with,
+            &binding.id,
+            binding.key_name.as_deref(),
+            &key,
+            &certificate,
+            &key_usage,
+            &use_key_with,
+            false,
+        );
+        Ok(ReissueResult {
+            result: self.result_for(
+                &req.request,
+                ResultMajor::Success,
+                incomplete.then_some(ResultMinor::Incomplete),
+            ),
+            key_bindings: vec![key_binding],
+        })
+    }
+
+    /// The new certificate names what the previous one named, for the same key.
+    fn reissue_request(
+        &self,
+        binding: &KeyBindingRecord,
+        previous_der: &[u8],
+        key: RsaPublicKey,
+    ) -> Result<IssueRequest, ServiceError> {
+        let info = xkms_ca::parse_certificate(previous_der)
+            .map_err(|_| ServiceError::Internal("stored certificate does not parse".into()))?;
+        let subject = DistinguishedName::parse(&info.subject)
+            .map_err(|_| ServiceError::Internal("stored subject does not parse".into()))?;
+        Ok(IssueRequest {
+            subject,
+            public_key: key,
+            email_addresses: info.email_addresses,
+            dns_names: info.dns_names,
+            uris: info.uris,
+            ip_addresses: info.ip_addresses,
+            key_usage: stored_key_usage(binding)
+                .iter()
+                .map(crate::register::xkms_key_usage)
+                .collect(),
+            validity: self.config.policy.certificate_validity,
+            ..IssueRequest::default()
+        })
+    }
+}
+
+/// The binding's KeyUsage values as stored.
+pub(crate) fn stored_key_usage(binding: &KeyBindingRecord) -> Vec<KeyUsage> {
+    binding
+        .key_usage
+        .iter()
+        .filter_map(|u| KeyUsage::from_uri(u))
+        .collect()
+}
+
+/// The binding's UseKeyWith pairs as stored (normalised identifiers).
+pub(crate) fn stored_use_key_with(binding: &KeyBindingRecord) -> Vec<UseKeyWith> {
+    binding
+        .use_key_with
+        .iter()
+        .map(|u| UseKeyWith {
+            application: Application::from_uri(&u.application),
+            identifier: u.identifier.clone(),
+        })
+        .collect()
+}

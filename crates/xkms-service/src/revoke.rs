@@ -1,0 +1,200 @@
+//! Revoke (X-KRSS, digest §5.3) and the CRL that publishes revocations.
+
+use crate::authenticate::{SignedRequest, authenticate};
+use crate::binding::binding_identities;
+use crate::error::ServiceError;
+use crate::register::audit_event;
+use crate::reissue::{stored_key_usage, stored_use_key_with};
+use crate::respond::{BindingMaterial, describe};
+use crate::service::{RequestContext, XkmsService};
+use crate::store::{BindingStatus, KeyBindingRecord, Purpose, Revocation, StoreError};
+use xkms_ca::{RevocationReason, RevokedEntry, Serial};
+use xkms_proto::{
+    KeyBinding, KeyBindingAbstract, Reason, RespondWith, ResultMajor, ResultMinor,
+    RevokeAuthorization, RevokeRequest, RevokeResult, Status, StatusValue, ValidityInterval,
+};
+use xkms_xmlsec::kdf::{constant_time_eq, revocation_code_identifier};
+
+/// CRLReason keyCompromise: the REC's revocation is for a compromised key.
+const KEY_COMPROMISE: u8 = 1;
+
+impl XkmsService {
+    /// Handles a RevokeRequest: the binding is named by certificate, KeyValue or KeyName;
+    /// the authority to revoke is the RevocationCode (whose HMAC-SHA1 under 0x03 must
+    /// equal the stored RevocationCodeIdentifier) or a KeyBindingAuthentication with an
+    /// authorization code for the binding's identity.
+    pub async fn revoke(
+        &self,
+        ctx: &RequestContext<'_>,
+        req: &RevokeRequest,
+    ) -> Result<RevokeResult, ServiceError> {
+        let now = self.clock.now();
+        let kb = &req.revoke_key_binding;
+        let binding = self.identify_binding(kb).await?;
+        let request_id = &req.request.message.id;
+        let authority = match &req.authorization {
+            RevokeAuthorization::RevocationCode(code) => {
+                let stored = binding.revocation_code_identifier.as_deref().ok_or(
+                    ServiceError::NoAuthentication("the binding has no revocation code"),
+                )?;
+                if !constant_time_eq(&revocation_code_identifier(code), stored) {
+                    return Err(ServiceError::NoAuthentication("wrong revocation code"));
+                }
+                "revocation code".to_owned()
+            }
+            RevokeAuthorization::Authentication(authentication) => {
+                if kb.core.id.is_none() {
+                    return Err(ServiceError::InvalidRequest("RevokeKeyBinding has no Id"));
+                }
+                let signed = SignedRequest {
+                    document: ctx.document,
+                    request_id,
+                };
+                let auth = authenticate(
+                    self.store.as_ref(),
+                    signed,
+                    authentication,
+                    &binding_identities(&binding),
+                    Purpose::Register,
+                    now,
+                )
+                .await?;
+                format!("authorization {}", auth.authorization().id)
+            }
+        };
+        if binding.status == BindingStatus::Revoked {
+            return Err(ServiceError::Refused("the key binding is already revoked"));
+        }
+        let revocation = Revocation {
+            binding_id: binding.id.clone(),
+            at: now,
+            reason: KEY_COMPROMISE,
+            audit: vec![audit_event(
+                now,
+                "keybinding.revoked",
+                request_id,
+                &binding.id,
+                format!("revoked by {authority} (keyCompromise)"),
+            )],
+        };
+        match self.store.revoke_binding(&revocation).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict { .. }) => {
+                return Err(ServiceError::Refused("the key binding is already revoked"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(binding = %binding.id, "key binding revoked");
+        let mut revoked = binding;
+        revoked.status = BindingStatus::Revoked;
+        revoked.revoked_at = Some(now);
+        let (key_binding, incomplete) = self
+            .described_binding(&req.request.respond_with, &revoked, false)
+            .await?;
+        Ok(RevokeResult {
+            result: self.result_for(
+                &req.request,
+                ResultMajor::Success,
+                incomplete.then_some(ResultMinor::Incomplete),
+            ),
+            key_bindings: vec![key_binding],
+        })
+    }
+
+    /// A stored binding as a `KeyBinding`: Valid (all reasons) or, when revoked, Invalid
+    /// with reason RevocationStatus; KeyInfo per RespondWith from its newest certificate.
+    pub(crate) async fn described_binding(
+        &self,
+        respond_with: &[RespondWith],
+        binding: &KeyBindingRecord,
+        private_key_handled: bool,
+    ) -> Result<(KeyBinding, bool), ServiceError> {
+        let newest = self
+            .store
+            .certificates_of(&binding.id)
+            .await?
+            .into_iter()
+            .next();
+        let chain = vec![self.ca.certificate_der().to_vec()];
+        let described = describe(
+            respond_with,
+            &BindingMaterial {
+                key_name: binding.key_name.as_deref(),
+                modulus: &binding.modulus,
+                exponent: &binding.exponent,
+                certificate: newest.as_ref().map(|c| c.der.as_slice()),
+                chain: &chain,
+            },
+            private_key_handled,
+        );
+        let status = match binding.status {
+            BindingStatus::Valid => Status {
+                status_value: StatusValue::Valid,
+                valid_reasons: vec![
+                    Reason::IssuerTrust,
+                    Reason::RevocationStatus,
+                    Reason::ValidityInterval,
+                    Reason::Signature,
+                ],
+                indeterminate_reasons: Vec::new(),
+                invalid_reasons: Vec::new(),
+            },
+            BindingStatus::Revoked => Status {
+                status_value: StatusValue::Invalid,
+                valid_reasons: Vec::new(),
+                indeterminate_reasons: Vec::new(),
+                invalid_reasons: vec![Reason::RevocationStatus],
+            },
+        };
+        let key_binding = KeyBinding {
+            core: KeyBindingAbstract {
+                id: Some(binding.id.clone()),
+                key_info: described.key_info,
+                key_usage: stored_key_usage(binding),
+                use_key_with: stored_use_key_with(binding),
+            },
+            validity_interval: newest.as_ref().map(|c| ValidityInterval {
+                not_before: Some(c.not_before),
+                not_on_or_after: Some(c.not_after),
+            }),
+            status,
+        };
+        Ok((key_binding, described.incomplete))
+    }
+
+    /// The CA's current CRL (DER): every revoked certificate, reason as recorded.
+    pub async fn crl(&self) -> Result<Vec<u8>, ServiceError> {
+        let now = self.clock.now();
+        let revoked = self.store.revoked_certificates().await?;
+        let mut entries = Vec::with_capacity(revoked.len());
+        for r in revoked {
+            let serial = Serial::from_hex(&r.serial)
+                .map_err(|_| ServiceError::Internal("stored serial is not hex".into()))?;
+            entries.push(RevokedEntry {
+                serial,
+                revocation_time: r.revoked_at,
+                reason: Some(revocation_reason(r.reason)),
+            });
+        }
+        // A CRL number that grows with time serves every node without coordination.
+        let number = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+        self.ca
+            .crl(&entries, now, now + self.config.policy.crl_lifetime, number)
+            .map_err(|e| ServiceError::Ca(e.to_string()))
+    }
+}
+
+fn revocation_reason(code: u8) -> RevocationReason {
+    match code {
+        1 => RevocationReason::KeyCompromise,
+        2 => RevocationReason::CaCompromise,
+        3 => RevocationReason::AffiliationChanged,
+        4 => RevocationReason::Superseded,
+        5 => RevocationReason::CessationOfOperation,
+        6 => RevocationReason::CertificateHold,
+        8 => RevocationReason::RemoveFromCrl,
+        9 => RevocationReason::PrivilegeWithdrawn,
+        10 => RevocationReason::AaCompromise,
+        _ => RevocationReason::Unspecified,
+    }
+}

@@ -1,0 +1,170 @@
+//! The PostgreSQL store, for several service nodes sharing one database.
+//!
+//! Writes run in READ COMMITTED transactions whose preconditions are conditional
+//! `UPDATE`s (`… WHERE uses < max_uses`, `… WHERE state = $from`): PostgreSQL locks the
+//! row and re-evaluates the condition against the newest committed version, so of two
+//! concurrent callers exactly one passes. A reissue or recovery locks the binding row
+//! (`FOR SHARE` / `FOR UPDATE`) so a concurrent revocation waits for it. Pending jobs are
+//! claimed with `FOR UPDATE SKIP LOCKED`: claimants never wait for each other and never
+//! get the same job. Reads that span statements run in REPEATABLE READ.
+
+mod schema;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection, PgPool, Postgres, Transaction};
+use xkms_service::store::StoreError;
+
+use crate::db_error::db_error;
+use crate::rows::pending_columns;
+
+/// Connections per pool (per node).
+const POOL_SIZE: u32 = 16;
+/// How long a caller waits for a free pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The store traits of `xkms-service` on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pub(crate) pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:5432/db`, any libpq-style parameter sqlx
+    /// accepts, e.g. `?options[search_path]=xkms`) and brings the schema up to date.
+    /// Several nodes may start at once: migrations run under an advisory lock.
+    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let options = parse(url)?;
+        let pool = pool_options()
+            .connect_with(options)
+            .await
+            .map_err(db_error("connect"))?;
+        schema::migrate(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    /// Like [`connect`](Self::connect), in schema `schema` (created if missing), which
+    /// every pooled connection uses as its `search_path`. Tests give each case its own
+    /// schema this way. `schema` must be a plain identifier (`[a-z_][a-z0-9_]*`, at most
+    /// 63 bytes).
+    pub async fn connect_with_schema(url: &str, schema: &str) -> Result<PgStore, StoreError> {
+        if !is_plain_identifier(schema) {
+            return Err(StoreError::Backend("invalid schema name".into()));
+        }
+        let options = parse(url)?;
+        let mut conn = sqlx::PgConnection::connect_with(&options)
+            .await
+            .map_err(db_error("connect"))?;
+        // Concurrent `CREATE SCHEMA IF NOT EXISTS` may still collide in the catalog.
+        let mut tx = conn.begin().await.map_err(db_error("create schema"))?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('xkms-store create schema'))")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("create schema"))?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("create schema"))?;
+        tx.commit().await.map_err(db_error("create schema"))?;
+        conn.close().await.map_err(db_error("connect"))?;
+
+        let set_path: Arc<str> = format!("SET search_path TO \"{schema}\"").into();
+        let pool = pool_options()
+            .after_connect(move |conn, _meta| {
+                let set_path = Arc::clone(&set_path);
+                Box::pin(async move {
+                    sqlx::raw_sql(AssertSqlSafe(set_path)).execute(conn).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(db_error("connect"))?;
+        schema::migrate(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    /// Closes all connections, waiting for running statements.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool
+            .begin()
+            .await
+            .map_err(db_error("begin transaction"))
+    }
+
+    /// One snapshot for the statements of a read (a binding and its pairs).
+    async fn begin_read(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(db_error("begin transaction"))
+    }
+
+    /// `FOR UPDATE`, not `FOR SHARE`: a recovery may go on to revoke the binding, and two
+    /// share locks upgrading to exclusive would deadlock.
+    const LOCK_BINDING_SQL: &'static str =
+        "SELECT status FROM key_bindings WHERE id = $1 FOR UPDATE";
+
+    /// The inner select locks the oldest runnable job, skipping rows another
+    /// transaction has locked; the outer update takes it.
+    const CLAIM_PENDING_SQL: &'static str = concat!(
+        "UPDATE pending_requests SET state = 'running', lease_until = $2, updated_at = $1 \
+         WHERE response_id = (SELECT response_id FROM pending_requests \
+         WHERE state = 'queued' OR (state = 'running' AND lease_until < $1) \
+         ORDER BY created_at, response_id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING ",
+        pending_columns!()
+    );
+
+    /// Copied audit ids were inserted explicitly; the identity sequence must continue
+    /// after them.
+    const AFTER_COPY_SQL: Option<&'static str> = Some(
+        "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), \
+         COALESCE((SELECT MAX(id) FROM audit_events), 0) + 1, false)",
+    );
+}
+
+crate::store_impl::impl_store!(PgStore, sqlx::Postgres);
+
+fn parse(url: &str) -> Result<PgConnectOptions, StoreError> {
+    // The sqlx error may quote the URL, password included: do not pass it on.
+    PgConnectOptions::from_str(url)
+        .map_err(|_| StoreError::Backend("invalid PostgreSQL URL".into()))
+}
+
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+}
+
+fn is_plain_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z' | '_'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+        && name.len() <= 63
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(is_plain_identifier("xkms_test_1"));
+        assert!(is_plain_identifier("_x"));
+        assert!(!is_plain_identifier(""));
+        assert!(!is_plain_identifier("1abc"));
+        assert!(!is_plain_identifier("a\"; DROP SCHEMA public; --"));
+        assert!(!is_plain_identifier("Upper"));
+        assert!(!is_plain_identifier(&"a".repeat(64)));
+    }
+}

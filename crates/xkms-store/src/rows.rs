@@ -1,0 +1,268 @@
+//! Mapping of database rows to store records, shared by every backend.
+//!
+//! Both schemas use the same column names and the same three storage classes (text,
+//! bytes, 64-bit integer), so one mapping serves SQLite and PostgreSQL rows through the
+//! small [`ColumnReader`] trait.
+
+use sqlx::Row;
+use xkms_service::store::{
+    AuditEvent, Authorization, CertificateRecord, DerivedSecrets, KeyBindingRecord, PendingRecord,
+    PendingState, RevokedCertificate, StoreError, StoredUseKeyWith,
+};
+
+use crate::columns::{
+    corrupt, count_from_column, key_usage_from_column, optional_timestamp_from_column,
+    purpose_from_column, reason_from_column, status_from_column, timestamp_from_column,
+};
+use crate::db_error::db_error;
+
+/// Typed column access by name or position, implemented for the row type of each backend.
+pub(crate) trait ColumnReader: Row {
+    fn text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
+    fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
+    fn int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
+    fn int_at(&self, index: usize) -> Result<Option<i64>, sqlx::Error>;
+    fn text_at(&self, index: usize) -> Result<Option<String>, sqlx::Error>;
+    fn bytes_at(&self, index: usize) -> Result<Option<Vec<u8>>, sqlx::Error>;
+}
+
+macro_rules! column_reader {
+    ($row:ty) => {
+        impl ColumnReader for $row {
+            fn text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn int_at(&self, index: usize) -> Result<Option<i64>, sqlx::Error> {
+                self.try_get(index)
+            }
+            fn text_at(&self, index: usize) -> Result<Option<String>, sqlx::Error> {
+                self.try_get(index)
+            }
+            fn bytes_at(&self, index: usize) -> Result<Option<Vec<u8>>, sqlx::Error> {
+                self.try_get(index)
+            }
+        }
+    };
+}
+column_reader!(sqlx::sqlite::SqliteRow);
+column_reader!(sqlx::postgres::PgRow);
+
+/// Non-null accessors with the record name in the error.
+struct Reader<'r, R: ColumnReader> {
+    row: &'r R,
+    what: &'static str,
+}
+
+impl<R: ColumnReader> Reader<'_, R> {
+    fn opt_text(&self, c: &str) -> Result<Option<String>, StoreError> {
+        self.row.text(c).map_err(db_error(self.what))
+    }
+    fn text(&self, c: &str) -> Result<String, StoreError> {
+        self.opt_text(c)?.ok_or_else(|| corrupt(self.what))
+    }
+    fn opt_bytes(&self, c: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.row.bytes(c).map_err(db_error(self.what))
+    }
+    fn bytes(&self, c: &str) -> Result<Vec<u8>, StoreError> {
+        self.opt_bytes(c)?.ok_or_else(|| corrupt(self.what))
+    }
+    fn opt_int(&self, c: &str) -> Result<Option<i64>, StoreError> {
+        self.row.int(c).map_err(db_error(self.what))
+    }
+    fn int(&self, c: &str) -> Result<i64, StoreError> {
+        self.opt_int(c)?.ok_or_else(|| corrupt(self.what))
+    }
+    fn time(&self, c: &str) -> Result<time::OffsetDateTime, StoreError> {
+        timestamp_from_column(self.int(c)?)
+    }
+    fn opt_time(&self, c: &str) -> Result<Option<time::OffsetDateTime>, StoreError> {
+        optional_timestamp_from_column(self.opt_int(c)?)
+    }
+}
+
+macro_rules! authorization_columns {
+    () => {
+        "id, identity, purpose, auth_key_saslprep, \
+     auth_key_legacy, kek_saslprep, kek_legacy, created_at, expires_at, max_uses, uses"
+    };
+}
+pub(crate) use authorization_columns;
+
+pub(crate) fn authorization<R: ColumnReader>(row: &R) -> Result<Authorization, StoreError> {
+    let r = Reader {
+        row,
+        what: "authorization row",
+    };
+    Ok(Authorization {
+        id: r.text("id")?,
+        identity: r.text("identity")?,
+        purpose: purpose_from_column(&r.text("purpose")?)?,
+        secrets: DerivedSecrets {
+            auth_key_saslprep: r.bytes("auth_key_saslprep")?,
+            auth_key_legacy: r.bytes("auth_key_legacy")?,
+            kek_saslprep: r.bytes("kek_saslprep")?,
+            kek_legacy: r.bytes("kek_legacy")?,
+        },
+        created_at: r.time("created_at")?,
+        expires_at: r.time("expires_at")?,
+        max_uses: r
+            .opt_int("max_uses")?
+            .map(|v| count_from_column(v, "max_uses"))
+            .transpose()?,
+        uses: count_from_column(r.int("uses")?, "uses")?,
+    })
+}
+
+/// Columns of `key_bindings` (aliased `kb`) as [`key_binding`] reads them. The escrowed
+/// private key lives in its own table and is never part of a binding row.
+macro_rules! key_binding_columns {
+    () => {
+        "kb.id, kb.key_name, kb.modulus, kb.exponent, \
+     kb.key_fingerprint, kb.key_usage, kb.status, kb.revocation_code_identifier, \
+     kb.authorization_id, kb.created_at, kb.revoked_at"
+    };
+}
+pub(crate) use key_binding_columns;
+
+/// A binding without its UseKeyWith pairs, which live in their own table.
+pub(crate) fn key_binding<R: ColumnReader>(row: &R) -> Result<KeyBindingRecord, StoreError> {
+    let r = Reader {
+        row,
+        what: "key binding row",
+    };
+    Ok(KeyBindingRecord {
+        id: r.text("id")?,
+        key_name: r.opt_text("key_name")?,
+        modulus: r.bytes("modulus")?,
+        exponent: r.bytes("exponent")?,
+        key_fingerprint: r.bytes("key_fingerprint")?,
+        key_usage: key_usage_from_column(&r.text("key_usage")?),
+        use_key_with: Vec::new(),
+        status: status_from_column(&r.text("status")?)?,
+        revocation_code_identifier: r.opt_bytes("revocation_code_identifier")?,
+        authorization_id: r.opt_text("authorization_id")?,
+        created_at: r.time("created_at")?,
+        revoked_at: r.opt_time("revoked_at")?,
+    })
+}
+
+pub(crate) fn use_key_with<R: ColumnReader>(row: &R) -> Result<StoredUseKeyWith, StoreError> {
+    let r = Reader {
+        row,
+        what: "use_key_with row",
+    };
+    Ok(StoredUseKeyWith {
+        application: r.text("application")?,
+        identifier: r.text("identifier")?,
+    })
+}
+
+macro_rules! certificate_columns {
+    () => {
+        "serial, binding_id, der, ski, not_before, not_after, issued_at, revoked_at, \
+         revocation_reason"
+    };
+}
+pub(crate) use certificate_columns;
+
+pub(crate) fn certificate<R: ColumnReader>(row: &R) -> Result<CertificateRecord, StoreError> {
+    let r = Reader {
+        row,
+        what: "certificate row",
+    };
+    Ok(CertificateRecord {
+        serial: r.text("serial")?,
+        binding_id: r.text("binding_id")?,
+        der: r.bytes("der")?,
+        ski: r.bytes("ski")?,
+        not_before: r.time("not_before")?,
+        not_after: r.time("not_after")?,
+        issued_at: r.time("issued_at")?,
+        revoked_at: r.opt_time("revoked_at")?,
+        revocation_reason: reason_from_column(r.opt_int("revocation_reason")?)?,
+    })
+}
+
+/// A certificate revoked without a recorded reason is listed as `unspecified` (0).
+pub(crate) fn revoked_certificate<R: ColumnReader>(
+    row: &R,
+) -> Result<RevokedCertificate, StoreError> {
+    let r = Reader {
+        row,
+        what: "revoked certificate row",
+    };
+    Ok(RevokedCertificate {
+        serial: r.text("serial")?,
+        revoked_at: r.time("revoked_at")?,
+        reason: reason_from_column(r.opt_int("revocation_reason")?)?.unwrap_or(0),
+    })
+}
+
+macro_rules! audit_columns {
+    () => {
+        "at, kind, request_id, subject, detail"
+    };
+}
+pub(crate) use audit_columns;
+
+pub(crate) fn audit_event<R: ColumnReader>(row: &R) -> Result<AuditEvent, StoreError> {
+    let r = Reader {
+        row,
+        what: "audit row",
+    };
+    Ok(AuditEvent {
+        at: r.time("at")?,
+        kind: r.text("kind")?,
+        request_id: r.opt_text("request_id")?,
+        subject: r.text("subject")?,
+        detail: r.text("detail")?,
+    })
+}
+
+macro_rules! pending_columns {
+    () => {
+        "response_id, original_request_id, operation, requester, state, document, result, \
+         created_at, updated_at, lease_until, counter_success, counter_failure, counter_pending"
+    };
+}
+pub(crate) use pending_columns;
+
+pub(crate) fn pending<R: ColumnReader>(row: &R) -> Result<PendingRecord, StoreError> {
+    let r = Reader {
+        row,
+        what: "pending row",
+    };
+    let counter = |c: &str| -> Result<Option<u32>, StoreError> {
+        r.opt_int(c)?
+            .map(|v| count_from_column(v, "pending counter"))
+            .transpose()
+    };
+    let counters = match (
+        counter("counter_success")?,
+        counter("counter_failure")?,
+        counter("counter_pending")?,
+    ) {
+        (Some(s), Some(f), Some(p)) => Some((s, f, p)),
+        (None, None, None) => None,
+        _ => return Err(corrupt("pending counters")),
+    };
+    Ok(PendingRecord {
+        response_id: r.text("response_id")?,
+        original_request_id: r.text("original_request_id")?,
+        operation: r.text("operation")?,
+        requester: r.text("requester")?,
+        state: PendingState::parse(&r.text("state")?).ok_or_else(|| corrupt("pending state"))?,
+        document: r.text("document")?,
+        result: r.opt_text("result")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+        lease_until: r.opt_time("lease_until")?,
+        counters,
+    })
+}

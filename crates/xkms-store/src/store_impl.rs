@@ -1,0 +1,904 @@
+//! The store traits, written once for every sqlx backend.
+//!
+//! `impl_store!(SqliteStore, sqlx::Sqlite)` expands to the trait impls in a child module
+//! of the backend. The SQL is shared (`$n` placeholders work on SQLite and PostgreSQL);
+//! a backend supplies only what differs, as inherent items of its store type:
+//!
+//! - `pool: sqlx::Pool<DB>`, `begin_write()` and `begin_read()`: how transactions start
+//!   (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: READ COMMITTED writes whose preconditions are
+//!   conditional `UPDATE`s or row locks, and REPEATABLE READ reads);
+//! - `LOCK_BINDING_SQL`: reads a binding's status and, where the backend has row locks,
+//!   locks the row until commit so a concurrent revocation waits;
+//! - `CLAIM_PENDING_SQL`: the claim of the oldest runnable pending job;
+//! - `AFTER_COPY_SQL`: statements run once after `copy_store` filled the store.
+//!
+//! Preconditions are checked inside the transaction, and every early return drops the
+//! transaction, which rolls it back: a failed call writes nothing.
+
+macro_rules! impl_store {
+    ($store:ident, $db:ty) => {
+        mod shared {
+            use async_trait::async_trait;
+            use sqlx::Row;
+            use time::OffsetDateTime;
+            use xkms_service::store::{
+                AuditEvent, AuditStore, Authorization, AuthorizationStore, BindingSelector,
+                BindingStatus, CertificateRecord, KeyBindingRecord, KeyBindingStore,
+                PendingRecord, PendingState, PendingStore, Purpose, Recovery, Registration,
+                Reissue, ReplayStore, Revocation, RevokedCertificate, StoreError,
+            };
+
+            use super::$store;
+            use $crate::columns::{
+                corrupt, key_usage_to_column, limit_to_column, optional_timestamp_to_column,
+                timestamp_to_column,
+            };
+            use $crate::copy::{RawTables, Table, Value};
+            use $crate::db_error::db_error;
+            use $crate::rows::{
+                self, audit_columns, authorization_columns, certificate_columns,
+                pending_columns,
+            };
+
+            type Db = $db;
+            type Tx = sqlx::Transaction<'static, Db>;
+
+            #[async_trait]
+            impl AuthorizationStore for $store {
+                async fn insert_authorization(
+                    &self,
+                    authorization: &Authorization,
+                    audit: &AuditEvent,
+                ) -> Result<(), StoreError> {
+                    let a = authorization;
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(concat!(
+                        "INSERT INTO authorizations (",
+                        authorization_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                    ))
+                    .bind(&a.id)
+                    .bind(&a.identity)
+                    .bind(a.purpose.as_str())
+                    .bind(a.secrets.auth_key_saslprep.as_slice())
+                    .bind(a.secrets.auth_key_legacy.as_slice())
+                    .bind(a.secrets.kek_saslprep.as_slice())
+                    .bind(a.secrets.kek_legacy.as_slice())
+                    .bind(timestamp_to_column(a.created_at)?)
+                    .bind(timestamp_to_column(a.expires_at)?)
+                    .bind(a.max_uses.map(i64::from))
+                    .bind(i64::from(a.uses))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error("authorization"))?;
+                    insert_audit(&mut tx, audit).await?;
+                    tx.commit().await.map_err(db_error("commit"))
+                }
+
+                async fn usable_authorizations(
+                    &self,
+                    identities: &[String],
+                    purpose: Purpose,
+                    now: OffsetDateTime,
+                ) -> Result<Vec<Authorization>, StoreError> {
+                    if identities.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
+                        "SELECT ",
+                        authorization_columns!(),
+                        " FROM authorizations WHERE identity IN ("
+                    ));
+                    let mut list = q.separated(", ");
+                    for identity in identities {
+                        list.push_bind(identity.clone());
+                    }
+                    q.push(") AND purpose = ")
+                        .push_bind(purpose.as_str())
+                        .push(" AND expires_at > ")
+                        .push_bind(timestamp_to_column(now)?)
+                        .push(" AND (max_uses IS NULL OR uses < max_uses) ORDER BY created_at, id");
+                    let rows = q
+                        .build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_error("authorizations"))?;
+                    rows.iter().map(rows::authorization).collect()
+                }
+
+                async fn get_authorization(
+                    &self,
+                    id: &str,
+                ) -> Result<Option<Authorization>, StoreError> {
+                    let row = sqlx::query(concat!(
+                        "SELECT ",
+                        authorization_columns!(),
+                        " FROM authorizations WHERE id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error("authorization"))?;
+                    row.as_ref().map(rows::authorization).transpose()
+                }
+            }
+
+            #[async_trait]
+            impl KeyBindingStore for $store {
+                async fn reserve_serial(
+                    &self,
+                    serial: &str,
+                    now: OffsetDateTime,
+                ) -> Result<(), StoreError> {
+                    sqlx::query("INSERT INTO serials (serial, reserved_at) VALUES ($1, $2)")
+                        .bind(serial)
+                        .bind(timestamp_to_column(now)?)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db_error("serial"))?;
+                    Ok(())
+                }
+
+                async fn commit_registration(
+                    &self,
+                    registration: &Registration,
+                ) -> Result<(), StoreError> {
+                    let binding = &registration.binding;
+                    if registration.certificate.binding_id != binding.id {
+                        return Err(StoreError::Conflict {
+                            what: "certificate belongs to another binding",
+                        });
+                    }
+                    // Encode before the transaction: a bad value fails without touching
+                    // the database.
+                    let row = BindingRow::encode(binding)?;
+                    let mut tx = self.begin_write().await?;
+                    if let Some(authorization_id) = &registration.authorization_id {
+                        use_authorization(&mut tx, authorization_id, Purpose::Register, row.created_at)
+                            .await?;
+                    }
+                    require_reserved(&mut tx, &registration.certificate.serial).await?;
+                    row.insert(&mut tx, binding).await?;
+                    insert_certificate(&mut tx, &registration.certificate).await?;
+                    if let Some(key) = &registration.escrowed_private_key {
+                        sqlx::query(
+                            "INSERT INTO escrowed_keys (binding_id, private_key) VALUES ($1, $2)",
+                        )
+                        .bind(&binding.id)
+                        .bind(key.as_slice())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("escrowed key"))?;
+                    }
+                    for event in &registration.audit {
+                        insert_audit(&mut tx, event).await?;
+                    }
+                    tx.commit().await.map_err(db_error("commit"))
+                }
+
+                async fn find_bindings(
+                    &self,
+                    selector: &BindingSelector,
+                    limit: usize,
+                ) -> Result<Vec<KeyBindingRecord>, StoreError> {
+                    if limit == 0 {
+                        return Ok(Vec::new());
+                    }
+                    let Some(mut q) =
+                        $crate::find::bindings_query::<Db>(selector, limit_to_column(limit))
+                    else {
+                        return Ok(Vec::new());
+                    };
+                    let mut tx = self.begin_read().await?;
+                    let rows = q
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_error("key bindings"))?;
+                    let mut bindings = rows
+                        .iter()
+                        .map(rows::key_binding)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    for binding in &mut bindings {
+                        let pairs = sqlx::query(
+                            "SELECT application, identifier FROM use_key_with \
+                             WHERE binding_id = $1 ORDER BY ordinal",
+                        )
+                        .bind(&binding.id)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_error("use_key_with"))?;
+                        binding.use_key_with = pairs
+                            .iter()
+                            .map(rows::use_key_with)
+                            .collect::<Result<_, _>>()?;
+                    }
+                    tx.commit().await.map_err(db_error("commit"))?;
+                    Ok(bindings)
+                }
+
+                async fn certificates_of(
+                    &self,
+                    binding_id: &str,
+                ) -> Result<Vec<CertificateRecord>, StoreError> {
+                    let rows = sqlx::query(concat!(
+                        "SELECT ",
+                        certificate_columns!(),
+                        " FROM certificates WHERE binding_id = $1 \
+                         ORDER BY issued_at DESC, serial DESC"
+                    ))
+                    .bind(binding_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error("certificates"))?;
+                    rows.iter().map(rows::certificate).collect()
+                }
+
+                async fn count_bindings(&self) -> Result<u64, StoreError> {
+                    count(&self.pool, "SELECT COUNT(*) FROM key_bindings", "binding count").await
+                }
+
+                async fn commit_reissue(&self, reissue: &Reissue) -> Result<(), StoreError> {
+                    let certificate = &reissue.certificate;
+                    if certificate.binding_id != reissue.binding_id {
+                        return Err(StoreError::Conflict {
+                            what: "certificate belongs to another binding",
+                        });
+                    }
+                    let issued_at = timestamp_to_column(certificate.issued_at)?;
+                    let mut tx = self.begin_write().await?;
+                    if lock_binding(&mut tx, &reissue.binding_id).await? != BindingStatus::Valid {
+                        return Err(StoreError::Conflict {
+                            what: "binding is revoked",
+                        });
+                    }
+                    if let Some(authorization_id) = &reissue.authorization_id {
+                        use_authorization(&mut tx, authorization_id, Purpose::Register, issued_at)
+                            .await?;
+                    }
+                    require_reserved(&mut tx, &certificate.serial).await?;
+                    insert_certificate(&mut tx, certificate).await?;
+                    for event in &reissue.audit {
+                        insert_audit(&mut tx, event).await?;
+                    }
+                    tx.commit().await.map_err(db_error("commit"))
+                }
+
+                async fn revoke_binding(&self, revocation: &Revocation) -> Result<(), StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    if !revoke(&mut tx, revocation).await? {
+                        return Err(StoreError::Conflict {
+                            what: "binding already revoked",
+                        });
+                    }
+                    for event in &revocation.audit {
+                        insert_audit(&mut tx, event).await?;
+                    }
+                    tx.commit().await.map_err(db_error("commit"))
+                }
+
+                async fn escrowed_key(&self, binding_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+                    let row = sqlx::query("SELECT private_key FROM escrowed_keys WHERE binding_id = $1")
+                        .bind(binding_id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_error("escrowed key"))?;
+                    row.map(|r| r.try_get::<Vec<u8>, _>(0))
+                        .transpose()
+                        .map_err(db_error("escrowed key"))
+                }
+
+                async fn commit_recovery(&self, recovery: &Recovery) -> Result<(), StoreError> {
+                    if let Some(revocation) = &recovery.revoke {
+                        if revocation.binding_id != recovery.binding_id {
+                            return Err(StoreError::Conflict {
+                                what: "revocation of another binding",
+                            });
+                        }
+                    }
+                    // The recovery happens at its first audit event (or, without one, at
+                    // the revocation time): that is when the authorization must be valid.
+                    let Some(at) = recovery
+                        .audit
+                        .first()
+                        .map(|e| e.at)
+                        .or(recovery.revoke.as_ref().map(|r| r.at))
+                    else {
+                        return Err(StoreError::Conflict {
+                            what: "recovery without audit event",
+                        });
+                    };
+                    let at = timestamp_to_column(at)?;
+                    let mut tx = self.begin_write().await?;
+                    lock_binding(&mut tx, &recovery.binding_id).await?;
+                    let escrowed = sqlx::query("SELECT 1 FROM escrowed_keys WHERE binding_id = $1")
+                        .bind(&recovery.binding_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error("escrowed key"))?;
+                    if escrowed.is_none() {
+                        return Err(StoreError::NotFound {
+                            what: "escrowed key",
+                        });
+                    }
+                    use_authorization(&mut tx, &recovery.authorization_id, Purpose::Recover, at)
+                        .await?;
+                    for event in &recovery.audit {
+                        insert_audit(&mut tx, event).await?;
+                    }
+                    // An already revoked binding may still be recovered: then there is
+                    // nothing to revoke, and the revocation's own events are not written.
+                    if let Some(revocation) = &recovery.revoke {
+                        if revoke(&mut tx, revocation).await? {
+                            for event in &revocation.audit {
+                                insert_audit(&mut tx, event).await?;
+                            }
+                        }
+                    }
+                    tx.commit().await.map_err(db_error("commit"))
+                }
+
+                async fn revoked_certificates(&self) -> Result<Vec<RevokedCertificate>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT serial, revoked_at, revocation_reason FROM certificates \
+                         WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error("revoked certificates"))?;
+                    rows.iter().map(rows::revoked_certificate).collect()
+                }
+            }
+
+            #[async_trait]
+            impl AuditStore for $store {
+                async fn recent_audit_events(
+                    &self,
+                    limit: usize,
+                ) -> Result<Vec<AuditEvent>, StoreError> {
+                    // Insertion order, not `at`: clocks of several nodes need not agree.
+                    let rows = sqlx::query(concat!(
+                        "SELECT ",
+                        audit_columns!(),
+                        " FROM audit_events ORDER BY id DESC LIMIT $1"
+                    ))
+                    .bind(limit_to_column(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error("audit events"))?;
+                    rows.iter().map(rows::audit_event).collect()
+                }
+            }
+
+            #[async_trait]
+            impl PendingStore for $store {
+                async fn insert_pending(
+                    &self,
+                    record: &PendingRecord,
+                    audit: &AuditEvent,
+                ) -> Result<(), StoreError> {
+                    let r = record;
+                    let (success, failure, pending) = split_counters(r.counters);
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(concat!(
+                        "INSERT INTO pending_requests (",
+                        pending_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                    ))
+                    .bind(&r.response_id)
+                    .bind(&r.original_request_id)
+                    .bind(&r.operation)
+                    .bind(&r.requester)
+                    .bind(r.state.as_str())
+                    .bind(&r.document)
+                    .bind(r.result.as_deref())
+                    .bind(timestamp_to_column(r.created_at)?)
+                    .bind(timestamp_to_column(r.updated_at)?)
+                    .bind(optional_timestamp_to_column(r.lease_until)?)
+                    .bind(success)
+                    .bind(failure)
+                    .bind(pending)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error("pending request"))?;
+                    insert_audit(&mut tx, audit).await?;
+                    tx.commit().await.map_err(db_error("commit"))
+                }
+
+                async fn get_pending(
+                    &self,
+                    response_id: &str,
+                ) -> Result<Option<PendingRecord>, StoreError> {
+                    let row = sqlx::query(concat!(
+                        "SELECT ",
+                        pending_columns!(),
+                        " FROM pending_requests WHERE response_id = $1"
+                    ))
+                    .bind(response_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error("pending request"))?;
+                    row.as_ref().map(rows::pending).transpose()
+                }
+
+                async fn claim_pending(
+                    &self,
+                    now: OffsetDateTime,
+                    lease_until: OffsetDateTime,
+                ) -> Result<Option<PendingRecord>, StoreError> {
+                    let now = timestamp_to_column(now)?;
+                    let lease_until = timestamp_to_column(lease_until)?;
+                    let mut tx = self.begin_write().await?;
+                    let row = sqlx::query(<$store>::CLAIM_PENDING_SQL)
+                        .bind(now)
+                        .bind(lease_until)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error("pending claim"))?;
+                    let claimed = row.as_ref().map(rows::pending).transpose()?;
+                    tx.commit().await.map_err(db_error("commit"))?;
+                    Ok(claimed)
+                }
+
+                async fn transition_pending(
+                    &self,
+                    response_id: &str,
+                    from: PendingState,
+                    to: PendingState,
+                    result: Option<&str>,
+                    counters: Option<(u32, u32, u32)>,
+                    now: OffsetDateTime,
+                    audit: &AuditEvent,
+                ) -> Result<(), StoreError> {
+                    let (success, failure, pending) = split_counters(counters);
+                    let now = timestamp_to_column(now)?;
+                    let mut tx = self.begin_write().await?;
+                    // The `state = from` condition is the precondition: a concurrent
+                    // transition makes this one match no row.
+                    let moved = sqlx::query(
+                        "UPDATE pending_requests SET state = $3, \
+                         result = COALESCE($4, result), \
+                         counter_success = COALESCE($5, counter_success), \
+                         counter_failure = COALESCE($6, counter_failure), \
+                         counter_pending = COALESCE($7, counter_pending), \
+                         updated_at = $8, \
+                         lease_until = CASE WHEN $3 = 'running' THEN lease_until ELSE NULL END \
+                         WHERE response_id = $1 AND state = $2",
+                    )
+                    .bind(response_id)
+                    .bind(from.as_str())
+                    .bind(to.as_str())
+                    .bind(result)
+                    .bind(success)
+                    .bind(failure)
+                    .bind(pending)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error("pending request"))?;
+                    if moved.rows_affected() != 1 {
+                        let exists =
+                            sqlx::query("SELECT 1 FROM pending_requests WHERE response_id = $1")
+                                .bind(response_id)
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err(db_error("pending request"))?;
+                        return Err(match exists {
+                            None => StoreError::NotFound {
+                                what: "pending request",
+                            },
+                            Some(_) => StoreError::Conflict {
+                                what: "pending request not in the expected state",
+                            },
+                        });
+                    }
+                    insert_audit(&mut tx, audit).await?;
+                    tx.commit().await.map_err(db_error("commit"))
+                }
+
+                async fn list_pending(
+                    &self,
+                    state: Option<PendingState>,
+                    limit: usize,
+                ) -> Result<Vec<PendingRecord>, StoreError> {
+                    let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
+                        "SELECT ",
+                        pending_columns!(),
+                        " FROM pending_requests"
+                    ));
+                    if let Some(state) = state {
+                        q.push(" WHERE state = ").push_bind(state.as_str());
+                    }
+                    q.push(" ORDER BY created_at, response_id LIMIT ")
+                        .push_bind(limit_to_column(limit));
+                    let rows = q
+                        .build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_error("pending requests"))?;
+                    rows.iter().map(rows::pending).collect()
+                }
+            }
+
+            #[async_trait]
+            impl ReplayStore for $store {
+                async fn remember_once(
+                    &self,
+                    kind: &str,
+                    value: &[u8],
+                    expires_at: OffsetDateTime,
+                    now: OffsetDateTime,
+                ) -> Result<bool, StoreError> {
+                    let expires_at = timestamp_to_column(expires_at)?;
+                    let now = timestamp_to_column(now)?;
+                    let mut tx = self.begin_write().await?;
+                    // Purge what expired of this kind: an index range on (kind,
+                    // expires_at), so each row is deleted once, by some later call.
+                    sqlx::query("DELETE FROM replay_values WHERE kind = $1 AND expires_at <= $2")
+                        .bind(kind)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("replay values"))?;
+                    // The upsert alone is the decision (an expired row, should a
+                    // concurrent call have re-inserted one, is taken over): exactly one
+                    // caller changes a row for a value that is not remembered.
+                    let remembered = sqlx::query(
+                        "INSERT INTO replay_values (kind, value, expires_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (kind, value) DO UPDATE SET expires_at = excluded.expires_at \
+                         WHERE replay_values.expires_at <= $4",
+                    )
+                    .bind(kind)
+                    .bind(value)
+                    .bind(expires_at)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error("replay value"))?;
+                    tx.commit().await.map_err(db_error("commit"))?;
+                    Ok(remembered.rows_affected() == 1)
+                }
+            }
+
+            impl $store {
+                /// Loads many registrations fast (benchmarks, imports): multi-row
+                /// `INSERT`s in transactions of [`BULK_TRANSACTION_ROWS`] registrations.
+                /// Writes serials, bindings, UseKeyWith pairs, certificates and escrowed
+                /// keys; no authorization accounting, no audit events. A failure rolls
+                /// back the current transaction only: earlier ones stay committed.
+                pub async fn bulk_insert_registrations(
+                    &self,
+                    registrations: &[Registration],
+                ) -> Result<(), StoreError> {
+                    for chunk in registrations.chunks($crate::bulk::BULK_TRANSACTION_ROWS) {
+                        let encoded = $crate::bulk::Encoded::new(chunk)?;
+                        let mut tx = self.begin_write().await?;
+                        for table in encoded.tables() {
+                            for rows in table.rows.chunks(table.rows_per_statement()) {
+                                insert_values(&mut tx, table.table, rows).await?;
+                            }
+                        }
+                        tx.commit().await.map_err(db_error("commit"))?;
+                    }
+                    Ok(())
+                }
+            }
+
+            #[async_trait]
+            impl RawTables for $store {
+                async fn count_rows(&self, table: &Table) -> Result<u64, StoreError> {
+                    let mut q = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM ");
+                    q.push(table.name);
+                    let n: i64 = q
+                        .build()
+                        .fetch_one(&self.pool)
+                        .await
+                        .and_then(|row| row.try_get(0))
+                        .map_err(db_error("row count"))?;
+                    u64::try_from(n).map_err(|_| corrupt("row count"))
+                }
+
+                async fn read_batch(
+                    &self,
+                    table: &Table,
+                    after: Option<&[Value]>,
+                    limit: usize,
+                ) -> Result<Vec<Vec<Value>>, StoreError> {
+                    let mut q = sqlx::QueryBuilder::<Db>::new("SELECT ");
+                    q.push(table.column_list()).push(" FROM ").push(table.name);
+                    if let Some(after) = after {
+                        q.push(" WHERE (").push(table.key_list()).push(") > (");
+                        let mut keys = q.separated(", ");
+                        for value in after {
+                            match value.clone() {
+                                Value::Text(v) => keys.push_bind(v),
+                                Value::Blob(v) => keys.push_bind(v),
+                                Value::Int(v) => keys.push_bind(v),
+                            };
+                        }
+                        q.push(")");
+                    }
+                    q.push(" ORDER BY ")
+                        .push(table.key_list())
+                        .push(" LIMIT ")
+                        .push_bind(limit_to_column(limit));
+                    let rows = q
+                        .build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_error("copy read"))?;
+                    rows.iter()
+                        .map(|row| table.decode(row))
+                        .collect::<Result<_, _>>()
+                        .map_err(db_error("copy read"))
+                }
+
+                async fn write_batch(
+                    &self,
+                    table: &Table,
+                    rows: &[Vec<Value>],
+                ) -> Result<(), StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    for rows in rows.chunks(table.rows_per_statement()) {
+                        insert_values(&mut tx, table, rows).await?;
+                    }
+                    tx.commit().await.map_err(db_error("commit"))
+                }
+
+                async fn finish_copy(&self) -> Result<(), StoreError> {
+                    if let Some(sql) = <$store>::AFTER_COPY_SQL {
+                        sqlx::raw_sql(sql)
+                            .execute(&self.pool)
+                            .await
+                            .map_err(db_error("copy finish"))?;
+                    }
+                    Ok(())
+                }
+
+                async fn close_raw(&self) {
+                    self.pool.close().await;
+                }
+            }
+
+            /// One multi-row `INSERT` of `rows` (all of `table`'s columns, in order).
+            async fn insert_values(
+                tx: &mut Tx,
+                table: &Table,
+                rows: &[Vec<Value>],
+            ) -> Result<(), StoreError> {
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let mut q = sqlx::QueryBuilder::<Db>::new("INSERT INTO ");
+                q.push(table.name)
+                    .push(" (")
+                    .push(table.column_list())
+                    .push(") ");
+                q.push_values(rows, |mut b, row| {
+                    for value in row {
+                        match value.clone() {
+                            Value::Text(v) => b.push_bind(v),
+                            Value::Blob(v) => b.push_bind(v),
+                            Value::Int(v) => b.push_bind(v),
+                        };
+                    }
+                });
+                q.build()
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_error(table.name))?;
+                Ok(())
+            }
+
+            /// The columns of a binding, encoded.
+            struct BindingRow {
+                created_at: i64,
+                key_usage: String,
+                revoked_at: Option<i64>,
+            }
+
+            impl BindingRow {
+                fn encode(binding: &KeyBindingRecord) -> Result<BindingRow, StoreError> {
+                    Ok(BindingRow {
+                        created_at: timestamp_to_column(binding.created_at)?,
+                        key_usage: key_usage_to_column(&binding.key_usage)?,
+                        revoked_at: optional_timestamp_to_column(binding.revoked_at)?,
+                    })
+                }
+
+                async fn insert(
+                    &self,
+                    tx: &mut Tx,
+                    binding: &KeyBindingRecord,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO key_bindings (id, key_name, modulus, exponent, \
+                         key_fingerprint, key_usage, status, revocation_code_identifier, \
+                         authorization_id, created_at, revoked_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(&binding.id)
+                    .bind(binding.key_name.as_deref())
+                    .bind(binding.modulus.as_slice())
+                    .bind(binding.exponent.as_slice())
+                    .bind(binding.key_fingerprint.as_slice())
+                    .bind(self.key_usage.as_str())
+                    .bind(binding.status.as_str())
+                    .bind(binding.revocation_code_identifier.as_deref())
+                    .bind(binding.authorization_id.as_deref())
+                    .bind(self.created_at)
+                    .bind(self.revoked_at)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_error("binding"))?;
+                    for (ordinal, pair) in binding.use_key_with.iter().enumerate() {
+                        sqlx::query(
+                            "INSERT INTO use_key_with (binding_id, ordinal, application, \
+                             identifier) VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(&binding.id)
+                        .bind(limit_to_column(ordinal))
+                        .bind(&pair.application)
+                        .bind(&pair.identifier)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db_error("use_key_with"))?;
+                    }
+                    Ok(())
+                }
+            }
+
+            /// Counts one use of an authorization of `purpose` that is unexpired at
+            /// `at` and not used up. The conditional `UPDATE` is the check: under
+            /// concurrency the row lock (PostgreSQL) or the write lock (SQLite) orders
+            /// the updates and each re-evaluates `uses < max_uses`.
+            async fn use_authorization(
+                tx: &mut Tx,
+                id: &str,
+                purpose: Purpose,
+                at: i64,
+            ) -> Result<(), StoreError> {
+                let used = sqlx::query(
+                    "UPDATE authorizations SET uses = uses + 1 \
+                     WHERE id = $1 AND purpose = $2 AND expires_at > $3 \
+                     AND (max_uses IS NULL OR uses < max_uses)",
+                )
+                .bind(id)
+                .bind(purpose.as_str())
+                .bind(at)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error("authorization"))?;
+                if used.rows_affected() != 1 {
+                    return Err(StoreError::Conflict {
+                        what: "authorization missing, expired, used up or of another purpose",
+                    });
+                }
+                Ok(())
+            }
+
+            async fn require_reserved(tx: &mut Tx, serial: &str) -> Result<(), StoreError> {
+                let reserved = sqlx::query("SELECT 1 FROM serials WHERE serial = $1")
+                    .bind(serial)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(db_error("serial"))?;
+                if reserved.is_none() {
+                    return Err(StoreError::Conflict {
+                        what: "serial not reserved",
+                    });
+                }
+                Ok(())
+            }
+
+            /// The status of binding `id` (`NotFound` if absent), locked until commit
+            /// where the backend has row locks.
+            async fn lock_binding(tx: &mut Tx, id: &str) -> Result<BindingStatus, StoreError> {
+                let row = sqlx::query(<$store>::LOCK_BINDING_SQL)
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(db_error("binding"))?;
+                let Some(row) = row else {
+                    return Err(StoreError::NotFound { what: "binding" });
+                };
+                let status: String = row.try_get(0).map_err(db_error("binding"))?;
+                $crate::columns::status_from_column(&status)
+            }
+
+            /// Revokes a valid binding and its unrevoked certificates. `Ok(false)` if it
+            /// was already revoked (nothing changed), `NotFound` if absent.
+            async fn revoke(tx: &mut Tx, revocation: &Revocation) -> Result<bool, StoreError> {
+                let at = timestamp_to_column(revocation.at)?;
+                let revoked = sqlx::query(
+                    "UPDATE key_bindings SET status = 'revoked', revoked_at = $2 \
+                     WHERE id = $1 AND status = 'valid'",
+                )
+                .bind(&revocation.binding_id)
+                .bind(at)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error("binding"))?;
+                if revoked.rows_affected() != 1 {
+                    lock_binding(tx, &revocation.binding_id).await?;
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "UPDATE certificates SET revoked_at = $2, revocation_reason = $3 \
+                     WHERE binding_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(&revocation.binding_id)
+                .bind(at)
+                .bind(i64::from(revocation.reason))
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error("certificates"))?;
+                Ok(true)
+            }
+
+            async fn insert_certificate(
+                tx: &mut Tx,
+                certificate: &CertificateRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(concat!(
+                    "INSERT INTO certificates (",
+                    certificate_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(&certificate.serial)
+                .bind(&certificate.binding_id)
+                .bind(certificate.der.as_slice())
+                .bind(certificate.ski.as_slice())
+                .bind(timestamp_to_column(certificate.not_before)?)
+                .bind(timestamp_to_column(certificate.not_after)?)
+                .bind(timestamp_to_column(certificate.issued_at)?)
+                .bind(optional_timestamp_to_column(certificate.revoked_at)?)
+                .bind(certificate.revocation_reason.map(i64::from))
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error("certificate"))?;
+                Ok(())
+            }
+
+            async fn insert_audit(tx: &mut Tx, event: &AuditEvent) -> Result<(), StoreError> {
+                sqlx::query(concat!(
+                    "INSERT INTO audit_events (",
+                    audit_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5)"
+                ))
+                .bind(timestamp_to_column(event.at)?)
+                .bind(&event.kind)
+                .bind(event.request_id.as_deref())
+                .bind(&event.subject)
+                .bind(&event.detail)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error("audit event"))?;
+                Ok(())
+            }
+
+            async fn count(
+                pool: &sqlx::Pool<Db>,
+                sql: &'static str,
+                what: &'static str,
+            ) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query(sql)
+                    .fetch_one(pool)
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(db_error(what))?;
+                u64::try_from(n).map_err(|_| corrupt(what))
+            }
+
+            fn split_counters(
+                counters: Option<(u32, u32, u32)>,
+            ) -> (Option<i64>, Option<i64>, Option<i64>) {
+                match counters {
+                    Some((s, f, p)) => (Some(s.into()), Some(f.into()), Some(p.into())),
+                    None => (None, None, None),
+                }
+            }
+        }
+    };
+}
+pub(crate) use impl_store;
