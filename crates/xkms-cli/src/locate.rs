@@ -42,11 +42,20 @@ pub struct LocateArgs {
 }
 
 pub async fn run(client: &XkmsClient, args: LocateArgs) -> anyhow::Result<ExitCode> {
+    let out_dir = args.out_dir.clone();
+    let params = params(args)?;
+    let result = client.locate(&params).await?;
+    print_result(&result, out_dir.as_deref())?;
+    Ok(report::exit_code(&result.result))
+}
+
+/// The request parameters the arguments describe.
+pub fn params(args: LocateArgs) -> anyhow::Result<LocateParams> {
     let certificates = match &args.cert {
         Some(path) => read_certificates(path)?,
         None => Vec::new(),
     };
-    let params = LocateParams {
+    Ok(LocateParams {
         key_names: args.key_name,
         use_key_with: args.use_key_with,
         key_usage: args.key_usage,
@@ -55,16 +64,19 @@ pub async fn run(client: &XkmsClient, args: LocateArgs) -> anyhow::Result<ExitCo
         respond_with: args.respond_with,
         response_limit: args.limit,
         time_instant: args.at,
-    };
-    let result = client.locate(&params).await?;
+    })
+}
+
+/// Prints a LocateResult (and writes certificates into `out_dir`).
+pub fn print_result(result: &xkms_proto::LocateResult, out_dir: Option<&Path>) -> anyhow::Result<()> {
     report::result_line(&result.result);
     for binding in &result.unverified_key_bindings {
         print_binding(binding);
-        if let Some(dir) = &args.out_dir {
+        if let Some(dir) = out_dir {
             write_certificates(dir, binding)?;
         }
     }
-    Ok(report::exit_code(&result.result))
+    Ok(())
 }
 
 fn print_binding(binding: &UnverifiedKeyBinding) {

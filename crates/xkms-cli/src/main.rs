@@ -1,6 +1,9 @@
 //! `xkms`: the XKMS 2.0 command-line client.
 
+mod bench;
+mod compound;
 mod locate;
+mod options;
 mod recover;
 mod register;
 mod reissue;
@@ -28,6 +31,8 @@ struct Cli {
     /// SOAP binding: soap12 (default), soap11 or bare.
     #[arg(long, global = true, default_value = "soap12")]
     binding: register::BindingArg,
+    #[command(flatten)]
+    protocol: options::ProtocolArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +52,10 @@ enum Command {
     Locate(locate::LocateArgs),
     /// Ask the service whether a key binding or certificate is valid.
     Validate(validate::ValidateArgs),
+    /// Send several locate/validate requests (one per line of a file) as one CompoundRequest.
+    Compound(compound::CompoundArgs),
+    /// Load generator: register, generate, locate or validate at a given concurrency.
+    Bench(bench::BenchArgs),
 }
 
 #[tokio::main]
@@ -59,7 +68,16 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let client = xkms_client::XkmsClient::new(&cli.service).with_binding(cli.binding.into());
+    let options = match cli.protocol.options() {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("xkms: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let client = xkms_client::XkmsClient::new(&cli.service)
+        .with_binding(cli.binding.into())
+        .with_options(options);
     let outcome = match cli.command {
         Command::Register(args) => register::run(&client, args).await,
         Command::Reissue(args) => reissue::run(&client, args).await,
@@ -67,6 +85,8 @@ async fn main() -> std::process::ExitCode {
         Command::Recover(args) => recover::run(&client, args).await,
         Command::Locate(args) => locate::run(&client, args).await,
         Command::Validate(args) => validate::run(&client, args).await,
+        Command::Compound(args) => compound::run(&client, args).await,
+        Command::Bench(args) => bench::run(&client, cli.binding.into(), args).await,
     };
     match outcome {
         Ok(code) => code,

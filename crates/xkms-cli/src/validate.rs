@@ -40,6 +40,13 @@ pub struct ValidateArgs {
 }
 
 pub async fn run(client: &XkmsClient, args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let params = params(args)?;
+    let result = client.validate(&params).await?;
+    Ok(print_result(&result))
+}
+
+/// The request parameters the arguments describe.
+pub fn params(args: ValidateArgs) -> anyhow::Result<ValidateParams> {
     let mut certificates = match &args.cert {
         Some(path) => read_certificates(path)?,
         None => Vec::new(),
@@ -60,7 +67,11 @@ pub async fn run(client: &XkmsClient, args: ValidateArgs) -> anyhow::Result<Exit
         response_limit: None,
         time_instant: args.at,
     };
-    let result = client.validate(&params).await?;
+    Ok(params)
+}
+
+/// Prints a ValidateResult; exit code 0 only when every binding is Valid.
+pub fn print_result(result: &xkms_proto::ValidateResult) -> ExitCode {
     report::result_line(&result.result);
     for binding in &result.key_bindings {
         report::key_binding(binding);
@@ -70,11 +81,9 @@ pub async fn run(client: &XkmsClient, args: ValidateArgs) -> anyhow::Result<Exit
             .key_bindings
             .iter()
             .all(|b| b.status.status_value == StatusValue::Valid);
-    Ok(
-        if result.result.result_major == ResultMajor::Success && all_valid {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        },
-    )
+    if result.result.result_major == ResultMajor::Success && all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

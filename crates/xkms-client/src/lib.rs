@@ -1,6 +1,7 @@
 //! XKMS 2.0 client: builds requests, signs them (authentication and proof of
 //! possession), sends them over SOAP/HTTP and checks that the result answers them.
 
+pub mod compound;
 pub mod key;
 pub mod krss;
 pub mod locate;
@@ -19,7 +20,10 @@ pub use revoke::{RevokeParams, RevokeWith};
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use xkms_proto::soap::{self, Binding, DocumentError, SoapVersion};
-use xkms_proto::{Limits, Message, Request, ResultAbstract, ResultMessage, write_message};
+use xkms_proto::{
+    Limits, Message, Request, RequestAbstract, ResponseMechanism, ResultAbstract, ResultMajor,
+    ResultMessage, write_message,
+};
 
 /// What can go wrong on the client side.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +44,8 @@ pub enum ClientError {
     Key(&'static str),
     #[error("secret: {0}")]
     Secret(String),
+    #[error("untrusted result: {0}")]
+    Untrusted(String),
 }
 
 /// A connection to one XKMS service.
@@ -49,6 +55,22 @@ pub struct XkmsClient {
     url: String,
     service_uri: String,
     binding: Binding,
+    options: ProtocolOptions,
+}
+
+/// Protocol options the client applies to every request (digest §3.2, §6.3, §8.4).
+#[derive(Debug, Clone, Default)]
+pub struct ProtocolOptions {
+    /// Offer the two-phase protocol (`#Represent`) and complete it when asked.
+    pub two_phase: bool,
+    /// Sign every request (enveloped signature, after the key-binding signatures).
+    pub signer: Option<xkms_xmlsec::MessageSigner>,
+    /// Ask for `#RequestSignatureValue` (and check it) — needs `signer`.
+    pub request_signature_value: bool,
+    /// Trusted certificates (DER) for signed results: the service's CA or its signing
+    /// certificate. When set, every result must be signed by a certificate that is, or
+    /// is issued by, one of them.
+    pub result_trust: Vec<Vec<u8>>,
 }
 
 impl XkmsClient {
@@ -59,7 +81,14 @@ impl XkmsClient {
             url: url.to_owned(),
             service_uri: url.to_owned(),
             binding: Binding::Soap(SoapVersion::Soap12),
+            options: ProtocolOptions::default(),
         }
+    }
+
+    /// Protocol options for every request.
+    pub fn with_options(mut self, options: ProtocolOptions) -> XkmsClient {
+        self.options = options;
+        self
     }
 
     /// Uses a different `Service` URI than the URL posted to (e.g. behind a proxy).
@@ -90,28 +119,114 @@ impl XkmsClient {
 
     /// Serializes `request` in this client's binding, lets `sign` fill in signature
     /// templates over the final document, posts it and returns the checked result.
+    ///
+    /// `sign(document, request_id)` signs the key-binding templates of the request with
+    /// that Id (the Id changes in the second phase of the two-phase protocol). The
+    /// client's protocol options apply: `#Represent` is offered and completed, the
+    /// request is message-signed, a signed result is verified.
     pub async fn send_signed(
         &self,
         request: &Request,
-        sign: impl FnOnce(String) -> Result<String, ClientError>,
+        sign: impl Fn(String, &str) -> Result<String, ClientError>,
     ) -> Result<ResultMessage, ClientError> {
-        let body = soap::wrap(
-            self.binding,
-            &write_message(&Message::Request(request.clone())),
-        );
-        let document = sign(body)?;
-        let result = self.post(document).await?;
-        check_answers(request, &result, &self.service_uri)?;
+        let mut request = request.clone();
+        let options = &self.options;
+        {
+            let header = request_header_mut(&mut request);
+            if options.two_phase && !header.response_mechanism.contains(&ResponseMechanism::Represent) {
+                header.response_mechanism.push(ResponseMechanism::Represent);
+            }
+            if options.request_signature_value
+                && options.signer.is_some()
+                && !header.response_mechanism.contains(&ResponseMechanism::RequestSignatureValue)
+            {
+                header.response_mechanism.push(ResponseMechanism::RequestSignatureValue);
+            }
+        }
+        let (document, signature_value) = self.prepare(&request, &sign)?;
+        let mut result = self.post_checked(document, signature_value.as_deref()).await?;
+        let first_major = result_header(&result).result_major.clone();
+        if first_major == ResultMajor::Represent {
+            // Second phase: the same request, a new Id, the nonce, OriginalRequestId.
+            let nonce = result_header(&result)
+                .message
+                .nonce
+                .clone()
+                .ok_or(ClientError::BadResponse("Represent without a Nonce".into()))?;
+            check_answers(&request, &result, &self.service_uri)?;
+            let first_id = request_id(&request).to_owned();
+            let header = request_header_mut(&mut request);
+            header.message.id = self.new_id();
+            header.message.nonce = Some(nonce);
+            header.original_request_id = Some(first_id);
+            header.response_mechanism.retain(|m| m != &ResponseMechanism::Represent);
+            let (document, signature_value) = self.prepare(&request, &sign)?;
+            result = self.post_checked(document, signature_value.as_deref()).await?;
+        }
+        check_answers(&request, &result, &self.service_uri)?;
         Ok(result)
     }
 
-    /// Sends an unsigned request.
+    /// Sends a request with no key-binding signatures.
     pub async fn send(&self, request: &Request) -> Result<ResultMessage, ClientError> {
-        self.send_signed(request, Ok).await
+        self.send_signed(request, |doc, _| Ok(doc)).await
+    }
+
+    /// The document for `request`: serialized, key-binding signatures made, then the
+    /// message signature (last: it covers them). The message SignatureValue if signed.
+    fn prepare(
+        &self,
+        request: &Request,
+        sign: &impl Fn(String, &str) -> Result<String, ClientError>,
+    ) -> Result<(String, Option<Vec<u8>>), ClientError> {
+        let id = request_id(request).to_owned();
+        let body = soap::wrap(self.binding, &write_message(&Message::Request(request.clone())));
+        let document = sign(body, &id)?;
+        let Some(signer) = &self.options.signer else { return Ok((document, None)) };
+        let signed = xkms_xmlsec::sign_message(&document, &id, signer)
+            .map_err(|e| ClientError::Signing(e.to_string()))?;
+        let value = xkms_xmlsec::verify_message_signature(&signed, &id)
+            .map_err(|e| ClientError::Signing(e.to_string()))?
+            .map(|v| v.signature_value);
+        Ok((signed, value))
+    }
+
+    /// Posts and, per the options, verifies the result's signature and its
+    /// RequestSignatureValue.
+    async fn post_checked(
+        &self,
+        document: String,
+        our_signature_value: Option<&[u8]>,
+    ) -> Result<ResultMessage, ClientError> {
+        let (text, status) = self.post_raw(document).await?;
+        let result = decode_response(&text, status)?;
+        let header = result_header(&result);
+        if !self.options.result_trust.is_empty() {
+            let verified = xkms_xmlsec::verify_message_signature(&text, &header.message.id)
+                .map_err(|e| ClientError::Untrusted(format!("result signature: {e}")))?
+                .ok_or_else(|| ClientError::Untrusted("the result is not signed".into()))?;
+            if !chain_trusted(&verified.signer_chain, &self.options.result_trust) {
+                return Err(ClientError::Untrusted("the result signer is not trusted".into()));
+            }
+        }
+        if self.options.request_signature_value
+            && let Some(ours) = our_signature_value
+            && header.result_major != ResultMajor::Represent
+            && header.request_signature_value.as_deref() != Some(ours)
+        {
+            return Err(ClientError::Mismatch("RequestSignatureValue differs from our signature"));
+        }
+        Ok(result)
     }
 
     /// Posts a prepared document and decodes the answer (faults become errors).
     pub async fn post(&self, document: String) -> Result<ResultMessage, ClientError> {
+        let (text, status) = self.post_raw(document).await?;
+        decode_response(&text, status)
+    }
+
+    /// Posts a prepared document; the response text and HTTP status.
+    pub async fn post_raw(&self, document: String) -> Result<(String, u16), ClientError> {
         let mut req = self.http.post(&self.url).body(document);
         req = match self.binding {
             Binding::Soap(SoapVersion::Soap12) => {
@@ -131,7 +246,7 @@ impl XkmsClient {
             .text()
             .await
             .map_err(|e| ClientError::Http(e.to_string()))?;
-        decode_response(&text, status)
+        Ok((text, status))
     }
 }
 
@@ -213,4 +328,41 @@ pub fn result_header(result: &ResultMessage) -> &ResultAbstract {
         ResultMessage::Status(r) => &r.result,
         ResultMessage::Result(r) => r,
     }
+}
+
+/// The RequestAbstract part of any request, mutably.
+pub fn request_header_mut(request: &mut Request) -> &mut RequestAbstract {
+    match request {
+        Request::Locate(r) => &mut r.request,
+        Request::Validate(r) => &mut r.request,
+        Request::Register(r) => &mut r.request,
+        Request::Reissue(r) => &mut r.request,
+        Request::Recover(r) => &mut r.request,
+        Request::Revoke(r) => &mut r.request,
+        Request::Compound(r) => &mut r.request,
+        Request::Status(r) => &mut r.request,
+        Request::Pending(r) => &mut r.request,
+    }
+}
+
+/// Whether the leaf of `chain` is one of `trust`, or is issued (signature verified) by
+/// one of them or by a certificate of the chain that is.
+fn chain_trusted(chain: &[Vec<u8>], trust: &[Vec<u8>]) -> bool {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let Some(leaf_der) = chain.first() else { return false };
+    if trust.iter().any(|t| t == leaf_der) {
+        return true;
+    }
+    let Ok((_, leaf)) = X509Certificate::from_der(leaf_der) else { return false };
+    let now = x509_parser::time::ASN1Time::now();
+    if !leaf.validity().is_valid_at(now) {
+        return false;
+    }
+    trust.iter().any(|anchor| {
+        X509Certificate::from_der(anchor)
+            .map(|(_, ca)| {
+                ca.subject() == leaf.issuer() && leaf.verify_signature(Some(ca.public_key())).is_ok()
+            })
+            .unwrap_or(false)
+    })
 }

@@ -40,16 +40,21 @@ impl LocateParams {
 impl XkmsClient {
     /// Sends a LocateRequest and returns the LocateResult (whatever its ResultMajor).
     pub async fn locate(&self, params: &LocateParams) -> Result<LocateResult, ClientError> {
-        let request = LocateRequest {
-            request: self.query_request_abstract(&params.respond_with, params.response_limit),
-            query_key_binding: params.query_key_binding(),
-        };
+        let request = self.locate_request(params);
         match self.send(&Request::Locate(request)).await? {
             ResultMessage::Locate(result) => Ok(result),
             other => Err(ClientError::BadResponse(format!(
                 "expected LocateResult, got {}",
                 result_kind(&other)
             ))),
+        }
+    }
+
+    /// The LocateRequest for `params` (a fresh Id).
+    pub fn locate_request(&self, params: &LocateParams) -> LocateRequest {
+        LocateRequest {
+            request: self.query_request_abstract(&params.respond_with, params.response_limit),
+            query_key_binding: params.query_key_binding(),
         }
     }
 

@@ -100,10 +100,10 @@ impl XkmsClient {
         };
         let original_id = request.request.message.id.clone();
         let first = self
-            .send_signed(&Request::Recover(request), |doc| {
+            .send_signed(&Request::Recover(request), |doc, request_id| {
                 sign_request(
                     &doc,
-                    &original_id,
+                    request_id,
                     Some((params.secret, params.preparation)),
                     None,
                 )
@@ -122,10 +122,12 @@ impl XkmsClient {
             });
         }
         let response_id = first.result.message.id.clone();
+        // The request the service deferred (a two-phase exchange sends a second Id).
+        let original_id = first.result.request_id.clone().unwrap_or(original_id);
         progress(Progress::Accepted {
             response_id: response_id.clone(),
         });
-        self.wait_until_ready(&original_id, &response_id, params, &mut progress)
+        self.wait_until_ready(&original_id, &response_id, params.poll_interval, params.max_polls, &mut progress)
             .await?;
         progress(Progress::Ready);
         let result = self.fetch_pending(&original_id, &response_id).await?;
@@ -150,14 +152,15 @@ impl XkmsClient {
     }
 
     /// Polls with StatusRequest until the service reports the result ready.
-    async fn wait_until_ready(
+    pub async fn wait_until_ready(
         &self,
         original_id: &str,
         response_id: &str,
-        params: &RecoverParams<'_>,
+        poll_interval: Duration,
+        max_polls: u32,
         progress: &mut impl FnMut(Progress),
     ) -> Result<(), ClientError> {
-        for poll in 1..=params.max_polls.max(1) {
+        for poll in 1..=max_polls.max(1) {
             let status = StatusRequest {
                 request: self.follow_up(original_id),
                 response_id: response_id.to_owned(),
@@ -165,7 +168,7 @@ impl XkmsClient {
             match self.send(&Request::Status(status)).await? {
                 ResultMessage::Status(s) if s.result.result_major == ResultMajor::Pending => {
                     progress(Progress::StillPending { poll });
-                    tokio::time::sleep(params.poll_interval).await;
+                    tokio::time::sleep(poll_interval).await;
                 }
                 ResultMessage::Status(s) if s.result.result_major == ResultMajor::Success => {
                     return Ok(());

@@ -78,19 +78,22 @@ impl XkmsClient {
     pub async fn register(&self, params: &RegisterParams<'_>) -> Result<Registered, ClientError> {
         let request = self.register_request(params)?;
         let request_id = request.request.message.id.clone();
-        let id = request_id.clone();
         let result = self
-            .send_signed(&Request::Register(request), move |doc| {
+            .send_signed(&Request::Register(request), |doc, request_id| {
                 sign_request(
                     &doc,
-                    &id,
+                    request_id,
                     Some((params.secret, params.preparation)),
                     params.key,
                 )
             })
             .await?;
         match result {
-            ResultMessage::Register(result) => Ok(Registered { request_id, result }),
+            // The Id the service answered (a two-phase exchange sends a second Id).
+            ResultMessage::Register(result) => Ok(Registered {
+                request_id: result.result.request_id.clone().unwrap_or(request_id),
+                result,
+            }),
             other => Err(ClientError::BadResponse(format!(
                 "expected RegisterResult, got {}",
                 result_kind(&other)

@@ -43,12 +43,11 @@ impl XkmsClient {
             authentication: authentication_template(&kb_id),
             proof_of_possession: params.key.map(|_| proof_of_possession_template(&kb_id)),
         };
-        let id = request.request.message.id.clone();
         let result = self
-            .send_signed(&Request::Reissue(request), |doc| {
+            .send_signed(&Request::Reissue(request), |doc, request_id| {
                 sign_request(
                     &doc,
-                    &id,
+                    request_id,
                     Some((params.secret, params.preparation)),
                     params.key,
                 )

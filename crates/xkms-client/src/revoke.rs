@@ -55,14 +55,13 @@ impl XkmsClient {
                 .key_binding(kb_id, StatusValue::Indeterminate),
             authorization,
         };
-        let id = request.request.message.id.clone();
         let secret = match params.with {
             RevokeWith::Secret(secret) => Some((secret, params.preparation)),
             RevokeWith::Phrase(_) => None,
         };
         let result = self
-            .send_signed(&Request::Revoke(request), |doc| {
-                sign_request(&doc, &id, secret, None)
+            .send_signed(&Request::Revoke(request), |doc, request_id| {
+                sign_request(&doc, request_id, secret, None)
             })
             .await?;
         match result {

@@ -42,16 +42,21 @@ impl ValidateParams {
 impl XkmsClient {
     /// Sends a ValidateRequest and returns the ValidateResult (whatever its ResultMajor).
     pub async fn validate(&self, params: &ValidateParams) -> Result<ValidateResult, ClientError> {
-        let request = ValidateRequest {
-            request: self.query_request_abstract(&params.respond_with, params.response_limit),
-            query_key_binding: params.query_key_binding(),
-        };
+        let request = self.validate_request(params);
         match self.send(&Request::Validate(request)).await? {
             ResultMessage::Validate(result) => Ok(result),
             other => Err(ClientError::BadResponse(format!(
                 "expected ValidateResult, got {}",
                 result_kind(&other)
             ))),
+        }
+    }
+
+    /// The ValidateRequest for `params` (a fresh Id).
+    pub fn validate_request(&self, params: &ValidateParams) -> ValidateRequest {
+        ValidateRequest {
+            request: self.query_request_abstract(&params.respond_with, params.response_limit),
+            query_key_binding: params.query_key_binding(),
         }
     }
 }

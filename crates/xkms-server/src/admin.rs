@@ -1,6 +1,6 @@
 //! The subcommands' bodies: serving and administration.
 
-use crate::app::{build_service, open_ca};
+use crate::app::{build_service, open_ca, pem_encode};
 use crate::cli::{AdminCommand, Common, PurposeArg};
 use crate::config::Config;
 use crate::http::{AppState, router};
@@ -23,7 +23,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (listener, state) = prepare(&config).await?;
     let service_uri = state.service.config().service_uri.clone();
     spawn_worker(state.clone());
-    let handle = tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let handle = tokio::spawn(async move { axum::serve(
+            listener,
+            router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await });
     Ok(Running {
         service_uri,
         handle,
@@ -41,6 +45,7 @@ async fn prepare(config: &Config) -> anyhow::Result<(tokio::net::TcpListener, Ar
         Arc::new(AppState {
             service,
             max_body_bytes: config.server.max_body_bytes,
+            metrics: crate::metrics::Metrics::new(),
         }),
     ))
 }
@@ -59,7 +64,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = writeln!(std::io::stdout(), "Service URI: {service_uri}");
     }
     std::io::stdout().flush().ok();
-    axum::serve(listener, router(state))
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(shutdown())
         .await?;
     Ok(())
@@ -169,6 +177,21 @@ pub async fn run(
             print!("{}", open_ca(&config)?.certificate_pem());
             Ok(())
         }
+        AdminCommand::Seed {
+            count,
+            start,
+            identity_prefix,
+            domain,
+            common,
+        } => {
+            let params = crate::seed::SeedParams {
+                count,
+                start,
+                identity_prefix,
+                domain,
+            };
+            crate::seed::seed(&load(&common)?, &params).await.map(drop)
+        }
     }
 }
 
@@ -234,15 +257,3 @@ async fn admin_service(config: &Config) -> anyhow::Result<xkms_service::XkmsServ
     build_service(&config, config.server.listen).await
 }
 
-/// PEM armour.
-fn pem_encode(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}

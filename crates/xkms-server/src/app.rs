@@ -36,6 +36,7 @@ pub async fn build_service(config: &Config, bound: SocketAddr) -> anyhow::Result
             ..Policy::default()
         },
         trust: load_trust(config)?,
+        protocol: config.protocol_policy()?,
     };
     let master_key = open_master_key(config)?;
     let escrow = Escrow {
@@ -45,10 +46,91 @@ pub async fn build_service(config: &Config, bound: SocketAddr) -> anyhow::Result
             config.policy.generated_key_bits,
         ),
     };
-    Ok(
-        XkmsService::new(store, Arc::new(ca), Arc::new(SystemClock), service_config)
-            .with_escrow(escrow),
-    )
+    let nonce_secret = open_secret_file(&config.data_dir.join(SERVICE_SECRET_FILE))?;
+    let service = XkmsService::new(store, Arc::new(ca), Arc::new(SystemClock), service_config)
+        .with_escrow(escrow)
+        .with_nonce_secret(&nonce_secret);
+    let signer = open_result_signer(config, &service).await?;
+    Ok(service.with_result_signer(signer))
+}
+
+/// File of the secret shared by all nodes for two-phase nonces.
+pub const SERVICE_SECRET_FILE: &str = "service.key";
+/// The service's result-signing key and certificate (issued by the built-in CA).
+pub const SIGNING_KEY_FILE: &str = "signing-key.pem";
+pub const SIGNING_CERT_FILE: &str = "signing-cert.pem";
+
+/// Loads the result-signing key and certificate, creating them on first start (a fresh
+/// RSA-2048 key certified by the built-in CA for "XKMS Service").
+async fn open_result_signer(
+    config: &Config,
+    service: &XkmsService,
+) -> anyhow::Result<xkms_xmlsec::MessageSigner> {
+    let key_path = config.data_dir.join(SIGNING_KEY_FILE);
+    let cert_path = config.data_dir.join(SIGNING_CERT_FILE);
+    if !cert_path.exists() {
+        let pkcs8 = xkms_service::keypool::generate(2048).context("generating the signing key")?;
+        let pair = xkms_xmlsec::key_pair::rsa_key_pair_from_pkcs8(&pkcs8)?;
+        let cert = service.issue_signing_certificate(&pair.modulus, &pair.exponent).await?;
+        // Key first (exclusively), then the certificate: a loser of a start-up race
+        // loads the winner's pair.
+        let key_pem = zeroize::Zeroizing::new(pem_encode("PRIVATE KEY", &pkcs8));
+        if write_exclusive(&key_path, key_pem.as_bytes())? {
+            write_exclusive(&cert_path, pem_encode("CERTIFICATE", &cert).as_bytes())?;
+            tracing::info!(path = %cert_path.display(), "created the result-signing certificate");
+        }
+    }
+    let key_pem = zeroize::Zeroizing::new(
+        std::fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?,
+    );
+    let cert_pem = std::fs::read_to_string(&cert_path)
+        .with_context(|| format!("reading {}", cert_path.display()))?;
+    let key = zeroize::Zeroizing::new(
+        pem_blocks(key_pem.as_bytes(), "PRIVATE KEY")
+            .into_iter()
+            .next()
+            .context("signing key file holds no PRIVATE KEY")?,
+    );
+    let cert = pem_blocks(cert_pem.as_bytes(), "CERTIFICATE")
+        .into_iter()
+        .next()
+        .context("signing certificate file holds no CERTIFICATE")?;
+    let chain = vec![cert, service.ca().certificate_der().to_vec()];
+    Ok(xkms_xmlsec::MessageSigner::rsa(&key, chain)?)
+}
+
+/// Creates `path` with `bytes`, mode 0600, only if it does not exist; whether it did.
+fn write_exclusive(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<bool> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
+/// 32 secret bytes from `path`, created (0600, exclusively) on first start.
+pub fn open_secret_file(path: &std::path::Path) -> anyhow::Result<zeroize::Zeroizing<Vec<u8>>> {
+    if !path.exists() {
+        let bytes = MasterKey::generate_bytes()?;
+        if write_exclusive(path, &bytes)? {
+            tracing::info!(path = %path.display(), "created a service secret");
+        }
+    }
+    Ok(zeroize::Zeroizing::new(
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+    ))
 }
 
 fn processing(value: &str) -> Processing {
@@ -62,31 +144,7 @@ pub const MASTER_KEY_FILE: &str = "master.key";
 /// Loads the escrow master key, creating it (mode 0600, exclusively) on first start.
 /// Every node of a deployment must see the same file (shared data directory or a copy).
 pub fn open_master_key(config: &Config) -> anyhow::Result<MasterKey> {
-    use std::io::Write;
-    let path = config.data_dir.join(MASTER_KEY_FILE);
-    if !path.exists() {
-        let bytes = MasterKey::generate_bytes()?;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        match options.open(&path) {
-            Ok(mut file) => {
-                file.write_all(&bytes)?;
-                file.sync_all()?;
-                tracing::info!(path = %path.display(), "created the escrow master key");
-            }
-            // Another process created it first: use theirs.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
-        }
-    }
-    let bytes = zeroize::Zeroizing::new(
-        std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-    );
+    let bytes = open_secret_file(&config.data_dir.join(MASTER_KEY_FILE))?;
     Ok(MasterKey::from_bytes(&bytes)?)
 }
 
@@ -128,6 +186,19 @@ pub fn load_trust(config: &Config) -> anyhow::Result<xkms_service::validate::Tru
         intermediates: read_all(&config.trust.intermediates, "CERTIFICATE")?,
         crls: read_all(&config.trust.crls, "X509 CRL")?,
     })
+}
+
+/// PEM armour around DER, 64 columns.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 /// The DER contents of every PEM block labelled `label`.

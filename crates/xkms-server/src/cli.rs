@@ -81,6 +81,22 @@ pub enum AdminCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Fill the store with synthetic key bindings (benchmarks): <prefix><i>@<domain>.
+    Seed {
+        /// Number of key bindings to add.
+        #[arg(long)]
+        count: u64,
+        /// Index of the first binding (to grow an already seeded store).
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Local part before the index.
+        #[arg(long, default_value = "user")]
+        identity_prefix: String,
+        #[arg(long, default_value = "seed.example")]
+        domain: String,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -18,7 +18,43 @@ pub struct Config {
     pub ca: CaConfig,
     pub policy: PolicyConfig,
     pub trust: TrustFiles,
+    pub protocol: ProtocolConfig,
 }
+
+/// `[protocol]`: two-phase, replay protection and message signatures.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtocolConfig {
+    /// Two-phase policy for every operation: "never", "when-offered" or "required".
+    pub two_phase: String,
+    /// Per-operation overrides, e.g. `{ Register = "required", Locate = "never" }`.
+    pub two_phase_operations: std::collections::BTreeMap<String, String>,
+    /// How long a two-phase nonce is accepted.
+    pub nonce_lifetime_seconds: i64,
+    /// How long X-KRSS request Ids are remembered to refuse replays.
+    pub replay_window_seconds: i64,
+    /// Operations whose requests must be signed by a trusted signer, e.g. ["Register"].
+    pub require_signed: Vec<String>,
+    /// Sign every result with the service signing key (otherwise only on request).
+    pub sign_results: bool,
+}
+
+impl Default for ProtocolConfig {
+    fn default() -> Self {
+        ProtocolConfig {
+            two_phase: "when-offered".into(),
+            two_phase_operations: Default::default(),
+            nonce_lifetime_seconds: 300,
+            replay_window_seconds: 600,
+            require_signed: Vec::new(),
+            sign_results: false,
+        }
+    }
+}
+
+/// Operation names the protocol settings accept.
+pub const OPERATIONS: &[&str] =
+    &["Locate", "Validate", "Register", "Reissue", "Revoke", "Recover", "Compound", "Status", "Pending"];
 
 /// `[trust]`: PEM files (each may hold several certificates / CRLs) for Validate,
 /// besides the built-in CA.
@@ -90,6 +126,7 @@ impl Default for Config {
             ca: CaConfig::default(),
             policy: PolicyConfig::default(),
             trust: TrustFiles::default(),
+            protocol: ProtocolConfig::default(),
         }
     }
 }
@@ -251,6 +288,7 @@ impl Config {
             });
         }
         self.private_key_cipher_uri()?;
+        self.protocol_policy()?;
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid {
                 name: "server.max_body_bytes",
@@ -258,6 +296,47 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// The service's protocol policy from `[protocol]`.
+    pub fn protocol_policy(&self) -> Result<xkms_service::protocol::ProtocolPolicy, ConfigError> {
+        use xkms_service::protocol::{ProtocolPolicy, TwoPhase};
+        let mode = |name: &'static str, value: &str| {
+            TwoPhase::parse(value).ok_or(ConfigError::Invalid {
+                name,
+                message: "one of never, when-offered, required".into(),
+            })
+        };
+        let operation = |name: &'static str, op: &str| -> Result<String, ConfigError> {
+            OPERATIONS
+                .iter()
+                .find(|o| o.eq_ignore_ascii_case(op))
+                .map(|o| (*o).to_owned())
+                .ok_or(ConfigError::Invalid { name, message: format!("unknown operation (one of {})", OPERATIONS.join(", ")) })
+        };
+        let positive = |name: &'static str, v: i64| {
+            if v > 0 { Ok(time::Duration::seconds(v)) } else { Err(ConfigError::Invalid { name, message: "must be positive".into() }) }
+        };
+        let mut two_phase = Vec::new();
+        for (op, value) in &self.protocol.two_phase_operations {
+            two_phase.push((
+                operation("protocol.two_phase_operations", op)?,
+                mode("protocol.two_phase_operations", value)?,
+            ));
+        }
+        Ok(ProtocolPolicy {
+            two_phase,
+            default_two_phase: mode("protocol.two_phase", &self.protocol.two_phase)?,
+            nonce_lifetime: positive("protocol.nonce_lifetime_seconds", self.protocol.nonce_lifetime_seconds)?,
+            replay_window: positive("protocol.replay_window_seconds", self.protocol.replay_window_seconds)?,
+            require_signed: self
+                .protocol
+                .require_signed
+                .iter()
+                .map(|op| operation("protocol.require_signed", op))
+                .collect::<Result<_, _>>()?,
+            sign_results: self.protocol.sign_results,
+        })
     }
 
     /// The XML Encryption URI of `policy.private_key_cipher`.

@@ -12,13 +12,15 @@ use axum::routing::{get, post};
 use std::sync::Arc;
 use std::time::Instant;
 use xkms_proto::soap::{self, Binding, DocumentError, FaultCode, SoapVersion};
-use xkms_proto::{Limits, Message, ResultMessage, write_message};
+use xkms_proto::{Limits, Message, ResultMessage};
 use xkms_service::{RequestContext, ServiceError, XkmsService};
 
 /// Shared state of the HTTP front end.
 pub struct AppState {
     pub service: XkmsService,
     pub max_body_bytes: usize,
+    /// Request counters and latency histograms (`GET /metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// The router: `POST /xkms`, `GET /ca.pem`, `GET /healthz`.
@@ -29,6 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/crl", get(crl))
         .route("/certificates/{serial}", get(certificate))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::handler))
         .with_state(state)
 }
 
@@ -74,10 +77,15 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
     let declared = declared_version(request.headers().get(header::CONTENT_TYPE));
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
     let body = match to_bytes(request.into_body(), state.max_body_bytes).await {
         Ok(body) => body,
         Err(_) => {
             log_line("-", "-", "fault:too-large", started);
+            state.metrics.record_fault("-", started);
             return fault(
                 declared,
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -88,6 +96,7 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         log_line("-", "-", "fault:not-utf8", started);
+        state.metrics.record_fault("-", started);
         let status = StatusCode::from_u16(declared.fault_http_status(FaultCode::Sender))
             .unwrap_or(StatusCode::BAD_REQUEST);
         return fault(declared, status, FaultCode::Sender, "request is not UTF-8");
@@ -104,6 +113,7 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
             binding_hint,
         }) => {
             log_line("-", "-", "fault:envelope", started);
+            state.metrics.record_fault("-", started);
             let version = match binding_hint {
                 Some(Binding::Soap(v)) => v,
                 _ => declared,
@@ -127,25 +137,33 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
             let result = state.service.undecodable_result(request_id, &err);
             let element = header.map(|h| h.element.as_str()).unwrap_or("-");
             log_result(request_id.unwrap_or("-"), element, &result, started);
-            return respond(binding, &result);
+            state.metrics.record_result(element, &result, started);
+            return respond(&state.service, binding, None, &result);
         }
     };
     let Message::Request(request) = message else {
         log_line("-", "result", "fault:not-a-request", started);
+        state.metrics.record_fault("-", started);
         let version = binding_version(binding);
         let status = StatusCode::from_u16(version.fault_http_status(FaultCode::Sender))
             .unwrap_or(StatusCode::BAD_REQUEST);
         return fault(version, status, FaultCode::Sender, "not an XKMS request");
     };
-    let ctx = RequestContext { document: text };
+    let ctx = RequestContext { document: text, peer };
     let result = state.service.process(&ctx, &request).await;
     let abstract_ = xkms_service::service::request_abstract(&request);
     log_result(&abstract_.message.id, operation(&request), &result, started);
-    respond(binding, &result)
+    state.metrics.record_result(operation(&request), &result, started);
+    respond(&state.service, binding, Some(&request), &result)
 }
 
-fn respond(binding: Binding, result: &ResultMessage) -> Response {
-    let body = soap::wrap(binding, &write_message(&Message::Result(result.clone())));
+fn respond(
+    service: &XkmsService,
+    binding: Binding,
+    request: Option<&xkms_proto::Request>,
+    result: &ResultMessage,
+) -> Response {
+    let body = service.render(binding, request, result);
     let content_type = match binding {
         Binding::Soap(v) => v.content_type(),
         Binding::Bare => "text/xml; charset=utf-8",

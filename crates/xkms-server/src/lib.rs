@@ -7,3 +7,5 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod metrics;
+pub mod seed;

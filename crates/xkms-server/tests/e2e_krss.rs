@@ -374,10 +374,9 @@ async fn t103_recover_asynchronously() {
         .key_binding(kb_id.clone(), StatusValue::Indeterminate),
         authentication: xkms_client::krss::authentication_template(&kb_id),
     };
-    let id = request.request.message.id.clone();
     let result = client
-        .send_signed(&Request::Recover(request), |doc| {
-            xkms_client::krss::sign_request(&doc, &id, Some((&secret2, SASL)), None)
+        .send_signed(&Request::Recover(request), |doc, request_id| {
+            xkms_client::krss::sign_request(&doc, request_id, Some((&secret2, SASL)), None)
         })
         .await
         .unwrap();
@@ -434,8 +433,8 @@ async fn t103_recovery_survives_a_restart() {
     };
     let original_id = request.request.message.id.clone();
     let pending = client
-        .send_signed(&Request::Recover(request), |doc| {
-            xkms_client::krss::sign_request(&doc, &original_id, Some((&secret1, SASL)), None)
+        .send_signed(&Request::Recover(request), |doc, request_id| {
+            xkms_client::krss::sign_request(&doc, request_id, Some((&secret1, SASL)), None)
         })
         .await
         .unwrap();

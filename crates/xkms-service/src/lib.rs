@@ -15,6 +15,7 @@ mod ids;
 pub mod keypool;
 pub mod locate;
 pub mod pending;
+pub mod protocol;
 pub mod recover;
 pub mod register;
 pub mod reissue;

@@ -31,6 +31,17 @@ impl XkmsService {
             Request::Reissue(_) => policy.reissue,
             Request::Revoke(_) => policy.revoke,
             Request::Recover(_) => policy.recover,
+            // A compound is deferred as a whole when any member would be.
+            Request::Compound(c) => c
+                .requests
+                .iter()
+                .filter_map(|inner| self.deferred_mode(&crate::protocol::outer(inner.clone())))
+                .max_by_key(|mode| match mode {
+                    Processing::Approval => 2,
+                    Processing::Asynchronous => 1,
+                    Processing::Synchronous => 0,
+                })
+                .unwrap_or(Processing::Synchronous),
             _ => Processing::Synchronous,
         };
         (mode != Processing::Synchronous).then_some(mode)
@@ -68,7 +79,10 @@ impl XkmsService {
             created_at: now,
             updated_at: now,
             lease_until: None,
-            counters: None,
+            counters: match request {
+                Request::Compound(c) => Some((0, 0, u32::try_from(c.requests.len()).unwrap_or(u32::MAX))),
+                _ => None,
+            },
         };
         let audit = AuditEvent {
             at: now,
@@ -95,6 +109,7 @@ impl XkmsService {
             return Ok(false);
         };
         let result = self.complete_job(&job).await;
+        let counters = crate::protocol::compound_counters(&result);
         let outcome = short(result_abstract(&result).result_major.as_uri()).to_owned();
         let xml = write_message(&Message::Result(result));
         let done = self.clock.now();
@@ -111,7 +126,7 @@ impl XkmsService {
                 PendingState::Running,
                 PendingState::Done,
                 Some(&xml),
-                None,
+                counters,
                 done,
                 &audit,
             )
@@ -125,9 +140,10 @@ impl XkmsService {
         match stored_request(job) {
             Ok(request) => {
                 let ctx = RequestContext {
+                    peer: None,
                     document: &job.document,
                 };
-                self.answer(&ctx, &request, false).await
+                self.answer(&ctx, &request, crate::protocol::Stage::Deferred).await
             }
             Err(err) => self.undecodable_result(Some(&job.original_request_id), &err),
         }

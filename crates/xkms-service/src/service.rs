@@ -4,13 +4,15 @@
 use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::ids::IdSource;
+use crate::protocol::Stage;
 use crate::store::Store;
 use std::sync::Arc;
 use time::Duration;
 use xkms_ca::Ca;
 use xkms_proto::{
     CompoundResult, LocateResult, MessageAbstract, RecoverResult, RegisterResult, ReissueResult,
-    Request, RequestAbstract, ResultAbstract, ResultMajor, ResultMessage, ResultMinor,
+    Request, RequestAbstract, ResponseMechanism, ResultAbstract, ResultMajor, ResultMessage,
+    ResultMinor,
     RevokeResult, StatusResult, ValidateResult,
 };
 
@@ -92,6 +94,8 @@ pub struct ServiceConfig {
     pub policy: Policy,
     /// Trust anchors, intermediates and CRLs for Validate besides the built-in CA.
     pub trust: crate::validate::TrustConfig,
+    /// Two-phase, replay and message-signature policy.
+    pub protocol: crate::protocol::ProtocolPolicy,
 }
 
 /// The per-request context the transport hands in.
@@ -99,6 +103,8 @@ pub struct ServiceConfig {
 pub struct RequestContext<'a> {
     /// The whole received document: signatures are verified over it.
     pub document: &'a str,
+    /// The client's address, when the transport knows it (two-phase nonces bind it).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 /// The XKMS registration authority.
@@ -110,6 +116,10 @@ pub struct XkmsService {
     pub(crate) config: ServiceConfig,
     /// Master key and key pool; without them service-generated keys and Recover are off.
     pub(crate) escrow: Option<Escrow>,
+    /// Key for two-phase nonces (shared by all nodes); without it Represent is never used.
+    pub(crate) nonce_key: Option<aws_lc_rs::hmac::Key>,
+    /// Signs results when policy or the client asks.
+    pub(crate) result_signer: Option<xkms_xmlsec::MessageSigner>,
 }
 
 /// What service-generated keys need: the key pool and the escrow master key.
@@ -133,7 +143,21 @@ impl XkmsService {
             ids: IdSource,
             config,
             escrow: None,
+            nonce_key: None,
+            result_signer: None,
         }
+    }
+
+    /// Enables the two-phase protocol with a secret shared by every node.
+    pub fn with_nonce_secret(mut self, secret: &[u8]) -> Self {
+        self.nonce_key = Some(crate::protocol::nonce_key(secret));
+        self
+    }
+
+    /// Signs results with `signer` (its certificate chain is in the signature's KeyInfo).
+    pub fn with_result_signer(mut self, signer: xkms_xmlsec::MessageSigner) -> Self {
+        self.result_signer = Some(signer);
+        self
     }
 
     /// Enables service-generated keys (with escrow) and Recover.
@@ -161,31 +185,60 @@ impl XkmsService {
 
     /// Processes one request and always produces a result (errors become results).
     pub async fn process(&self, ctx: &RequestContext<'_>, request: &Request) -> ResultMessage {
-        self.answer(ctx, request, true).await
+        self.answer(ctx, request, Stage::Live).await
     }
 
-    /// Processes a request; `may_defer` is false when a worker runs a deferred request.
+    /// Processes a request at a protocol stage (see [`Stage`]).
     pub(crate) async fn answer(
         &self,
         ctx: &RequestContext<'_>,
         request: &Request,
-        may_defer: bool,
+        stage: Stage,
     ) -> ResultMessage {
         let abstract_ = request_abstract(request);
+        let mut signature_value = None;
         let outcome = if abstract_.message.service != self.config.service_uri {
             Err(ServiceError::WrongService)
-        } else if let Some(mode) = self.deferred_mode(request).filter(|_| may_defer) {
-            self.defer(ctx, request, mode).await
         } else {
-            self.dispatch(ctx, request).await
+            match self.check_message_signature(ctx, request).await {
+                Err(e) => Err(e),
+                Ok(value) => {
+                    signature_value = value;
+                    self.answer_checked(ctx, request, stage).await
+                }
+            }
         };
-        match outcome {
+        let mut result = match outcome {
             Ok(result) => result,
             Err(err) => {
                 log_error(&abstract_.message.id, &err);
                 self.error_result(request, &err)
             }
+        };
+        // RequestSignatureValue only for a signed, verified request that asked for it.
+        if abstract_.response_mechanism.contains(&ResponseMechanism::RequestSignatureValue) {
+            result_abstract_mut(&mut result).request_signature_value = signature_value;
         }
+        result
+    }
+
+    /// Two-phase, replay and deferral (live requests only), then the operation.
+    async fn answer_checked(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: &Request,
+        stage: Stage,
+    ) -> Result<ResultMessage, ServiceError> {
+        if stage == Stage::Live {
+            if let Some(represent) = self.two_phase(ctx, request).await? {
+                return Ok(represent);
+            }
+            self.check_replay(request).await?;
+            if let Some(mode) = self.deferred_mode(request) {
+                return self.defer(ctx, request, mode).await;
+            }
+        }
+        self.dispatch(ctx, request).await
     }
 
     async fn dispatch(
@@ -202,7 +255,7 @@ impl XkmsService {
             Request::Recover(r) => Ok(ResultMessage::Recover(self.recover(ctx, r).await?)),
             Request::Status(r) => Ok(ResultMessage::Status(self.status(ctx, r).await?)),
             Request::Pending(r) => self.pending(ctx, r).await,
-            Request::Compound(_) => Err(ServiceError::MessageNotSupported),
+            Request::Compound(r) => Ok(ResultMessage::Compound(self.compound(ctx, r).await?)),
         }
     }
 

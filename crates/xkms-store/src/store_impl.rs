@@ -154,7 +154,8 @@ macro_rules! impl_store {
                     let row = BindingRow::encode(binding)?;
                     let mut tx = self.begin_write().await?;
                     if let Some(authorization_id) = &registration.authorization_id {
-                        use_authorization(&mut tx, authorization_id, Purpose::Register, row.created_at)
+                        let at = row.created_at;
+                        use_authorization(&mut tx, authorization_id, Purpose::Register, at)
                             .await?;
                     }
                     require_reserved(&mut tx, &registration.certificate.serial).await?;
@@ -277,12 +278,17 @@ macro_rules! impl_store {
                     tx.commit().await.map_err(db_error("commit"))
                 }
 
-                async fn escrowed_key(&self, binding_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-                    let row = sqlx::query("SELECT private_key FROM escrowed_keys WHERE binding_id = $1")
-                        .bind(binding_id)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_error("escrowed key"))?;
+                async fn escrowed_key(
+                    &self,
+                    binding_id: &str,
+                ) -> Result<Option<Vec<u8>>, StoreError> {
+                    let row = sqlx::query(
+                        "SELECT private_key FROM escrowed_keys WHERE binding_id = $1",
+                    )
+                    .bind(binding_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error("escrowed key"))?;
                     row.map(|r| r.try_get::<Vec<u8>, _>(0))
                         .transpose()
                         .map_err(db_error("escrowed key"))
@@ -338,7 +344,9 @@ macro_rules! impl_store {
                     tx.commit().await.map_err(db_error("commit"))
                 }
 
-                async fn revoked_certificates(&self) -> Result<Vec<RevokedCertificate>, StoreError> {
+                async fn revoked_certificates(
+                    &self,
+                ) -> Result<Vec<RevokedCertificate>, StoreError> {
                     let rows = sqlx::query(
                         "SELECT serial, revoked_at, revocation_reason FROM certificates \
                          WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial",

@@ -18,7 +18,8 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_initial.s
 pub(crate) async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     let mut tx = pool.begin().await.map_err(db_error("migration"))?;
     sqlx::query(
-        "SELECT pg_advisory_xact_lock(hashtext('xkms-store migrate ' || COALESCE(current_schema(), '')))",
+        "SELECT pg_advisory_xact_lock(\
+         hashtext('xkms-store migrate ' || COALESCE(current_schema(), '')))",
     )
     .execute(&mut *tx)
     .await

@@ -57,3 +57,58 @@ pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::SqliteConnectOptions;
+
+    /// A database written by the first release gains the new tables and columns, and
+    /// its certificates an empty SKI.
+    #[tokio::test]
+    async fn version_1_database_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let pool = SqlitePool::connect_with(
+            SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+        sqlx::raw_sql(MIGRATIONS[0].1).execute(&pool).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL);
+             INSERT INTO schema_migrations VALUES (1);
+             INSERT INTO serials VALUES ('01', 0);
+             INSERT INTO key_bindings (id, modulus, exponent, key_fingerprint, key_usage,
+                 status, created_at) VALUES ('k1', x'00', x'010001', x'00', '', 'valid', 0);
+             INSERT INTO certificates (serial, binding_id, der, not_before, not_after,
+                 issued_at) VALUES ('01', 'k1', x'30', 0, 1, 0);",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+
+        let store = crate::SqliteStore::open_path(&path).await.unwrap();
+        let ski: Vec<u8> = sqlx::query("SELECT ski FROM certificates WHERE serial = '01'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert!(ski.is_empty());
+        let version: i64 = sqlx::query("SELECT MAX(version) FROM schema_migrations")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(version, 2);
+        for table in ["escrowed_keys", "pending_requests", "replay_values"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        }
+    }
+}

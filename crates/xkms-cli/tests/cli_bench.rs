@@ -1,0 +1,164 @@
+//! `xkms bench` runs each workload against a real server (in-process, loopback, real
+//! SQLite file and CA) and ends with the summary line. Small counts: this checks
+//! behaviour, not speed (figures live in docs/PERFORMANCE.md).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+/// Runs `xkms --service URL ARGS…` off the async runtime; (exit code, stdout, stderr).
+async fn xkms(url: &str, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xkms"));
+    cmd.args(["--service", url]).args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The last line must be `<op>: <ops/s> ops/s p50=<ms>ms p99=<ms>ms errors=0`.
+fn assert_summary(op: &str, code: i32, stdout: &str, stderr: &str) {
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let last = stdout.lines().last().unwrap_or_default();
+    let rest = last.strip_prefix(&format!("{op}: ")).expect(last);
+    let (rate, rest) = rest.split_once(" ops/s p50=").expect(last);
+    let (p50, rest) = rest.split_once("ms p99=").expect(last);
+    let (p99, errors) = rest.split_once("ms errors=").expect(last);
+    assert!(rate.parse::<f64>().unwrap() > 0.0, "{last}");
+    assert!(
+        p50.parse::<f64>().unwrap() <= p99.parse::<f64>().unwrap(),
+        "{last}"
+    );
+    assert_eq!(errors, "0", "{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_runs_every_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = xkms_server::config::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.ca.key_type = "rsa2048".into();
+    config.policy.key_pool_size = 2;
+    let running = xkms_server::admin::start(config.clone()).await.unwrap();
+    let url = running.service_uri;
+    let seeded = xkms_server::seed::seed(
+        &config,
+        &xkms_server::seed::SeedParams {
+            count: 30,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(seeded, 30);
+    let mut admin = config.clone();
+    admin.policy.key_pool_size = 0;
+    let service = xkms_server::app::build_service(&admin, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    service
+        .create_authorization(
+            &xkms_service::NewAuthorization {
+                identity: "bench@example.com".into(),
+                purpose: xkms_service::store::Purpose::Register,
+                lifetime: None,
+                max_uses: Some(20),
+            },
+            &xkms_xmlsec::kdf::SharedSecret::new("bench secret".into()),
+        )
+        .await
+        .unwrap();
+
+    let load = ["--requests", "6", "--concurrency", "2", "--warmup", "1"];
+    let (code, out, err) = xkms(
+        &url,
+        &[
+            &[
+                "bench",
+                "locate",
+                "--key-name",
+                "user{i}@seed.example",
+                "--spread",
+                "30",
+            ][..],
+            &load,
+        ]
+        .concat(),
+    )
+    .await;
+    assert_summary("locate", code, &out, &err);
+
+    let identity = [
+        "--identity",
+        "bench@example.com",
+        "--secret",
+        "bench secret",
+    ];
+    let (code, out, err) = xkms(
+        &url,
+        &[&["bench", "register", "--keys", "2"][..], &identity, &load].concat(),
+    )
+    .await;
+    assert_summary("register", code, &out, &err);
+    let (code, out, err) = xkms(
+        &url,
+        &[
+            &["bench", "generate"][..],
+            &identity,
+            &["--requests", "2", "--warmup", "0"],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_summary("generate", code, &out, &err);
+
+    // 6 + 1 registrations and 2 generated keys used 9 of the 20 uses; one more for a
+    // certificate to validate.
+    let cert = dir.path().join("bench.pem");
+    let key = dir.path().join("bench.key");
+    let (code, out, err) = xkms(
+        &url,
+        &[
+            "register",
+            "--key-name",
+            "bench@example.com",
+            "--secret",
+            "bench secret",
+            "--key",
+            key.to_str().unwrap(),
+            "--out",
+            cert.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = xkms(
+        &url,
+        &[
+            &["bench", "validate", "--cert", cert.to_str().unwrap()][..],
+            &load,
+        ]
+        .concat(),
+    )
+    .await;
+    assert_summary("validate", code, &out, &err);
+
+    // A workload that cannot succeed counts errors and exits 1.
+    let (code, out, _) = xkms(
+        &url,
+        &[
+            &["bench", "locate", "--key-name", "nobody@example.com"][..],
+            &load,
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.trim_end().ends_with("errors=6"), "{out}");
+}
