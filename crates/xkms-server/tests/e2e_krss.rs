@@ -703,6 +703,26 @@ async fn t104_revoke_with_the_revocation_phrase() {
             || String::from_utf8_lossy(&out.stderr).contains("revoked")
     );
 
+    // Validate now says Invalid (RevocationStatus); Locate still finds the key (Locate
+    // asserts nothing about trust).
+    let validated = client
+        .validate(&xkms_client::validate::ValidateParams { certificates: vec![cert.clone()], ..Default::default() })
+        .await
+        .unwrap();
+    let status = &validated.key_bindings[0].status;
+    assert_eq!(status.status_value, StatusValue::Invalid);
+    assert!(status.invalid_reasons.contains(&Reason::RevocationStatus), "{status:?}");
+    let located = client
+        .locate(&xkms_client::locate::LocateParams {
+            key_names: vec!["joe@example.com".into()],
+            respond_with: vec![RespondWith::X509Cert],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(located.result.result_major, ResultMajor::Success);
+    assert_eq!(located.unverified_key_bindings.len(), 1);
+
     // Already revoked: Sender/Refused.
     let again = client.revoke(&params).await.unwrap();
     assert_eq!(
