@@ -10,6 +10,8 @@ pub struct Server {
     child: Child,
     pub url: String,
     pub data_dir: tempfile::TempDir,
+    /// The data directory the server uses (`data_dir`, or a shared one).
+    path: PathBuf,
 }
 
 impl Server {
@@ -21,10 +23,18 @@ impl Server {
 
     /// Starts on an existing data directory (restart tests) with extra arguments.
     pub fn start_in(data_dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        let path = data_dir.path().to_path_buf();
+        Server::start_shared(&path, data_dir, extra)
+    }
+
+    /// Starts on the data directory `path` (e.g. shared with another node), logging into
+    /// `own`.
+    pub fn start_shared(path: &Path, own: tempfile::TempDir, extra: &[&str]) -> Server {
+        let data_dir = own;
         let log = std::fs::File::create(data_dir.path().join("xkmsd.log")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_xkmsd"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir.path())
+            .arg(path)
             .args(extra)
             .env("XKMS_CA_KEY_TYPE", "rsa2048")
             .stdout(Stdio::piped())
@@ -43,15 +53,17 @@ impl Server {
                 std::fs::read_to_string(data_dir.path().join("xkmsd.log")).unwrap_or_default();
             panic!("xkmsd did not start: {line:?}\n{log}");
         };
-        Server {
-            url: url.to_owned(),
-            child,
-            data_dir,
-        }
+        Server { url: url.to_owned(), child, data_dir, path: path.to_path_buf() }
     }
 
     pub fn dir(&self) -> &Path {
-        self.data_dir.path()
+        &self.path
+    }
+
+    /// Number of key bindings in the store at `url`.
+    pub async fn binding_count_at(&self, url: &str) -> u64 {
+        let store = xkms_store::open_store(url).await.unwrap();
+        store.count_bindings().await.unwrap()
     }
 
     /// Runs `xkmsd admin ARGS --data-dir DIR`.
