@@ -160,6 +160,7 @@ pub async fn run(
             Ok(())
         }
         AdminCommand::Pending { command } => pending(command, load).await,
+        AdminCommand::MigrateStore { from, to } => migrate_store(&from, &to).await,
         AdminCommand::Crl { common, pem } => {
             let config = load(&common)?;
             let service = admin_service(&config).await?;
@@ -257,3 +258,31 @@ async fn admin_service(config: &Config) -> anyhow::Result<xkms_service::XkmsServ
     build_service(&config, config.server.listen).await
 }
 
+
+/// `xkmsd admin migrate-store`: copies every table, with a progress line per table.
+async fn migrate_store(from: &str, to: &str) -> anyhow::Result<()> {
+    use xkms_store::redact_url;
+    eprintln!("copying {} to {}", redact_url(from), redact_url(to));
+    let mut last = (String::new(), 0u64);
+    let mut progress = |table: &str, done: u64, total: u64| {
+        // Redraw at most every 1% (and at the end of each table).
+        let step = (total / 100).max(1);
+        if table != last.0 || done == total || done >= last.1 + step {
+            let percent = if total == 0 { 100 } else { done * 100 / total };
+            let filled = (percent / 5) as usize;
+            eprint!("\r{table:<20} [{:<20}] {done}/{total} ({percent}%)", "#".repeat(filled));
+            if done == total {
+                eprintln!();
+            }
+            last = (table.to_owned(), done);
+        }
+    };
+    let report = xkms_store::copy_store(from, to, &mut progress)
+        .await
+        .with_context(|| "copying the store (is the target empty and reachable?)")?;
+    println!("copied {} rows in {} tables", report.total_rows(), report.tables.len());
+    for table in &report.tables {
+        println!("  {:<20} {}", table.table, table.rows);
+    }
+    Ok(())
+}

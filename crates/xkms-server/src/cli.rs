@@ -64,6 +64,16 @@ pub enum AdminCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Copy every record from one store to another (e.g. SQLite to PostgreSQL); the
+    /// target must be empty. Stop the service first.
+    MigrateStore {
+        /// Source database URL, e.g. sqlite://xkms-data/xkms.db
+        #[arg(long)]
+        from: String,
+        /// Target database URL, e.g. postgres://xkms@db.example/xkms
+        #[arg(long)]
+        to: String,
+    },
     /// Pending (asynchronous) requests: list, approve, reject.
     Pending {
         #[command(subcommand)]

@@ -27,8 +27,8 @@ struct Database {
 }
 
 impl Database {
-    fn create(base: &str) -> Database {
-        let name = format!("xkms_nodes_{}", std::process::id());
+    fn create(base: &str, tag: &str) -> Database {
+        let name = format!("xkms_{tag}_{}", std::process::id());
         let (prefix, _) = base.rsplit_once('/').expect("a database URL");
         let psql = |sql: &str| {
             let out = Command::new("psql").args([base, "-v", "ON_ERROR_STOP=1", "-c", sql]).output().unwrap();
@@ -68,7 +68,7 @@ async fn two_nodes_share_one_postgresql_database() {
         println!("XKMS_TEST_POSTGRES is not set: skipping the two-node PostgreSQL test");
         return;
     };
-    let db = Database::create(&base);
+    let db = Database::create(&base, "nodes");
     // One data directory (CA key, master key, nonce secret) shared by both nodes, as
     // docs/OPERATIONS.md describes; one database.
     let data = tempfile::tempdir().unwrap();
@@ -171,4 +171,56 @@ async fn two_nodes_share_one_postgresql_database() {
     }
     assert_eq!(a.binding_count_at(&db.url).await, before + 8, "no lost or duplicated binding");
     drop((a, b));
+}
+
+/// An operator moves from SQLite to PostgreSQL with `xkmsd admin migrate-store`: what was
+/// registered on SQLite is served from PostgreSQL afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_store_from_sqlite_to_postgresql() {
+    let Ok(base) = std::env::var("XKMS_TEST_POSTGRES") else {
+        println!("XKMS_TEST_POSTGRES is not set: skipping the migrate-store test");
+        return;
+    };
+    let db = Database::create(&base, "migrate");
+
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("xkmsd.toml");
+    std::fs::write(&config, format!("[server]\nservice_uri = \"{SERVICE}\"\n[policy]\nkey_pool_size = 0\n")).unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let sqlite = Server::start_in(data, &["--config", &config]);
+    sqlite.authorize("joe@example.com", "secret", "register");
+    let client = XkmsClient::new(&sqlite.url).with_service_uri(SERVICE);
+    let secret = SharedSecret::new("secret".into());
+    let key = ClientKey::generate(2048).unwrap();
+    let registered = client.register(&joe(Some(&key), &secret, "joe@example.com")).await.unwrap();
+    let cert = registered.certificate().unwrap().to_vec();
+    let sqlite_url = sqlite.db_url();
+    let data = sqlite.stop();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_xkmsd"))
+        .args(["admin", "migrate-store", "--from", &sqlite_url, "--to", &db.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "migrate-store: {}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("key_bindings") || report.contains("bindings"), "{report}");
+    // A second migration into the now non-empty target is refused.
+    let again = Command::new(env!("CARGO_BIN_EXE_xkmsd"))
+        .args(["admin", "migrate-store", "--from", &sqlite_url, "--to", &db.url])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+
+    let pg = Server::start_in(data, &["--config", &config, "--database", &db.url]);
+    let client = XkmsClient::new(&pg.url).with_service_uri(SERVICE);
+    let validated = client
+        .validate(&xkms_client::validate::ValidateParams { certificates: vec![cert], ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(validated.key_bindings[0].status.status_value, xkms_proto::StatusValue::Valid);
+    // The authorization came along: Joe registers again on PostgreSQL.
+    let key2 = ClientKey::generate(2048).unwrap();
+    let again = client.register(&joe(Some(&key2), &secret, "joe@example.com")).await.unwrap();
+    assert_eq!(again.result.result.result_major, ResultMajor::Success);
+    assert_eq!(pg.binding_count_at(&db.url).await, 2);
 }
