@@ -58,12 +58,5 @@ impl XkmsClient {
 
 /// The Id of an inner request.
 pub fn inner_id(request: &InnerRequest) -> String {
-    match request {
-        InnerRequest::Locate(r) => r.request.message.id.clone(),
-        InnerRequest::Validate(r) => r.request.message.id.clone(),
-        InnerRequest::Register(r) => r.request.message.id.clone(),
-        InnerRequest::Reissue(r) => r.request.message.id.clone(),
-        InnerRequest::Recover(r) => r.request.message.id.clone(),
-        InnerRequest::Revoke(r) => r.request.message.id.clone(),
-    }
+    request.header().message.id.clone()
 }

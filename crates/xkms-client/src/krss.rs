@@ -159,3 +159,21 @@ pub fn decrypt_private_key(
         .map_err(|_| ClientError::Key("the returned RSAKeyPair is inconsistent"))?;
     ClientKey::from_der(&pkcs8)
 }
+
+/// Decrypts the `PrivateKey` of a Register/Recover result and checks that it is the key
+/// of the first returned key binding (when that binding shows its KeyValue).
+pub fn returned_private_key(
+    private_key: Option<&xkms_proto::PrivateKey>,
+    bindings: &[KeyBinding],
+    secret: &SharedSecret,
+    preparation: SecretPreparation,
+) -> Result<ClientKey, ClientError> {
+    let private_key = private_key.ok_or(ClientError::Key("the result carries no PrivateKey"))?;
+    let expected = bindings.first().and_then(|kb| {
+        kb.core.key_info.as_ref()?.key_values.iter().find_map(|v| match v {
+            KeyValue::Rsa(rsa) => Some(rsa.modulus.clone()),
+            KeyValue::Unsupported => None,
+        })
+    });
+    decrypt_private_key(private_key, secret, preparation, expected.as_deref())
+}

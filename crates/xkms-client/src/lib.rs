@@ -302,47 +302,17 @@ fn check_answers(
 }
 
 fn request_id(request: &Request) -> &str {
-    match request {
-        Request::Locate(r) => &r.request.message.id,
-        Request::Validate(r) => &r.request.message.id,
-        Request::Register(r) => &r.request.message.id,
-        Request::Reissue(r) => &r.request.message.id,
-        Request::Recover(r) => &r.request.message.id,
-        Request::Revoke(r) => &r.request.message.id,
-        Request::Compound(r) => &r.request.message.id,
-        Request::Status(r) => &r.request.message.id,
-        Request::Pending(r) => &r.request.message.id,
-    }
+    &request.header().message.id
 }
 
 /// The ResultAbstract part of any result.
 pub fn result_header(result: &ResultMessage) -> &ResultAbstract {
-    match result {
-        ResultMessage::Locate(r) => &r.result,
-        ResultMessage::Validate(r) => &r.result,
-        ResultMessage::Register(r) => &r.result,
-        ResultMessage::Reissue(r) => &r.result,
-        ResultMessage::Recover(r) => &r.result,
-        ResultMessage::Revoke(r) => &r.result,
-        ResultMessage::Compound(r) => &r.result,
-        ResultMessage::Status(r) => &r.result,
-        ResultMessage::Result(r) => r,
-    }
+    result.header()
 }
 
 /// The RequestAbstract part of any request, mutably.
 pub fn request_header_mut(request: &mut Request) -> &mut RequestAbstract {
-    match request {
-        Request::Locate(r) => &mut r.request,
-        Request::Validate(r) => &mut r.request,
-        Request::Register(r) => &mut r.request,
-        Request::Reissue(r) => &mut r.request,
-        Request::Recover(r) => &mut r.request,
-        Request::Revoke(r) => &mut r.request,
-        Request::Compound(r) => &mut r.request,
-        Request::Status(r) => &mut r.request,
-        Request::Pending(r) => &mut r.request,
-    }
+    request.header_mut()
 }
 
 /// Whether the leaf of `chain` is one of `trust`, or is issued (signature verified) by

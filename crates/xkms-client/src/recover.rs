@@ -1,7 +1,7 @@
 //! Recover (X-KRSS, seed T103): asks for an escrowed private key with a recovery code,
 //! offering asynchronous processing, then drives Pending → Status → PendingRequest.
 
-use crate::krss::{BindingRef, authentication_template, decrypt_private_key, sign_request};
+use crate::krss::{returned_private_key, BindingRef, authentication_template, sign_request};
 use crate::register::result_kind;
 use crate::{ClientError, ClientKey, XkmsClient};
 use std::time::Duration;
@@ -49,23 +49,7 @@ impl Recovered {
         secret: &SharedSecret,
         preparation: SecretPreparation,
     ) -> Result<ClientKey, ClientError> {
-        let private_key = self
-            .result
-            .private_key
-            .as_ref()
-            .ok_or(ClientError::Key("the result carries no PrivateKey"))?;
-        let expected = self.result.key_bindings.first().and_then(|kb| {
-            kb.core
-                .key_info
-                .as_ref()?
-                .key_values
-                .iter()
-                .find_map(|v| match v {
-                    xkms_proto::KeyValue::Rsa(rsa) => Some(rsa.modulus.clone()),
-                    xkms_proto::KeyValue::Unsupported => None,
-                })
-        });
-        decrypt_private_key(private_key, secret, preparation, expected.as_deref())
+        returned_private_key(self.result.private_key.as_ref(), &self.result.key_bindings, secret, preparation)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Register a key (X-KRSS): the client's own (seed T100) or one the service generates
 //! (seed T101).
 
-use crate::krss::{
-    authentication_template, decrypt_private_key, first_certificate, proof_of_possession_template,
+use crate::krss::{returned_private_key, 
+    authentication_template, first_certificate, proof_of_possession_template,
     sign_request,
 };
 use crate::{ClientError, ClientKey, XkmsClient};
@@ -52,23 +52,7 @@ impl Registered {
         secret: &SharedSecret,
         preparation: SecretPreparation,
     ) -> Result<ClientKey, ClientError> {
-        let private_key = self
-            .result
-            .private_key
-            .as_ref()
-            .ok_or(ClientError::Key("the result carries no PrivateKey"))?;
-        let expected = self.result.key_bindings.first().and_then(|kb| {
-            kb.core
-                .key_info
-                .as_ref()?
-                .key_values
-                .iter()
-                .find_map(|v| match v {
-                    KeyValue::Rsa(rsa) => Some(rsa.modulus.clone()),
-                    KeyValue::Unsupported => None,
-                })
-        });
-        decrypt_private_key(private_key, secret, preparation, expected.as_deref())
+        returned_private_key(self.result.private_key.as_ref(), &self.result.key_bindings, secret, preparation)
     }
 }
 
@@ -162,15 +146,5 @@ impl XkmsClient {
 
 /// The element name of a result (for messages).
 pub fn result_kind(result: &ResultMessage) -> &'static str {
-    match result {
-        ResultMessage::Locate(_) => "LocateResult",
-        ResultMessage::Validate(_) => "ValidateResult",
-        ResultMessage::Register(_) => "RegisterResult",
-        ResultMessage::Reissue(_) => "ReissueResult",
-        ResultMessage::Recover(_) => "RecoverResult",
-        ResultMessage::Revoke(_) => "RevokeResult",
-        ResultMessage::Compound(_) => "CompoundResult",
-        ResultMessage::Status(_) => "StatusResult",
-        ResultMessage::Result(_) => "Result",
-    }
+    result.element()
 }

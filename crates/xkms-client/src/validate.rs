@@ -1,43 +1,13 @@
 //! Validate (X-KISS, digest §4.2): ask the service for the status of a key binding.
 
-use crate::locate::query_key_binding;
 use crate::register::result_kind;
 use crate::{ClientError, XkmsClient};
-use time::OffsetDateTime;
-use xkms_proto::{
-    KeyUsage, QueryKeyBinding, Request, RespondWith, ResultMessage, RsaKeyValue, UseKeyWith,
-    ValidateRequest, ValidateResult,
-};
+use xkms_proto::{Request, ResultMessage, ValidateRequest, ValidateResult};
 
 /// What to validate: a certificate (first = end entity, then chain material) or a
-/// registered binding named by KeyName / KeyValue / UseKeyWith, for the given uses.
-#[derive(Debug, Clone, Default)]
-pub struct ValidateParams {
-    pub key_names: Vec<String>,
-    /// Every entry must hold for the binding to be Valid.
-    pub use_key_with: Vec<UseKeyWith>,
-    pub key_usage: Vec<KeyUsage>,
-    pub certificates: Vec<Vec<u8>>,
-    pub key_value: Option<RsaKeyValue>,
-    pub respond_with: Vec<RespondWith>,
-    pub response_limit: Option<u32>,
-    /// Evaluate at this instant instead of now.
-    pub time_instant: Option<OffsetDateTime>,
-}
-
-impl ValidateParams {
-    /// The QueryKeyBinding these parameters describe.
-    pub fn query_key_binding(&self) -> QueryKeyBinding {
-        query_key_binding(
-            &self.key_names,
-            &self.use_key_with,
-            &self.key_usage,
-            &self.certificates,
-            self.key_value.as_ref(),
-            self.time_instant,
-        )
-    }
-}
+/// registered binding named by KeyName / KeyValue / UseKeyWith, for the given uses —
+/// the same query parameters as Locate (for Validate every UseKeyWith must hold).
+pub type ValidateParams = crate::locate::LocateParams;
 
 impl XkmsClient {
     /// Sends a ValidateRequest and returns the ValidateResult (whatever its ResultMajor).

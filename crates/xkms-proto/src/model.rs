@@ -534,3 +534,155 @@ pub struct EncryptedData {
     /// `CipherData/CipherValue` (IV ‖ ciphertext).
     pub cipher_value: Vec<u8>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Accessors shared by every request and result
+
+impl Request {
+    /// The `RequestAbstractType` part.
+    pub fn header(&self) -> &RequestAbstract {
+        match self {
+            Request::Locate(r) => &r.request,
+            Request::Validate(r) => &r.request,
+            Request::Register(r) => &r.request,
+            Request::Reissue(r) => &r.request,
+            Request::Recover(r) => &r.request,
+            Request::Revoke(r) => &r.request,
+            Request::Compound(r) => &r.request,
+            Request::Status(r) => &r.request,
+            Request::Pending(r) => &r.request,
+        }
+    }
+
+    /// The `RequestAbstractType` part, mutably.
+    pub fn header_mut(&mut self) -> &mut RequestAbstract {
+        match self {
+            Request::Locate(r) => &mut r.request,
+            Request::Validate(r) => &mut r.request,
+            Request::Register(r) => &mut r.request,
+            Request::Reissue(r) => &mut r.request,
+            Request::Recover(r) => &mut r.request,
+            Request::Revoke(r) => &mut r.request,
+            Request::Compound(r) => &mut r.request,
+            Request::Status(r) => &mut r.request,
+            Request::Pending(r) => &mut r.request,
+        }
+    }
+
+    /// The operation's name (`Locate`, `Register`, …).
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Request::Locate(_) => "Locate",
+            Request::Validate(_) => "Validate",
+            Request::Register(_) => "Register",
+            Request::Reissue(_) => "Reissue",
+            Request::Recover(_) => "Recover",
+            Request::Revoke(_) => "Revoke",
+            Request::Compound(_) => "Compound",
+            Request::Status(_) => "Status",
+            Request::Pending(_) => "Pending",
+        }
+    }
+}
+
+impl ResultMessage {
+    /// The `ResultType` part.
+    pub fn header(&self) -> &ResultAbstract {
+        match self {
+            ResultMessage::Locate(r) => &r.result,
+            ResultMessage::Validate(r) => &r.result,
+            ResultMessage::Register(r) => &r.result,
+            ResultMessage::Reissue(r) => &r.result,
+            ResultMessage::Recover(r) => &r.result,
+            ResultMessage::Revoke(r) => &r.result,
+            ResultMessage::Compound(r) => &r.result,
+            ResultMessage::Status(r) => &r.result,
+            ResultMessage::Result(r) => r,
+        }
+    }
+
+    /// The `ResultType` part, mutably.
+    pub fn header_mut(&mut self) -> &mut ResultAbstract {
+        match self {
+            ResultMessage::Locate(r) => &mut r.result,
+            ResultMessage::Validate(r) => &mut r.result,
+            ResultMessage::Register(r) => &mut r.result,
+            ResultMessage::Reissue(r) => &mut r.result,
+            ResultMessage::Recover(r) => &mut r.result,
+            ResultMessage::Revoke(r) => &mut r.result,
+            ResultMessage::Compound(r) => &mut r.result,
+            ResultMessage::Status(r) => &mut r.result,
+            ResultMessage::Result(r) => r,
+        }
+    }
+
+    /// The result element's name (`LocateResult`, …, `Result`).
+    pub fn element(&self) -> &'static str {
+        match self {
+            ResultMessage::Locate(_) => "LocateResult",
+            ResultMessage::Validate(_) => "ValidateResult",
+            ResultMessage::Register(_) => "RegisterResult",
+            ResultMessage::Reissue(_) => "ReissueResult",
+            ResultMessage::Recover(_) => "RecoverResult",
+            ResultMessage::Revoke(_) => "RevokeResult",
+            ResultMessage::Compound(_) => "CompoundResult",
+            ResultMessage::Status(_) => "StatusResult",
+            ResultMessage::Result(_) => "Result",
+        }
+    }
+}
+
+impl InnerRequest {
+    /// The inner request as a top-level request.
+    pub fn into_request(self) -> Request {
+        match self {
+            InnerRequest::Locate(r) => Request::Locate(r),
+            InnerRequest::Validate(r) => Request::Validate(r),
+            InnerRequest::Register(r) => Request::Register(r),
+            InnerRequest::Reissue(r) => Request::Reissue(r),
+            InnerRequest::Recover(r) => Request::Recover(r),
+            InnerRequest::Revoke(r) => Request::Revoke(r),
+        }
+    }
+
+    /// The `RequestAbstractType` part.
+    pub fn header(&self) -> &RequestAbstract {
+        match self {
+            InnerRequest::Locate(r) => &r.request,
+            InnerRequest::Validate(r) => &r.request,
+            InnerRequest::Register(r) => &r.request,
+            InnerRequest::Reissue(r) => &r.request,
+            InnerRequest::Recover(r) => &r.request,
+            InnerRequest::Revoke(r) => &r.request,
+        }
+    }
+}
+
+impl InnerResult {
+    /// The `ResultType` part.
+    pub fn header(&self) -> &ResultAbstract {
+        match self {
+            InnerResult::Locate(r) => &r.result,
+            InnerResult::Validate(r) => &r.result,
+            InnerResult::Register(r) => &r.result,
+            InnerResult::Reissue(r) => &r.result,
+            InnerResult::Recover(r) => &r.result,
+            InnerResult::Revoke(r) => &r.result,
+        }
+    }
+
+    /// A result of one of the six inner kinds, if `result` is one.
+    pub fn from_result(result: ResultMessage) -> Option<InnerResult> {
+        Some(match result {
+            ResultMessage::Locate(r) => InnerResult::Locate(r),
+            ResultMessage::Validate(r) => InnerResult::Validate(r),
+            ResultMessage::Register(r) => InnerResult::Register(r),
+            ResultMessage::Reissue(r) => InnerResult::Reissue(r),
+            ResultMessage::Recover(r) => InnerResult::Recover(r),
+            ResultMessage::Revoke(r) => InnerResult::Revoke(r),
+            ResultMessage::Compound(_) | ResultMessage::Status(_) | ResultMessage::Result(_) => {
+                return None;
+            }
+        })
+    }
+}

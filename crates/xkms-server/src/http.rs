@@ -201,18 +201,7 @@ fn binding_version(binding: Binding) -> SoapVersion {
 }
 
 fn operation(request: &xkms_proto::Request) -> &'static str {
-    use xkms_proto::Request as R;
-    match request {
-        R::Locate(_) => "Locate",
-        R::Validate(_) => "Validate",
-        R::Register(_) => "Register",
-        R::Reissue(_) => "Reissue",
-        R::Recover(_) => "Recover",
-        R::Revoke(_) => "Revoke",
-        R::Compound(_) => "Compound",
-        R::Status(_) => "Status",
-        R::Pending(_) => "Pending",
-    }
+    request.operation()
 }
 
 fn log_result(request_id: &str, operation: &str, result: &ResultMessage, started: Instant) {

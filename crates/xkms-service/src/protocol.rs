@@ -304,40 +304,17 @@ pub(crate) fn compound_counters(result: &ResultMessage) -> Option<(u32, u32, u32
 }
 
 fn inner_header(r: &InnerResult) -> &xkms_proto::ResultAbstract {
-    match r {
-        InnerResult::Locate(x) => &x.result,
-        InnerResult::Validate(x) => &x.result,
-        InnerResult::Register(x) => &x.result,
-        InnerResult::Reissue(x) => &x.result,
-        InnerResult::Recover(x) => &x.result,
-        InnerResult::Revoke(x) => &x.result,
-    }
+    r.header()
 }
 
 /// An inner request as a top-level request.
 pub(crate) fn outer(inner: InnerRequest) -> Request {
-    match inner {
-        InnerRequest::Locate(r) => Request::Locate(r),
-        InnerRequest::Validate(r) => Request::Validate(r),
-        InnerRequest::Register(r) => Request::Register(r),
-        InnerRequest::Reissue(r) => Request::Reissue(r),
-        InnerRequest::Recover(r) => Request::Recover(r),
-        InnerRequest::Revoke(r) => Request::Revoke(r),
-    }
+    inner.into_request()
 }
 
 fn inner_result(result: ResultMessage) -> Result<InnerResult, ServiceError> {
-    Ok(match result {
-        ResultMessage::Locate(r) => InnerResult::Locate(r),
-        ResultMessage::Validate(r) => InnerResult::Validate(r),
-        ResultMessage::Register(r) => InnerResult::Register(r),
-        ResultMessage::Reissue(r) => InnerResult::Reissue(r),
-        ResultMessage::Recover(r) => InnerResult::Recover(r),
-        ResultMessage::Revoke(r) => InnerResult::Revoke(r),
-        ResultMessage::Compound(_) | ResultMessage::Status(_) | ResultMessage::Result(_) => {
-            return Err(ServiceError::Internal("an inner request produced a non-inner result".into()));
-        }
-    })
+    InnerResult::from_result(result)
+        .ok_or_else(|| ServiceError::Internal("an inner request produced a non-inner result".into()))
 }
 
 /// nonce = issue time (8 bytes, big-endian Unix seconds) ‖ HMAC-SHA256(key, time ‖

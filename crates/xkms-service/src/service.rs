@@ -358,17 +358,7 @@ impl XkmsService {
 
 /// The RequestAbstract part of any request.
 pub fn request_abstract(request: &Request) -> &RequestAbstract {
-    match request {
-        Request::Locate(r) => &r.request,
-        Request::Validate(r) => &r.request,
-        Request::Register(r) => &r.request,
-        Request::Reissue(r) => &r.request,
-        Request::Recover(r) => &r.request,
-        Request::Revoke(r) => &r.request,
-        Request::Compound(r) => &r.request,
-        Request::Status(r) => &r.request,
-        Request::Pending(r) => &r.request,
-    }
+    request.header()
 }
 
 fn log_error(request_id: &str, err: &ServiceError) {
@@ -381,45 +371,15 @@ fn log_error(request_id: &str, err: &ServiceError) {
 
 /// The ResultAbstract part of any result.
 pub fn result_abstract(result: &ResultMessage) -> &ResultAbstract {
-    match result {
-        ResultMessage::Locate(r) => &r.result,
-        ResultMessage::Validate(r) => &r.result,
-        ResultMessage::Register(r) => &r.result,
-        ResultMessage::Reissue(r) => &r.result,
-        ResultMessage::Recover(r) => &r.result,
-        ResultMessage::Revoke(r) => &r.result,
-        ResultMessage::Compound(r) => &r.result,
-        ResultMessage::Status(r) => &r.result,
-        ResultMessage::Result(r) => r,
-    }
+    result.header()
 }
 
 /// The ResultAbstract part of any result, mutably.
 pub fn result_abstract_mut(result: &mut ResultMessage) -> &mut ResultAbstract {
-    match result {
-        ResultMessage::Locate(r) => &mut r.result,
-        ResultMessage::Validate(r) => &mut r.result,
-        ResultMessage::Register(r) => &mut r.result,
-        ResultMessage::Reissue(r) => &mut r.result,
-        ResultMessage::Recover(r) => &mut r.result,
-        ResultMessage::Revoke(r) => &mut r.result,
-        ResultMessage::Compound(r) => &mut r.result,
-        ResultMessage::Status(r) => &mut r.result,
-        ResultMessage::Result(r) => r,
-    }
+    result.header_mut()
 }
 
 /// The element name of a request (for logs and operators).
 pub fn operation_name(request: &Request) -> &'static str {
-    match request {
-        Request::Locate(_) => "Locate",
-        Request::Validate(_) => "Validate",
-        Request::Register(_) => "Register",
-        Request::Reissue(_) => "Reissue",
-        Request::Recover(_) => "Recover",
-        Request::Revoke(_) => "Revoke",
-        Request::Compound(_) => "Compound",
-        Request::Status(_) => "Status",
-        Request::Pending(_) => "Pending",
-    }
+    request.operation()
 }
