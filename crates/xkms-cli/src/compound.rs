@@ -40,7 +40,8 @@ enum Op {
 }
 
 pub async fn run(client: &XkmsClient, args: CompoundArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
     let mut requests = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -51,16 +52,29 @@ pub async fn run(client: &XkmsClient, args: CompoundArgs) -> anyhow::Result<Exit
             .with_context(|| format!("{} line {}", args.file.display(), number + 1))?;
         requests.push(match parsed.op {
             Op::Locate(a) => InnerRequest::Locate(client.locate_request(&locate::params(a)?)),
-            Op::Validate(a) => InnerRequest::Validate(client.validate_request(&validate::params(a)?)),
+            Op::Validate(a) => {
+                InnerRequest::Validate(client.validate_request(&validate::params(a)?))
+            }
         });
     }
-    anyhow::ensure!(!requests.is_empty(), "{} holds no operation", args.file.display());
+    anyhow::ensure!(
+        !requests.is_empty(),
+        "{} holds no operation",
+        args.file.display()
+    );
     let result = client
-        .compound(requests, args.pending, |doc, _| Ok(doc), |p| {
-            if let Progress::Accepted { response_id } = p {
-                println!("compound accepted for asynchronous processing (response id {response_id})");
-            }
-        })
+        .compound(
+            requests,
+            args.pending,
+            |doc, _| Ok(doc),
+            |p| {
+                if let Progress::Accepted { response_id } = p {
+                    println!(
+                        "compound accepted for asynchronous processing (response id {response_id})"
+                    );
+                }
+            },
+        )
         .await?;
     report::result_line(&result.result);
     let mut all_success = result.result.result_major == ResultMajor::Success;
@@ -80,7 +94,11 @@ pub async fn run(client: &XkmsClient, args: CompoundArgs) -> anyhow::Result<Exit
             }
         }
     }
-    Ok(if all_success { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if all_success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Splits a line on white space; "double quotes" group words.
@@ -121,7 +139,13 @@ mod tests {
     fn lines_split_and_parse() {
         assert_eq!(
             split(r#"locate --use-key-with "urn:ietf:rfc:2459=C=US;CN=Joe Doe"  --key-name x"#),
-            vec!["locate", "--use-key-with", "urn:ietf:rfc:2459=C=US;CN=Joe Doe", "--key-name", "x"]
+            vec![
+                "locate",
+                "--use-key-with",
+                "urn:ietf:rfc:2459=C=US;CN=Joe Doe",
+                "--key-name",
+                "x"
+            ]
         );
         assert!(Line::try_parse_from(split("locate --key-name joe@example.com")).is_ok());
         assert!(Line::try_parse_from(split("register --key k.pem")).is_err());

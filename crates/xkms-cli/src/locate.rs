@@ -68,7 +68,10 @@ pub fn params(args: LocateArgs) -> anyhow::Result<LocateParams> {
 }
 
 /// Prints a LocateResult (and writes certificates into `out_dir`).
-pub fn print_result(result: &xkms_proto::LocateResult, out_dir: Option<&Path>) -> anyhow::Result<()> {
+pub fn print_result(
+    result: &xkms_proto::LocateResult,
+    out_dir: Option<&Path>,
+) -> anyhow::Result<()> {
     report::result_line(&result.result);
     for binding in &result.unverified_key_bindings {
         print_binding(binding);

@@ -27,12 +27,18 @@ impl ProtocolArgs {
         let signer = match &self.sign_with {
             None => None,
             Some(spec) => {
-                let (key, cert) = spec.split_once(',').context("--sign-with takes KEY.pem,CERT.pem")?;
-                let key_pem = std::fs::read_to_string(key).with_context(|| format!("reading {key}"))?;
+                let (key, cert) = spec
+                    .split_once(',')
+                    .context("--sign-with takes KEY.pem,CERT.pem")?;
+                let key_pem =
+                    std::fs::read_to_string(key).with_context(|| format!("reading {key}"))?;
                 let key_der = zeroize::Zeroizing::new(
-                    pem_decode(&key_pem, &["PRIVATE KEY"]).context("no PRIVATE KEY (PKCS#8) in the key file")?,
+                    pem_decode(&key_pem, &["PRIVATE KEY"])
+                        .context("no PRIVATE KEY (PKCS#8) in the key file")?,
                 );
-                let chain = certificates(&std::fs::read_to_string(cert).with_context(|| format!("reading {cert}"))?);
+                let chain = certificates(
+                    &std::fs::read_to_string(cert).with_context(|| format!("reading {cert}"))?,
+                );
                 anyhow::ensure!(!chain.is_empty(), "no CERTIFICATE in {cert}");
                 Some(
                     xkms_xmlsec::MessageSigner::rsa(&key_der, chain.clone())
@@ -45,7 +51,8 @@ impl ProtocolArgs {
             None => Vec::new(),
             Some(path) => {
                 let trust = certificates(
-                    &std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+                    &std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?,
                 );
                 anyhow::ensure!(!trust.is_empty(), "no CERTIFICATE in {}", path.display());
                 trust

@@ -29,7 +29,11 @@ impl XkmsClient {
                     service: self.service_uri().to_owned(),
                     ..Default::default()
                 },
-                response_mechanism: if pending { vec![ResponseMechanism::Pending] } else { vec![] },
+                response_mechanism: if pending {
+                    vec![ResponseMechanism::Pending]
+                } else {
+                    vec![]
+                },
                 ..Default::default()
             },
             requests,
@@ -38,20 +42,34 @@ impl XkmsClient {
             .send_signed(&Request::Compound(request), |doc, _| sign(doc, &inner_ids))
             .await?;
         let ResultMessage::Compound(first) = first else {
-            return Err(ClientError::BadResponse(format!("expected CompoundResult, got {}", result_kind(&first))));
+            return Err(ClientError::BadResponse(format!(
+                "expected CompoundResult, got {}",
+                result_kind(&first)
+            )));
         };
         if first.result.result_major != ResultMajor::Pending {
             return Ok(first);
         }
         let response_id = first.result.message.id.clone();
         let original_id = first.result.request_id.clone().unwrap_or_default();
-        progress(Progress::Accepted { response_id: response_id.clone() });
-        self.wait_until_ready(&original_id, &response_id, Duration::from_millis(500), 600, &mut progress)
-            .await?;
+        progress(Progress::Accepted {
+            response_id: response_id.clone(),
+        });
+        self.wait_until_ready(
+            &original_id,
+            &response_id,
+            Duration::from_millis(500),
+            600,
+            &mut progress,
+        )
+        .await?;
         progress(Progress::Ready);
         match self.fetch_pending(&original_id, &response_id).await? {
             ResultMessage::Compound(result) => Ok(result),
-            other => Err(ClientError::BadResponse(format!("expected CompoundResult, got {}", result_kind(&other)))),
+            other => Err(ClientError::BadResponse(format!(
+                "expected CompoundResult, got {}",
+                result_kind(&other)
+            ))),
         }
     }
 }

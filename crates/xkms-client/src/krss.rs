@@ -170,10 +170,15 @@ pub fn returned_private_key(
 ) -> Result<ClientKey, ClientError> {
     let private_key = private_key.ok_or(ClientError::Key("the result carries no PrivateKey"))?;
     let expected = bindings.first().and_then(|kb| {
-        kb.core.key_info.as_ref()?.key_values.iter().find_map(|v| match v {
-            KeyValue::Rsa(rsa) => Some(rsa.modulus.clone()),
-            KeyValue::Unsupported => None,
-        })
+        kb.core
+            .key_info
+            .as_ref()?
+            .key_values
+            .iter()
+            .find_map(|v| match v {
+                KeyValue::Rsa(rsa) => Some(rsa.modulus.clone()),
+                KeyValue::Unsupported => None,
+            })
     });
     decrypt_private_key(private_key, secret, preparation, expected.as_deref())
 }

@@ -133,18 +133,28 @@ impl XkmsClient {
         let options = &self.options;
         {
             let header = request_header_mut(&mut request);
-            if options.two_phase && !header.response_mechanism.contains(&ResponseMechanism::Represent) {
+            if options.two_phase
+                && !header
+                    .response_mechanism
+                    .contains(&ResponseMechanism::Represent)
+            {
                 header.response_mechanism.push(ResponseMechanism::Represent);
             }
             if options.request_signature_value
                 && options.signer.is_some()
-                && !header.response_mechanism.contains(&ResponseMechanism::RequestSignatureValue)
+                && !header
+                    .response_mechanism
+                    .contains(&ResponseMechanism::RequestSignatureValue)
             {
-                header.response_mechanism.push(ResponseMechanism::RequestSignatureValue);
+                header
+                    .response_mechanism
+                    .push(ResponseMechanism::RequestSignatureValue);
             }
         }
         let (document, signature_value) = self.prepare(&request, &sign)?;
-        let mut result = self.post_checked(document, signature_value.as_deref()).await?;
+        let mut result = self
+            .post_checked(document, signature_value.as_deref())
+            .await?;
         let first_major = result_header(&result).result_major.clone();
         if first_major == ResultMajor::Represent {
             // Second phase: the same request, a new Id, the nonce, OriginalRequestId.
@@ -159,9 +169,13 @@ impl XkmsClient {
             header.message.id = self.new_id();
             header.message.nonce = Some(nonce);
             header.original_request_id = Some(first_id);
-            header.response_mechanism.retain(|m| m != &ResponseMechanism::Represent);
+            header
+                .response_mechanism
+                .retain(|m| m != &ResponseMechanism::Represent);
             let (document, signature_value) = self.prepare(&request, &sign)?;
-            result = self.post_checked(document, signature_value.as_deref()).await?;
+            result = self
+                .post_checked(document, signature_value.as_deref())
+                .await?;
         }
         check_answers(&request, &result, &self.service_uri)?;
         Ok(result)
@@ -180,9 +194,14 @@ impl XkmsClient {
         sign: &impl Fn(String, &str) -> Result<String, ClientError>,
     ) -> Result<(String, Option<Vec<u8>>), ClientError> {
         let id = request_id(request).to_owned();
-        let body = soap::wrap(self.binding, &write_message(&Message::Request(request.clone())));
+        let body = soap::wrap(
+            self.binding,
+            &write_message(&Message::Request(request.clone())),
+        );
         let document = sign(body, &id)?;
-        let Some(signer) = &self.options.signer else { return Ok((document, None)) };
+        let Some(signer) = &self.options.signer else {
+            return Ok((document, None));
+        };
         let signed = xkms_xmlsec::sign_message(&document, &id, signer)
             .map_err(|e| ClientError::Signing(e.to_string()))?;
         let value = xkms_xmlsec::verify_message_signature(&signed, &id)
@@ -206,7 +225,9 @@ impl XkmsClient {
                 .map_err(|e| ClientError::Untrusted(format!("result signature: {e}")))?
                 .ok_or_else(|| ClientError::Untrusted("the result is not signed".into()))?;
             if !chain_trusted(&verified.signer_chain, &self.options.result_trust) {
-                return Err(ClientError::Untrusted("the result signer is not trusted".into()));
+                return Err(ClientError::Untrusted(
+                    "the result signer is not trusted".into(),
+                ));
             }
         }
         if self.options.request_signature_value
@@ -214,7 +235,9 @@ impl XkmsClient {
             && header.result_major != ResultMajor::Represent
             && header.request_signature_value.as_deref() != Some(ours)
         {
-            return Err(ClientError::Mismatch("RequestSignatureValue differs from our signature"));
+            return Err(ClientError::Mismatch(
+                "RequestSignatureValue differs from our signature",
+            ));
         }
         Ok(result)
     }
@@ -319,11 +342,15 @@ pub fn request_header_mut(request: &mut Request) -> &mut RequestAbstract {
 /// one of them or by a certificate of the chain that is.
 fn chain_trusted(chain: &[Vec<u8>], trust: &[Vec<u8>]) -> bool {
     use x509_parser::prelude::{FromDer, X509Certificate};
-    let Some(leaf_der) = chain.first() else { return false };
+    let Some(leaf_der) = chain.first() else {
+        return false;
+    };
     if trust.iter().any(|t| t == leaf_der) {
         return true;
     }
-    let Ok((_, leaf)) = X509Certificate::from_der(leaf_der) else { return false };
+    let Ok((_, leaf)) = X509Certificate::from_der(leaf_der) else {
+        return false;
+    };
     let now = x509_parser::time::ASN1Time::now();
     if !leaf.validity().is_valid_at(now) {
         return false;
@@ -331,7 +358,8 @@ fn chain_trusted(chain: &[Vec<u8>], trust: &[Vec<u8>]) -> bool {
     trust.iter().any(|anchor| {
         X509Certificate::from_der(anchor)
             .map(|(_, ca)| {
-                ca.subject() == leaf.issuer() && leaf.verify_signature(Some(ca.public_key())).is_ok()
+                ca.subject() == leaf.issuer()
+                    && leaf.verify_signature(Some(ca.public_key())).is_ok()
             })
             .unwrap_or(false)
     })

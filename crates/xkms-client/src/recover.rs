@@ -1,7 +1,7 @@
 //! Recover (X-KRSS, seed T103): asks for an escrowed private key with a recovery code,
 //! offering asynchronous processing, then drives Pending → Status → PendingRequest.
 
-use crate::krss::{returned_private_key, BindingRef, authentication_template, sign_request};
+use crate::krss::{BindingRef, authentication_template, returned_private_key, sign_request};
 use crate::register::result_kind;
 use crate::{ClientError, ClientKey, XkmsClient};
 use std::time::Duration;
@@ -49,7 +49,12 @@ impl Recovered {
         secret: &SharedSecret,
         preparation: SecretPreparation,
     ) -> Result<ClientKey, ClientError> {
-        returned_private_key(self.result.private_key.as_ref(), &self.result.key_bindings, secret, preparation)
+        returned_private_key(
+            self.result.private_key.as_ref(),
+            &self.result.key_bindings,
+            secret,
+            preparation,
+        )
     }
 }
 
@@ -111,8 +116,14 @@ impl XkmsClient {
         progress(Progress::Accepted {
             response_id: response_id.clone(),
         });
-        self.wait_until_ready(&original_id, &response_id, params.poll_interval, params.max_polls, &mut progress)
-            .await?;
+        self.wait_until_ready(
+            &original_id,
+            &response_id,
+            params.poll_interval,
+            params.max_polls,
+            &mut progress,
+        )
+        .await?;
         progress(Progress::Ready);
         let result = self.fetch_pending(&original_id, &response_id).await?;
         match result {

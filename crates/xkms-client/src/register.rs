@@ -1,8 +1,8 @@
 //! Register a key (X-KRSS): the client's own (seed T100) or one the service generates
 //! (seed T101).
 
-use crate::krss::{returned_private_key, 
-    authentication_template, first_certificate, proof_of_possession_template,
+use crate::krss::{
+    authentication_template, first_certificate, proof_of_possession_template, returned_private_key,
     sign_request,
 };
 use crate::{ClientError, ClientKey, XkmsClient};
@@ -52,7 +52,12 @@ impl Registered {
         secret: &SharedSecret,
         preparation: SecretPreparation,
     ) -> Result<ClientKey, ClientError> {
-        returned_private_key(self.result.private_key.as_ref(), &self.result.key_bindings, secret, preparation)
+        returned_private_key(
+            self.result.private_key.as_ref(),
+            &self.result.key_bindings,
+            secret,
+            preparation,
+        )
     }
 }
 

@@ -23,11 +23,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (listener, state) = prepare(&config).await?;
     let service_uri = state.service.config().service_uri.clone();
     spawn_worker(state.clone());
-    let handle = tokio::spawn(async move { axum::serve(
+    let handle = tokio::spawn(async move {
+        axum::serve(
             listener,
             router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-        .await });
+        .await
+    });
     Ok(Running {
         service_uri,
         handle,
@@ -68,8 +70,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    .with_graceful_shutdown(shutdown())
+    .await?;
     Ok(())
 }
 
@@ -258,7 +260,6 @@ async fn admin_service(config: &Config) -> anyhow::Result<xkms_service::XkmsServ
     build_service(&config, config.server.listen).await
 }
 
-
 /// `xkmsd admin migrate-store`: copies every table, with a progress line per table.
 async fn migrate_store(from: &str, to: &str) -> anyhow::Result<()> {
     use xkms_store::redact_url;
@@ -270,7 +271,10 @@ async fn migrate_store(from: &str, to: &str) -> anyhow::Result<()> {
         if table != last.0 || done == total || done >= last.1 + step {
             let percent = if total == 0 { 100 } else { done * 100 / total };
             let filled = (percent / 5) as usize;
-            eprint!("\r{table:<20} [{:<20}] {done}/{total} ({percent}%)", "#".repeat(filled));
+            eprint!(
+                "\r{table:<20} [{:<20}] {done}/{total} ({percent}%)",
+                "#".repeat(filled)
+            );
             if done == total {
                 eprintln!();
             }
@@ -280,7 +284,11 @@ async fn migrate_store(from: &str, to: &str) -> anyhow::Result<()> {
     let report = xkms_store::copy_store(from, to, &mut progress)
         .await
         .with_context(|| "copying the store (is the target empty and reachable?)")?;
-    println!("copied {} rows in {} tables", report.total_rows(), report.tables.len());
+    println!(
+        "copied {} rows in {} tables",
+        report.total_rows(),
+        report.tables.len()
+    );
     for table in &report.tables {
         println!("  {:<20} {}", table.table, table.rows);
     }

@@ -71,7 +71,9 @@ async fn open_result_signer(
     if !cert_path.exists() {
         let pkcs8 = xkms_service::keypool::generate(2048).context("generating the signing key")?;
         let pair = xkms_xmlsec::key_pair::rsa_key_pair_from_pkcs8(&pkcs8)?;
-        let cert = service.issue_signing_certificate(&pair.modulus, &pair.exponent).await?;
+        let cert = service
+            .issue_signing_certificate(&pair.modulus, &pair.exponent)
+            .await?;
         // Key first (exclusively), then the certificate: a loser of a start-up race
         // loads the winner's pair.
         let key_pem = zeroize::Zeroizing::new(pem_encode("PRIVATE KEY", &pkcs8));
@@ -81,7 +83,8 @@ async fn open_result_signer(
         }
     }
     let key_pem = zeroize::Zeroizing::new(
-        std::fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?,
+        std::fs::read_to_string(&key_path)
+            .with_context(|| format!("reading {}", key_path.display()))?,
     );
     let cert_pem = std::fs::read_to_string(&cert_path)
         .with_context(|| format!("reading {}", cert_path.display()))?;

@@ -53,8 +53,10 @@ impl Default for ProtocolConfig {
 }
 
 /// Operation names the protocol settings accept.
-pub const OPERATIONS: &[&str] =
-    &["Locate", "Validate", "Register", "Reissue", "Revoke", "Recover", "Compound", "Status", "Pending"];
+pub const OPERATIONS: &[&str] = &[
+    "Locate", "Validate", "Register", "Reissue", "Revoke", "Recover", "Compound", "Status",
+    "Pending",
+];
 
 /// `[trust]`: PEM files (each may hold several certificates / CRLs) for Validate,
 /// besides the built-in CA.
@@ -312,10 +314,20 @@ impl Config {
                 .iter()
                 .find(|o| o.eq_ignore_ascii_case(op))
                 .map(|o| (*o).to_owned())
-                .ok_or(ConfigError::Invalid { name, message: format!("unknown operation (one of {})", OPERATIONS.join(", ")) })
+                .ok_or(ConfigError::Invalid {
+                    name,
+                    message: format!("unknown operation (one of {})", OPERATIONS.join(", ")),
+                })
         };
         let positive = |name: &'static str, v: i64| {
-            if v > 0 { Ok(time::Duration::seconds(v)) } else { Err(ConfigError::Invalid { name, message: "must be positive".into() }) }
+            if v > 0 {
+                Ok(time::Duration::seconds(v))
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    message: "must be positive".into(),
+                })
+            }
         };
         let mut two_phase = Vec::new();
         for (op, value) in &self.protocol.two_phase_operations {
@@ -327,8 +339,14 @@ impl Config {
         Ok(ProtocolPolicy {
             two_phase,
             default_two_phase: mode("protocol.two_phase", &self.protocol.two_phase)?,
-            nonce_lifetime: positive("protocol.nonce_lifetime_seconds", self.protocol.nonce_lifetime_seconds)?,
-            replay_window: positive("protocol.replay_window_seconds", self.protocol.replay_window_seconds)?,
+            nonce_lifetime: positive(
+                "protocol.nonce_lifetime_seconds",
+                self.protocol.nonce_lifetime_seconds,
+            )?,
+            replay_window: positive(
+                "protocol.replay_window_seconds",
+                self.protocol.replay_window_seconds,
+            )?,
             require_signed: self
                 .protocol
                 .require_signed

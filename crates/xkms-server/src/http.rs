@@ -149,11 +149,16 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
             .unwrap_or(StatusCode::BAD_REQUEST);
         return fault(version, status, FaultCode::Sender, "not an XKMS request");
     };
-    let ctx = RequestContext { document: text, peer };
+    let ctx = RequestContext {
+        document: text,
+        peer,
+    };
     let result = state.service.process(&ctx, &request).await;
     let abstract_ = xkms_service::service::request_abstract(&request);
     log_result(&abstract_.message.id, operation(&request), &result, started);
-    state.metrics.record_result(operation(&request), &result, started);
+    state
+        .metrics
+        .record_result(operation(&request), &result, started);
     respond(&state.service, binding, Some(&request), &result)
 }
 

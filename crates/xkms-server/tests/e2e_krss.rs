@@ -706,12 +706,18 @@ async fn t104_revoke_with_the_revocation_phrase() {
     // Validate now says Invalid (RevocationStatus); Locate still finds the key (Locate
     // asserts nothing about trust).
     let validated = client
-        .validate(&xkms_client::validate::ValidateParams { certificates: vec![cert.clone()], ..Default::default() })
+        .validate(&xkms_client::validate::ValidateParams {
+            certificates: vec![cert.clone()],
+            ..Default::default()
+        })
         .await
         .unwrap();
     let status = &validated.key_bindings[0].status;
     assert_eq!(status.status_value, StatusValue::Invalid);
-    assert!(status.invalid_reasons.contains(&Reason::RevocationStatus), "{status:?}");
+    assert!(
+        status.invalid_reasons.contains(&Reason::RevocationStatus),
+        "{status:?}"
+    );
     let located = client
         .locate(&xkms_client::locate::LocateParams {
             key_names: vec!["joe@example.com".into()],

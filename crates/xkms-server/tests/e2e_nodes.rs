@@ -31,19 +31,34 @@ impl Database {
         let name = format!("xkms_{tag}_{}", std::process::id());
         let (prefix, _) = base.rsplit_once('/').expect("a database URL");
         let psql = |sql: &str| {
-            let out = Command::new("psql").args([base, "-v", "ON_ERROR_STOP=1", "-c", sql]).output().unwrap();
-            assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("psql")
+                .args([base, "-v", "ON_ERROR_STOP=1", "-c", sql])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "psql {sql}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
         psql(&format!("DROP DATABASE IF EXISTS {name}"));
         psql(&format!("CREATE DATABASE {name}"));
-        Database { admin_url: base.to_owned(), url: format!("{prefix}/{name}"), name }
+        Database {
+            admin_url: base.to_owned(),
+            url: format!("{prefix}/{name}"),
+            name,
+        }
     }
 }
 
 impl Drop for Database {
     fn drop(&mut self) {
         let _ = Command::new("psql")
-            .args([&self.admin_url, "-c", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
+            .args([
+                &self.admin_url,
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
             .output();
     }
 }
@@ -52,7 +67,10 @@ fn joe<'a>(key: Option<&'a ClientKey>, secret: &'a SharedSecret, name: &str) -> 
     RegisterParams {
         key,
         key_name: Some(name.to_owned()),
-        use_key_with: vec![UseKeyWith { application: Application::Smime, identifier: "joe@example.com".into() }],
+        use_key_with: vec![UseKeyWith {
+            application: Application::Smime,
+            identifier: "joe@example.com".into(),
+        }],
         key_usage: vec![],
         respond_with: vec![RespondWith::X509Cert, RespondWith::KeyValue],
         response_mechanism: vec![],
@@ -73,7 +91,11 @@ async fn two_nodes_share_one_postgresql_database() {
     // docs/OPERATIONS.md describes; one database.
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("xkmsd.toml");
-    std::fs::write(&config, format!("[server]\nservice_uri = \"{SERVICE}\"\n[policy]\nkey_pool_size = 2\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("[server]\nservice_uri = \"{SERVICE}\"\n[policy]\nkey_pool_size = 2\n"),
+    )
+    .unwrap();
     let shared = data.path().to_path_buf();
     let args = ["--config", config.to_str().unwrap(), "--database", &db.url];
     let a = Server::start_in(data, &args);
@@ -81,12 +103,24 @@ async fn two_nodes_share_one_postgresql_database() {
     let b = Server::start_shared(&shared, b_dir, &args);
     let node_a = XkmsClient::new(&a.url).with_service_uri(SERVICE);
     let node_b = XkmsClient::new(&b.url).with_service_uri(SERVICE);
-    a.admin(&["authorize", "joe@example.com", "--secret", "secret", "--database", &db.url, "--config", config.to_str().unwrap()]);
+    a.admin(&[
+        "authorize",
+        "joe@example.com",
+        "--secret",
+        "secret",
+        "--database",
+        &db.url,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
 
     // Register on A, locate and reissue on B.
     let secret = SharedSecret::new("secret".into());
     let key = ClientKey::generate(2048).unwrap();
-    let registered = node_a.register(&joe(Some(&key), &secret, "joe@example.com")).await.unwrap();
+    let registered = node_a
+        .register(&joe(Some(&key), &secret, "joe@example.com"))
+        .await
+        .unwrap();
     assert_eq!(registered.result.result.result_major, ResultMajor::Success);
     let located = node_b
         .locate(&xkms_client::locate::LocateParams {
@@ -96,10 +130,17 @@ async fn two_nodes_share_one_postgresql_database() {
         })
         .await
         .unwrap();
-    assert_eq!(located.unverified_key_bindings.len(), 1, "node B sees node A's registration");
+    assert_eq!(
+        located.unverified_key_bindings.len(),
+        1,
+        "node B sees node A's registration"
+    );
     let reissued = node_b
         .reissue(&ReissueParams {
-            binding: BindingRef { certificate: Some(registered.certificate().unwrap().to_vec()), ..Default::default() },
+            binding: BindingRef {
+                certificate: Some(registered.certificate().unwrap().to_vec()),
+                ..Default::default()
+            },
             key: Some(&key),
             secret: &secret,
             preparation: SASL,
@@ -111,22 +152,43 @@ async fn two_nodes_share_one_postgresql_database() {
 
     // An asynchronous recover started on A, polled and fetched on B.
     let (generated, _) = {
-        let r = node_a.register(&joe(None, &secret, "gen@example.com")).await.unwrap();
+        let r = node_a
+            .register(&joe(None, &secret, "gen@example.com"))
+            .await
+            .unwrap();
         let k = r.private_key(&secret, SASL).unwrap();
         (r, k)
     };
-    a.admin(&["authorize", "joe@example.com", "--secret", "secret1", "--purpose", "recover", "--database", &db.url, "--config", config.to_str().unwrap()]);
+    a.admin(&[
+        "authorize",
+        "joe@example.com",
+        "--secret",
+        "secret1",
+        "--purpose",
+        "recover",
+        "--database",
+        &db.url,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
     let secret1 = SharedSecret::new("secret1".into());
     let kb_id = node_a.new_id();
     let request = xkms_proto::RecoverRequest {
         request: xkms_proto::RequestAbstract {
-            message: xkms_proto::MessageAbstract { id: node_a.new_id(), service: SERVICE.into(), ..Default::default() },
+            message: xkms_proto::MessageAbstract {
+                id: node_a.new_id(),
+                service: SERVICE.into(),
+                ..Default::default()
+            },
             response_mechanism: vec![xkms_proto::ResponseMechanism::Pending],
             respond_with: vec![RespondWith::PrivateKey, RespondWith::KeyValue],
             ..Default::default()
         },
-        recover_key_binding: BindingRef { certificate: Some(generated.certificate().unwrap().to_vec()), ..Default::default() }
-            .key_binding(kb_id.clone(), xkms_proto::StatusValue::Indeterminate),
+        recover_key_binding: BindingRef {
+            certificate: Some(generated.certificate().unwrap().to_vec()),
+            ..Default::default()
+        }
+        .key_binding(kb_id.clone(), xkms_proto::StatusValue::Indeterminate),
         authentication: xkms_client::krss::authentication_template(&kb_id),
     };
     let original_id = request.request.message.id.clone();
@@ -140,25 +202,48 @@ async fn two_nodes_share_one_postgresql_database() {
     assert_eq!(header.result_major, ResultMajor::Pending);
     let response_id = header.message.id.clone();
     node_b
-        .wait_until_ready(&original_id, &response_id, std::time::Duration::from_millis(100), 100, &mut |_| {})
+        .wait_until_ready(
+            &original_id,
+            &response_id,
+            std::time::Duration::from_millis(100),
+            100,
+            &mut |_| {},
+        )
         .await
         .unwrap();
-    let xkms_proto::ResultMessage::Recover(result) = node_b.fetch_pending(&original_id, &response_id).await.unwrap() else {
+    let xkms_proto::ResultMessage::Recover(result) = node_b
+        .fetch_pending(&original_id, &response_id)
+        .await
+        .unwrap()
+    else {
         panic!("expected a RecoverResult")
     };
-    let recovered = xkms_client::Recovered { result, response_id: Some(response_id) };
+    let recovered = xkms_client::Recovered {
+        result,
+        response_id: Some(response_id),
+    };
     let key_back = recovered.private_key(&secret1, SASL).unwrap();
-    assert_eq!(key_back.modulus(), generated.private_key(&secret, SASL).unwrap().modulus());
+    assert_eq!(
+        key_back.modulus(),
+        generated.private_key(&secret, SASL).unwrap().modulus()
+    );
 
     // Eight clients register at once, alternating nodes.
     let before = a.binding_count_at(&db.url).await;
     let keys: Vec<ClientKey> = (0..8).map(|_| ClientKey::generate(2048).unwrap()).collect();
     let mut tasks = Vec::new();
     for (i, key) in keys.into_iter().enumerate() {
-        let client = if i % 2 == 0 { node_a.clone() } else { node_b.clone() };
+        let client = if i % 2 == 0 {
+            node_a.clone()
+        } else {
+            node_b.clone()
+        };
         tasks.push(tokio::spawn(async move {
             let secret = SharedSecret::new("secret".into());
-            let r = client.register(&joe(Some(&key), &secret, &format!("c{i}@example.com"))).await.unwrap();
+            let r = client
+                .register(&joe(Some(&key), &secret, &format!("c{i}@example.com")))
+                .await
+                .unwrap();
             assert_eq!(r.result.result.result_major, ResultMajor::Success);
             r.certificate().unwrap().to_vec()
         }));
@@ -169,7 +254,11 @@ async fn two_nodes_share_one_postgresql_database() {
         let info = xkms_ca::parse_certificate(&cert).unwrap();
         assert!(serials.insert(info.serial_hex), "serials are unique");
     }
-    assert_eq!(a.binding_count_at(&db.url).await, before + 8, "no lost or duplicated binding");
+    assert_eq!(
+        a.binding_count_at(&db.url).await,
+        before + 8,
+        "no lost or duplicated binding"
+    );
     drop((a, b));
 }
 
@@ -185,28 +274,56 @@ async fn migrate_store_from_sqlite_to_postgresql() {
 
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("xkmsd.toml");
-    std::fs::write(&config, format!("[server]\nservice_uri = \"{SERVICE}\"\n[policy]\nkey_pool_size = 0\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("[server]\nservice_uri = \"{SERVICE}\"\n[policy]\nkey_pool_size = 0\n"),
+    )
+    .unwrap();
     let config = config.to_str().unwrap().to_owned();
     let sqlite = Server::start_in(data, &["--config", &config]);
     sqlite.authorize("joe@example.com", "secret", "register");
     let client = XkmsClient::new(&sqlite.url).with_service_uri(SERVICE);
     let secret = SharedSecret::new("secret".into());
     let key = ClientKey::generate(2048).unwrap();
-    let registered = client.register(&joe(Some(&key), &secret, "joe@example.com")).await.unwrap();
+    let registered = client
+        .register(&joe(Some(&key), &secret, "joe@example.com"))
+        .await
+        .unwrap();
     let cert = registered.certificate().unwrap().to_vec();
     let sqlite_url = sqlite.db_url();
     let data = sqlite.stop();
 
     let out = Command::new(env!("CARGO_BIN_EXE_xkmsd"))
-        .args(["admin", "migrate-store", "--from", &sqlite_url, "--to", &db.url])
+        .args([
+            "admin",
+            "migrate-store",
+            "--from",
+            &sqlite_url,
+            "--to",
+            &db.url,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "migrate-store: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "migrate-store: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(report.contains("key_bindings") || report.contains("bindings"), "{report}");
+    assert!(
+        report.contains("key_bindings") || report.contains("bindings"),
+        "{report}"
+    );
     // A second migration into the now non-empty target is refused.
     let again = Command::new(env!("CARGO_BIN_EXE_xkmsd"))
-        .args(["admin", "migrate-store", "--from", &sqlite_url, "--to", &db.url])
+        .args([
+            "admin",
+            "migrate-store",
+            "--from",
+            &sqlite_url,
+            "--to",
+            &db.url,
+        ])
         .output()
         .unwrap();
     assert!(!again.status.success());
@@ -214,13 +331,22 @@ async fn migrate_store_from_sqlite_to_postgresql() {
     let pg = Server::start_in(data, &["--config", &config, "--database", &db.url]);
     let client = XkmsClient::new(&pg.url).with_service_uri(SERVICE);
     let validated = client
-        .validate(&xkms_client::validate::ValidateParams { certificates: vec![cert], ..Default::default() })
+        .validate(&xkms_client::validate::ValidateParams {
+            certificates: vec![cert],
+            ..Default::default()
+        })
         .await
         .unwrap();
-    assert_eq!(validated.key_bindings[0].status.status_value, xkms_proto::StatusValue::Valid);
+    assert_eq!(
+        validated.key_bindings[0].status.status_value,
+        xkms_proto::StatusValue::Valid
+    );
     // The authorization came along: Joe registers again on PostgreSQL.
     let key2 = ClientKey::generate(2048).unwrap();
-    let again = client.register(&joe(Some(&key2), &secret, "joe@example.com")).await.unwrap();
+    let again = client
+        .register(&joe(Some(&key2), &secret, "joe@example.com"))
+        .await
+        .unwrap();
     assert_eq!(again.result.result.result_major, ResultMajor::Success);
     assert_eq!(pg.binding_count_at(&db.url).await, 2);
 }

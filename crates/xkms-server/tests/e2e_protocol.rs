@@ -25,8 +25,14 @@ fn joe<'a>(key: Option<&'a ClientKey>, secret: &'a SharedSecret) -> RegisterPara
         key,
         key_name: Some("joe@example.com".into()),
         use_key_with: vec![
-            UseKeyWith { application: Application::Smime, identifier: "joe@example.com".into() },
-            UseKeyWith { application: Application::Pkix, identifier: "C=US;S=VA;O=Joe Corp;OU=Test;CN=Joe Doe".into() },
+            UseKeyWith {
+                application: Application::Smime,
+                identifier: "joe@example.com".into(),
+            },
+            UseKeyWith {
+                application: Application::Pkix,
+                identifier: "C=US;S=VA;O=Joe Corp;OU=Test;CN=Joe Doe".into(),
+            },
         ],
         key_usage: vec![],
         respond_with: vec![RespondWith::X509Cert],
@@ -45,7 +51,11 @@ fn secret() -> &'static SharedSecret {
 fn server_with(config: &str) -> (Server, XkmsClient) {
     let data = tempfile::tempdir().unwrap();
     let path = data.path().join("xkmsd.toml");
-    std::fs::write(&path, format!("[server]\nservice_uri = \"{SERVICE}\"\n{config}")).unwrap();
+    std::fs::write(
+        &path,
+        format!("[server]\nservice_uri = \"{SERVICE}\"\n{config}"),
+    )
+    .unwrap();
     let server = Server::start_in(data, &["--config", path.to_str().unwrap()]);
     server.authorize("joe@example.com", "secret", "register");
     let client = XkmsClient::new(&server.url).with_service_uri(SERVICE);
@@ -58,7 +68,10 @@ fn codes(result: &ResultMessage) -> (ResultMajor, Option<ResultMinor>) {
 }
 
 fn doc_of(request: &Request) -> String {
-    soap::wrap(Binding::Soap(SoapVersion::Soap12), &write_message(&Message::Request(request.clone())))
+    soap::wrap(
+        Binding::Soap(SoapVersion::Soap12),
+        &write_message(&Message::Request(request.clone())),
+    )
 }
 
 fn locate_joe(client: &XkmsClient) -> Request {
@@ -78,7 +91,10 @@ async fn compound_of_two_locates_and_a_validate() {
     let _ = &server;
     let requests = vec![
         InnerRequest::Locate(client.locate_request(&LocateParams {
-            use_key_with: vec![UseKeyWith { application: Application::Smime, identifier: "joe@example.com".into() }],
+            use_key_with: vec![UseKeyWith {
+                application: Application::Smime,
+                identifier: "joe@example.com".into(),
+            }],
             respond_with: vec![RespondWith::X509Cert],
             ..Default::default()
         })),
@@ -86,23 +102,44 @@ async fn compound_of_two_locates_and_a_validate() {
             key_names: vec!["nobody@example.com".into()],
             ..Default::default()
         })),
-        InnerRequest::Validate(client.validate_request(&xkms_client::validate::ValidateParams {
-            certificates: vec![cert],
-            ..Default::default()
-        })),
+        InnerRequest::Validate(
+            client.validate_request(&xkms_client::validate::ValidateParams {
+                certificates: vec![cert],
+                ..Default::default()
+            }),
+        ),
     ];
-    let ids: Vec<String> = requests.iter().map(xkms_client::compound::inner_id).collect();
-    let result = client.compound(requests, false, |doc, _| Ok(doc), |_| {}).await.unwrap();
+    let ids: Vec<String> = requests
+        .iter()
+        .map(xkms_client::compound::inner_id)
+        .collect();
+    let result = client
+        .compound(requests, false, |doc, _| Ok(doc), |_| {})
+        .await
+        .unwrap();
     assert_eq!(result.result.result_major, ResultMajor::Success);
     assert_eq!(result.results.len(), 3);
-    let InnerResult::Locate(first) = &result.results[0] else { panic!() };
+    let InnerResult::Locate(first) = &result.results[0] else {
+        panic!()
+    };
     assert_eq!(first.result.result_major, ResultMajor::Success);
-    assert_eq!(first.result.request_id.as_deref(), Some(ids[0].as_str()), "each inner result answers its request");
+    assert_eq!(
+        first.result.request_id.as_deref(),
+        Some(ids[0].as_str()),
+        "each inner result answers its request"
+    );
     assert_eq!(first.unverified_key_bindings.len(), 1);
-    let InnerResult::Locate(second) = &result.results[1] else { panic!() };
+    let InnerResult::Locate(second) = &result.results[1] else {
+        panic!()
+    };
     assert_eq!(second.result.result_minor, Some(ResultMinor::NoMatch));
-    let InnerResult::Validate(third) = &result.results[2] else { panic!() };
-    assert_eq!(third.key_bindings[0].status.status_value, xkms_proto::StatusValue::Valid);
+    let InnerResult::Validate(third) = &result.results[2] else {
+        panic!()
+    };
+    assert_eq!(
+        third.key_bindings[0].status.status_value,
+        xkms_proto::StatusValue::Valid
+    );
     assert_eq!(third.result.request_id.as_deref(), Some(ids[2].as_str()));
 }
 
@@ -112,12 +149,18 @@ async fn asynchronous_compound_reports_counters() {
     let good = ClientKey::generate(2048).unwrap();
     let other = ClientKey::generate(2048).unwrap();
     let wrong = Box::leak(Box::new(SharedSecret::new("wrong".into())));
-    let r1 = client.register_request(&joe(Some(&good), secret())).unwrap();
+    let r1 = client
+        .register_request(&joe(Some(&good), secret()))
+        .unwrap();
     let r2 = client.register_request(&joe(Some(&other), wrong)).unwrap();
     let (id1, id2) = (r1.request.message.id.clone(), r2.request.message.id.clone());
     let compound = xkms_proto::CompoundRequest {
         request: xkms_proto::RequestAbstract {
-            message: xkms_proto::MessageAbstract { id: client.new_id(), service: SERVICE.into(), ..Default::default() },
+            message: xkms_proto::MessageAbstract {
+                id: client.new_id(),
+                service: SERVICE.into(),
+                ..Default::default()
+            },
             response_mechanism: vec![ResponseMechanism::Pending],
             ..Default::default()
         },
@@ -128,38 +171,69 @@ async fn asynchronous_compound_reports_counters() {
         let doc = xkms_client::krss::sign_request(&doc, &id1, Some((secret(), SASL)), Some(&good))?;
         xkms_client::krss::sign_request(&doc, &id2, Some((wrong, SASL)), Some(&other))
     };
-    let pending = client.send_signed(&Request::Compound(compound), sign).await.unwrap();
+    let pending = client
+        .send_signed(&Request::Compound(compound), sign)
+        .await
+        .unwrap();
     assert_eq!(codes(&pending).0, ResultMajor::Pending);
     let response_id = xkms_client::result_header(&pending).message.id.clone();
 
     let status = |client: &XkmsClient| {
         Request::Status(xkms_proto::StatusRequest {
             request: xkms_proto::RequestAbstract {
-                message: xkms_proto::MessageAbstract { id: client.new_id(), service: SERVICE.into(), ..Default::default() },
+                message: xkms_proto::MessageAbstract {
+                    id: client.new_id(),
+                    service: SERVICE.into(),
+                    ..Default::default()
+                },
                 original_request_id: Some(compound_id.clone()),
                 ..Default::default()
             },
             response_id: response_id.clone(),
         })
     };
-    let ResultMessage::Status(before) = client.send(&status(&client)).await.unwrap() else { panic!() };
+    let ResultMessage::Status(before) = client.send(&status(&client)).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(before.result.result_major, ResultMajor::Pending);
-    assert_eq!((before.success, before.failure, before.pending), (Some(0), Some(0), Some(2)));
+    assert_eq!(
+        (before.success, before.failure, before.pending),
+        (Some(0), Some(0), Some(2))
+    );
 
     server.admin(&["pending", "approve", &response_id]);
-    let ResultMessage::Status(after) = client.send(&status(&client)).await.unwrap() else { panic!() };
+    let ResultMessage::Status(after) = client.send(&status(&client)).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(after.result.result_major, ResultMajor::Success);
-    assert_eq!((after.success, after.failure, after.pending), (Some(1), Some(1), Some(0)));
-    let ResultMessage::Compound(done) = client.fetch_pending(&compound_id, &response_id).await.unwrap() else { panic!() };
+    assert_eq!(
+        (after.success, after.failure, after.pending),
+        (Some(1), Some(1), Some(0))
+    );
+    let ResultMessage::Compound(done) = client
+        .fetch_pending(&compound_id, &response_id)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
     let majors: Vec<_> = done
         .results
         .iter()
         .map(|r| match r {
-            InnerResult::Register(r) => (r.result.result_major.clone(), r.result.result_minor.clone()),
+            InnerResult::Register(r) => {
+                (r.result.result_major.clone(), r.result.result_minor.clone())
+            }
             _ => panic!(),
         })
         .collect();
-    assert_eq!(majors, vec![(ResultMajor::Success, None), (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))]);
+    assert_eq!(
+        majors,
+        vec![
+            (ResultMajor::Success, None),
+            (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
+        ]
+    );
     assert_eq!(server.binding_count().await, 1);
 }
 
@@ -167,20 +241,35 @@ async fn asynchronous_compound_reports_counters() {
 async fn two_phase_register_and_locate() {
     let (server, client) = server_with("");
     // Our client completes the two-phase protocol by itself.
-    let two_phase = client.clone().with_options(ProtocolOptions { two_phase: true, ..Default::default() });
+    let two_phase = client.clone().with_options(ProtocolOptions {
+        two_phase: true,
+        ..Default::default()
+    });
     let key = ClientKey::generate(2048).unwrap();
-    let registered = two_phase.register(&joe(Some(&key), secret())).await.unwrap();
+    let registered = two_phase
+        .register(&joe(Some(&key), secret()))
+        .await
+        .unwrap();
     assert_eq!(registered.result.result.result_major, ResultMajor::Success);
 
     // By hand: phase one answers Represent with a nonce and does nothing.
     let mut phase1 = locate_joe(&client);
-    xkms_client::request_header_mut(&mut phase1).response_mechanism.push(ResponseMechanism::Represent);
+    xkms_client::request_header_mut(&mut phase1)
+        .response_mechanism
+        .push(ResponseMechanism::Represent);
     let represent = client.post(doc_of(&phase1)).await.unwrap();
     assert_eq!(codes(&represent).0, ResultMajor::Represent);
-    let nonce = xkms_client::result_header(&represent).message.nonce.clone().expect("a Nonce");
+    let nonce = xkms_client::result_header(&represent)
+        .message
+        .nonce
+        .clone()
+        .expect("a Nonce");
     // Phase two: new Id, OriginalRequestId, Nonce.
     let mut phase2 = phase1.clone();
-    let first_id = xkms_client::result_header(&represent).request_id.clone().unwrap();
+    let first_id = xkms_client::result_header(&represent)
+        .request_id
+        .clone()
+        .unwrap();
     {
         let h = xkms_client::request_header_mut(&mut phase2);
         h.message.id = client.new_id();
@@ -193,7 +282,10 @@ async fn two_phase_register_and_locate() {
     // The nonce is single-use: the same second phase again (even with a new Id) is refused.
     xkms_client::request_header_mut(&mut phase2).message.id = client.new_id();
     let replayed = client.post(doc_of(&phase2)).await.unwrap();
-    assert_eq!(codes(&replayed), (ResultMajor::Sender, Some(ResultMinor::Refused)));
+    assert_eq!(
+        codes(&replayed),
+        (ResultMajor::Sender, Some(ResultMinor::Refused))
+    );
     // A nonce for another request is refused.
     let mut forged = locate_joe(&client);
     {
@@ -201,7 +293,10 @@ async fn two_phase_register_and_locate() {
         h.message.nonce = Some(nonce);
         h.original_request_id = Some("Isomething-else".into());
     }
-    assert_eq!(codes(&client.post(doc_of(&forged)).await.unwrap()), (ResultMajor::Sender, Some(ResultMinor::NoAuthentication)));
+    assert_eq!(
+        codes(&client.post(doc_of(&forged)).await.unwrap()),
+        (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
+    );
     let _ = server;
 }
 
@@ -212,13 +307,25 @@ async fn expired_nonce_and_required_two_phase() {
     );
     // Required: a Locate that does not offer Represent is refused.
     let plain = client.post(doc_of(&locate_joe(&client))).await.unwrap();
-    assert_eq!(codes(&plain), (ResultMajor::Sender, Some(ResultMinor::RepresentRequired)));
+    assert_eq!(
+        codes(&plain),
+        (ResultMajor::Sender, Some(ResultMinor::RepresentRequired))
+    );
 
     let mut phase1 = locate_joe(&client);
-    xkms_client::request_header_mut(&mut phase1).response_mechanism.push(ResponseMechanism::Represent);
+    xkms_client::request_header_mut(&mut phase1)
+        .response_mechanism
+        .push(ResponseMechanism::Represent);
     let represent = client.post(doc_of(&phase1)).await.unwrap();
-    let nonce = xkms_client::result_header(&represent).message.nonce.clone().unwrap();
-    let first_id = xkms_client::result_header(&represent).request_id.clone().unwrap();
+    let nonce = xkms_client::result_header(&represent)
+        .message
+        .nonce
+        .clone()
+        .unwrap();
+    let first_id = xkms_client::result_header(&represent)
+        .request_id
+        .clone()
+        .unwrap();
     // Let the one-second nonce expire (time passing is the point here, not synchronisation).
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let mut phase2 = phase1.clone();
@@ -230,7 +337,10 @@ async fn expired_nonce_and_required_two_phase() {
         h.response_mechanism.clear();
     }
     let expired = client.post(doc_of(&phase2)).await.unwrap();
-    assert_eq!(codes(&expired), (ResultMajor::Sender, Some(ResultMinor::RepresentRequired)));
+    assert_eq!(
+        codes(&expired),
+        (ResultMajor::Sender, Some(ResultMinor::RepresentRequired))
+    );
 }
 
 #[tokio::test]
@@ -238,18 +348,30 @@ async fn replayed_request_id_is_refused_and_opaque_data_echoed() {
     let (server, client) = server_with("");
     let key = ClientKey::generate(2048).unwrap();
     let mut request = client.register_request(&joe(Some(&key), secret())).unwrap();
-    request.request.message.opaque_client_data = Some(vec![b"\x00opaque\xff".to_vec(), b"second".to_vec()]);
+    request.request.message.opaque_client_data =
+        Some(vec![b"\x00opaque\xff".to_vec(), b"second".to_vec()]);
     let id = request.request.message.id.clone();
-    let doc = xkms_client::krss::sign_request(&doc_of(&Request::Register(request)), &id, Some((secret(), SASL)), Some(&key)).unwrap();
+    let doc = xkms_client::krss::sign_request(
+        &doc_of(&Request::Register(request)),
+        &id,
+        Some((secret(), SASL)),
+        Some(&key),
+    )
+    .unwrap();
     let first = client.post(doc.clone()).await.unwrap();
     assert_eq!(codes(&first), (ResultMajor::Success, None));
     assert_eq!(
-        xkms_client::result_header(&first).message.opaque_client_data,
+        xkms_client::result_header(&first)
+            .message
+            .opaque_client_data,
         Some(vec![b"\x00opaque\xff".to_vec(), b"second".to_vec()]),
         "OpaqueClientData comes back unchanged"
     );
     let again = client.post(doc).await.unwrap();
-    assert_eq!(codes(&again), (ResultMajor::Sender, Some(ResultMinor::Refused)));
+    assert_eq!(
+        codes(&again),
+        (ResultMajor::Sender, Some(ResultMinor::Refused))
+    );
     assert_eq!(server.binding_count().await, 1);
 }
 
@@ -266,12 +388,19 @@ async fn signed_requests_and_signed_results() {
     let t100 = client.register(&joe(Some(&key), secret())).await.unwrap();
     let cert = t100.certificate().unwrap().to_vec();
     let ca_path = server.ca_pem_file();
-    let ca_der = xkms_client::key::pem_decode(&std::fs::read_to_string(&ca_path).unwrap(), &["CERTIFICATE"]).unwrap();
+    let ca_der = xkms_client::key::pem_decode(
+        &std::fs::read_to_string(&ca_path).unwrap(),
+        &["CERTIFICATE"],
+    )
+    .unwrap();
     let signer = xkms_xmlsec::MessageSigner::rsa(key.pkcs8_der(), vec![cert.clone()]).unwrap();
 
     // Unsigned where policy requires a signature.
     let unsigned = client.post(doc_of(&locate_joe(&client))).await.unwrap();
-    assert_eq!(codes(&unsigned), (ResultMajor::Sender, Some(ResultMinor::NoAuthentication)));
+    assert_eq!(
+        codes(&unsigned),
+        (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
+    );
 
     // Signed, asking for RequestSignatureValue, results verified against the CA.
     let signing = client.clone().with_options(ProtocolOptions {
@@ -282,56 +411,113 @@ async fn signed_requests_and_signed_results() {
     });
     let result = signing.send(&locate_joe(&signing)).await.unwrap();
     assert_eq!(codes(&result), (ResultMajor::Success, None));
-    assert!(xkms_client::result_header(&result).request_signature_value.is_some());
+    assert!(
+        xkms_client::result_header(&result)
+            .request_signature_value
+            .is_some()
+    );
 
     // The signed result verifies in xmlsec1 against the CA.
     let mut request = locate_joe(&client);
-    xkms_client::request_header_mut(&mut request).response_mechanism.push(ResponseMechanism::RequestSignatureValue);
-    let id = xkms_client::request_header_mut(&mut request).message.id.clone();
+    xkms_client::request_header_mut(&mut request)
+        .response_mechanism
+        .push(ResponseMechanism::RequestSignatureValue);
+    let id = xkms_client::request_header_mut(&mut request)
+        .message
+        .id
+        .clone();
     let signed_doc = xkms_xmlsec::sign_message(&doc_of(&request), &id, &signer).unwrap();
     let (body, _) = client.post_raw(signed_doc.clone()).await.unwrap();
     let (_, message) = soap::parse_document(&body, &Default::default()).unwrap();
-    let Message::Result(result) = message else { panic!() };
+    let Message::Result(result) = message else {
+        panic!()
+    };
     let result_id = xkms_client::result_header(&result).message.id.clone();
     let resp = dir.join("signed-result.xml");
     std::fs::write(&resp, &body).unwrap();
     let xpath = format!("//*[@Id='{result_id}']/*[1][local-name()='Signature']");
     let out = Command::new("xmlsec1")
-        .args(["--verify", "--id-attr:Id", "http://www.w3.org/2002/03/xkms#:LocateResult", "--enabled-reference-uris", "same-doc"])
-        .args(["--node-xpath", &xpath, "--trusted-pem", ca_path.to_str().unwrap()])
+        .args([
+            "--verify",
+            "--id-attr:Id",
+            "http://www.w3.org/2002/03/xkms#:LocateResult",
+            "--enabled-reference-uris",
+            "same-doc",
+        ])
+        .args([
+            "--node-xpath",
+            &xpath,
+            "--trusted-pem",
+            ca_path.to_str().unwrap(),
+        ])
         .arg(&resp)
         .output()
         .unwrap();
-    assert!(out.status.success(), "xmlsec1 --verify: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "xmlsec1 --verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Forged: content changed after signing.
     let forged = signed_doc.replace("joe@example.com", "eve@example.com");
-    assert_eq!(codes(&client.post(forged).await.unwrap()), (ResultMajor::Sender, Some(ResultMinor::NoAuthentication)));
+    assert_eq!(
+        codes(&client.post(forged).await.unwrap()),
+        (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
+    );
 
     // Untrusted signer: a self-signed certificate.
     let key_path = dir.join("eve-key.pem");
     let cert_path = dir.join("eve.pem");
     let made = openssl(&[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=Eve", "-days", "2",
-        "-keyout", key_path.to_str().unwrap(), "-out", cert_path.to_str().unwrap(),
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=Eve",
+        "-days",
+        "2",
+        "-keyout",
+        key_path.to_str().unwrap(),
+        "-out",
+        cert_path.to_str().unwrap(),
     ]);
     assert!(made.status.success());
     let eve_key = ClientKey::from_pem(&std::fs::read_to_string(&key_path).unwrap()).unwrap();
-    let eve_cert = xkms_client::key::pem_decode(&std::fs::read_to_string(&cert_path).unwrap(), &["CERTIFICATE"]).unwrap();
+    let eve_cert = xkms_client::key::pem_decode(
+        &std::fs::read_to_string(&cert_path).unwrap(),
+        &["CERTIFICATE"],
+    )
+    .unwrap();
     let eve = xkms_xmlsec::MessageSigner::rsa(eve_key.pkcs8_der(), vec![eve_cert]).unwrap();
     let request = locate_joe(&client);
-    let id = match &request { Request::Locate(l) => l.request.message.id.clone(), _ => unreachable!() };
+    let id = match &request {
+        Request::Locate(l) => l.request.message.id.clone(),
+        _ => unreachable!(),
+    };
     let untrusted = xkms_xmlsec::sign_message(&doc_of(&request), &id, &eve).unwrap();
-    assert_eq!(codes(&client.post(untrusted).await.unwrap()), (ResultMajor::Sender, Some(ResultMinor::NoAuthentication)));
+    assert_eq!(
+        codes(&client.post(untrusted).await.unwrap()),
+        (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
+    );
 
     // A client that trusts another CA refuses the service's signed results.
-    let other_ca = xkms_client::key::pem_decode(&std::fs::read_to_string(&cert_path).unwrap(), &["CERTIFICATE"]).unwrap();
+    let other_ca = xkms_client::key::pem_decode(
+        &std::fs::read_to_string(&cert_path).unwrap(),
+        &["CERTIFICATE"],
+    )
+    .unwrap();
     let wary = client.clone().with_options(ProtocolOptions {
         signer: Some(signer),
         request_signature_value: true,
         result_trust: vec![other_ca],
         ..Default::default()
     });
-    assert!(matches!(wary.send(&locate_joe(&wary)).await, Err(xkms_client::ClientError::Untrusted(_))));
+    assert!(matches!(
+        wary.send(&locate_joe(&wary)).await,
+        Err(xkms_client::ClientError::Untrusted(_))
+    ));
     let _ = pem;
 }

@@ -23,6 +23,7 @@ pub mod respond;
 pub mod revoke;
 pub mod service;
 pub mod store;
+pub mod trust;
 pub mod validate;
 
 pub use admin::NewAuthorization;

@@ -80,7 +80,9 @@ impl XkmsService {
             updated_at: now,
             lease_until: None,
             counters: match request {
-                Request::Compound(c) => Some((0, 0, u32::try_from(c.requests.len()).unwrap_or(u32::MAX))),
+                Request::Compound(c) => {
+                    Some((0, 0, u32::try_from(c.requests.len()).unwrap_or(u32::MAX)))
+                }
                 _ => None,
             },
         };
@@ -143,7 +145,8 @@ impl XkmsService {
                     peer: None,
                     document: &job.document,
                 };
-                self.answer(&ctx, &request, crate::protocol::Stage::Deferred).await
+                self.answer(&ctx, &request, crate::protocol::Stage::Deferred)
+                    .await
             }
             Err(err) => self.undecodable_result(Some(&job.original_request_id), &err),
         }

@@ -3,15 +3,17 @@
 //! protection, the two-phase protocol (Represent/Nonce) and Compound requests.
 
 use crate::error::ServiceError;
-use crate::service::{RequestContext, XkmsService, operation_name, request_abstract, result_abstract_mut};
+use crate::service::{
+    RequestContext, XkmsService, operation_name, request_abstract, result_abstract_mut,
+};
 use crate::store::{BindingSelector, BindingStatus};
 use crate::validate::{Cert, TrustContext, Verdict};
 use aws_lc_rs::hmac;
 use time::{Duration, OffsetDateTime};
 use xkms_proto::soap::{self, Binding};
 use xkms_proto::{
-    CompoundRequest, CompoundResult, InnerRequest, InnerResult, Message, Request, ResponseMechanism,
-    ResultMajor, ResultMessage, write_message,
+    CompoundRequest, CompoundResult, InnerRequest, InnerResult, Message, Request,
+    ResponseMechanism, ResultMajor, ResultMessage, write_message,
 };
 use xkms_xmlsec::MessageSigner;
 
@@ -103,8 +105,13 @@ impl XkmsService {
         let header = request_abstract(request);
         if header.message.signature.is_none() {
             let required = &self.config.protocol.require_signed;
-            if required.iter().any(|op| op.eq_ignore_ascii_case(operation_name(request))) {
-                return Err(ServiceError::NoAuthentication("this operation requires a signed request"));
+            if required
+                .iter()
+                .any(|op| op.eq_ignore_ascii_case(operation_name(request)))
+            {
+                return Err(ServiceError::NoAuthentication(
+                    "this operation requires a signed request",
+                ));
             }
             return Ok(None);
         }
@@ -113,9 +120,13 @@ impl XkmsService {
                 tracing::info!(error = %e, "message signature refused");
                 ServiceError::NoAuthentication("the request signature does not verify")
             })?
-            .ok_or(ServiceError::NoAuthentication("the request signature is not where it belongs"))?;
+            .ok_or(ServiceError::NoAuthentication(
+                "the request signature is not where it belongs",
+            ))?;
         if !self.signer_trusted(&verified.signer_chain).await? {
-            return Err(ServiceError::NoAuthentication("the request signer is not trusted"));
+            return Err(ServiceError::NoAuthentication(
+                "the request signer is not trusted",
+            ));
         }
         Ok(Some(verified.signature_value))
     }
@@ -123,8 +134,12 @@ impl XkmsService {
     /// A signer is trusted when its certificate chains to the built-in CA or a configured
     /// anchor, is valid now, and (if ours) is not revoked.
     async fn signer_trusted(&self, chain: &[Vec<u8>]) -> Result<bool, ServiceError> {
-        let Some((leaf, rest)) = chain.split_first() else { return Ok(false) };
-        let Some(leaf) = Cert::parse(leaf) else { return Ok(false) };
+        let Some((leaf, rest)) = chain.split_first() else {
+            return Ok(false);
+        };
+        let Some(leaf) = Cert::parse(leaf) else {
+            return Ok(false);
+        };
         let now = self.clock.now();
         let trust = TrustContext::new(self.ca.certificate_der(), &self.config.trust, rest);
         let evaluation = trust.evaluate(&leaf, now, now);
@@ -140,7 +155,10 @@ impl XkmsService {
         if self.ca.verify_issued(&leaf.der).is_ok() {
             let bindings = self
                 .store
-                .find_bindings(&BindingSelector::CertificateSerial(leaf.info.serial_hex.clone()), 1)
+                .find_bindings(
+                    &BindingSelector::CertificateSerial(leaf.info.serial_hex.clone()),
+                    1,
+                )
                 .await?;
             if bindings.iter().any(|b| b.status == BindingStatus::Revoked) {
                 return Ok(false);
@@ -154,7 +172,11 @@ impl XkmsService {
     pub(crate) async fn check_replay(&self, request: &Request) -> Result<(), ServiceError> {
         let tracked = matches!(
             request,
-            Request::Register(_) | Request::Reissue(_) | Request::Revoke(_) | Request::Recover(_) | Request::Compound(_)
+            Request::Register(_)
+                | Request::Reissue(_)
+                | Request::Revoke(_)
+                | Request::Recover(_)
+                | Request::Compound(_)
         );
         if !tracked {
             return Ok(());
@@ -163,9 +185,18 @@ impl XkmsService {
         let id = &request_abstract(request).message.id;
         let first = self
             .store
-            .remember_once("request-id", id.as_bytes(), now + self.config.protocol.replay_window, now)
+            .remember_once(
+                "request-id",
+                id.as_bytes(),
+                now + self.config.protocol.replay_window,
+                now,
+            )
             .await?;
-        if first { Ok(()) } else { Err(ServiceError::Refused("this request Id was already used")) }
+        if first {
+            Ok(())
+        } else {
+            Err(ServiceError::Refused("this request Id was already used"))
+        }
     }
 
     /// The two-phase protocol. `Some(result)` when the service answers `Represent` now;
@@ -177,7 +208,9 @@ impl XkmsService {
     ) -> Result<Option<ResultMessage>, ServiceError> {
         let header = request_abstract(request);
         let mode = self.config.protocol.two_phase_of(operation_name(request));
-        let offered = header.response_mechanism.contains(&ResponseMechanism::Represent);
+        let offered = header
+            .response_mechanism
+            .contains(&ResponseMechanism::Represent);
         if let Some(nonce) = &header.message.nonce {
             self.accept_nonce(ctx, request, nonce).await?;
             return Ok(None);
@@ -186,7 +219,9 @@ impl XkmsService {
             (TwoPhase::Required, false) => Err(ServiceError::RepresentRequired),
             (TwoPhase::Never, _) | (_, false) => Ok(None),
             (_, true) => {
-                let Some(key) = &self.nonce_key else { return Ok(None) };
+                let Some(key) = &self.nonce_key else {
+                    return Ok(None);
+                };
                 let nonce = make_nonce(key, self.clock.now(), &header.message.id, ctx.peer);
                 let mut result = self.empty_result(request, ResultMajor::Represent, None);
                 result_abstract_mut(&mut result).message.nonce = Some(nonce);
@@ -205,22 +240,38 @@ impl XkmsService {
         nonce: &[u8],
     ) -> Result<(), ServiceError> {
         let header = request_abstract(request);
-        let key = self.nonce_key.as_ref().ok_or(ServiceError::Refused("the two-phase protocol is not enabled"))?;
-        let original = header
-            .original_request_id
-            .as_deref()
-            .ok_or(ServiceError::InvalidRequest("a Nonce without OriginalRequestId"))?;
+        let key = self.nonce_key.as_ref().ok_or(ServiceError::Refused(
+            "the two-phase protocol is not enabled",
+        ))?;
+        let original =
+            header
+                .original_request_id
+                .as_deref()
+                .ok_or(ServiceError::InvalidRequest(
+                    "a Nonce without OriginalRequestId",
+                ))?;
         let now = self.clock.now();
         let issued = match verify_nonce(key, nonce, original, ctx.peer) {
             Some(issued) => issued,
-            None => return Err(ServiceError::NoAuthentication("the nonce was not issued for this request")),
+            None => {
+                return Err(ServiceError::NoAuthentication(
+                    "the nonce was not issued for this request",
+                ));
+            }
         };
         let lifetime = self.config.protocol.nonce_lifetime;
         if now > issued + lifetime || issued > now + Duration::minutes(1) {
             return Err(ServiceError::RepresentRequired);
         }
-        let first = self.store.remember_once("nonce", nonce, issued + lifetime, now).await?;
-        if first { Ok(()) } else { Err(ServiceError::Refused("this nonce was already used")) }
+        let first = self
+            .store
+            .remember_once("nonce", nonce, issued + lifetime, now)
+            .await?;
+        if first {
+            Ok(())
+        } else {
+            Err(ServiceError::Refused("this nonce was already used"))
+        }
     }
 
     /// Compound: every inner request processed and answered on its own, in order.
@@ -230,7 +281,9 @@ impl XkmsService {
         req: &CompoundRequest,
     ) -> Result<CompoundResult, ServiceError> {
         if req.requests.is_empty() {
-            return Err(ServiceError::InvalidRequest("a CompoundRequest with no request"));
+            return Err(ServiceError::InvalidRequest(
+                "a CompoundRequest with no request",
+            ));
         }
         let mut results = Vec::with_capacity(req.requests.len());
         for inner in &req.requests {
@@ -238,18 +291,30 @@ impl XkmsService {
             let result = Box::pin(self.answer(ctx, &request, Stage::Inner)).await;
             results.push(inner_result(result)?);
         }
-        Ok(CompoundResult { result: self.result_for(&req.request, ResultMajor::Success, None), results })
+        Ok(CompoundResult {
+            result: self.result_for(&req.request, ResultMajor::Success, None),
+            results,
+        })
     }
 
     /// Serializes a result in the request's binding and signs it when configured, or
     /// when the client asked for RequestSignatureValue (whose only use is a signed
     /// result).
-    pub fn render(&self, binding: Binding, request: Option<&Request>, result: &ResultMessage) -> String {
+    pub fn render(
+        &self,
+        binding: Binding,
+        request: Option<&Request>,
+        result: &ResultMessage,
+    ) -> String {
         let doc = soap::wrap(binding, &write_message(&Message::Result(result.clone())));
         let asked = request.is_some_and(|r| {
-            request_abstract(r).response_mechanism.contains(&ResponseMechanism::RequestSignatureValue)
+            request_abstract(r)
+                .response_mechanism
+                .contains(&ResponseMechanism::RequestSignatureValue)
         });
-        let Some(signer) = &self.result_signer else { return doc };
+        let Some(signer) = &self.result_signer else {
+            return doc;
+        };
         if !(self.config.protocol.sign_results || asked) {
             return doc;
         }
@@ -278,7 +343,10 @@ impl XkmsService {
             .map_err(|e| ServiceError::Ca(e.to_string()))?;
         let request = xkms_ca::IssueRequest {
             subject,
-            public_key: xkms_ca::RsaPublicKey { modulus: modulus.to_vec(), exponent: exponent.to_vec() },
+            public_key: xkms_ca::RsaPublicKey {
+                modulus: modulus.to_vec(),
+                exponent: exponent.to_vec(),
+            },
             key_usage: vec![xkms_ca::XkmsKeyUsage::Signature],
             validity: self.config.policy.certificate_validity,
             ..xkms_ca::IssueRequest::default()
@@ -290,7 +358,9 @@ impl XkmsService {
 
 /// Compound counters (success, failure, pending) of a finished compound result.
 pub(crate) fn compound_counters(result: &ResultMessage) -> Option<(u32, u32, u32)> {
-    let ResultMessage::Compound(c) = result else { return None };
+    let ResultMessage::Compound(c) = result else {
+        return None;
+    };
     let mut success = 0;
     let mut failure = 0;
     for r in &c.results {
@@ -313,13 +383,19 @@ pub(crate) fn outer(inner: InnerRequest) -> Request {
 }
 
 fn inner_result(result: ResultMessage) -> Result<InnerResult, ServiceError> {
-    InnerResult::from_result(result)
-        .ok_or_else(|| ServiceError::Internal("an inner request produced a non-inner result".into()))
+    InnerResult::from_result(result).ok_or_else(|| {
+        ServiceError::Internal("an inner request produced a non-inner result".into())
+    })
 }
 
 /// nonce = issue time (8 bytes, big-endian Unix seconds) ‖ HMAC-SHA256(key, time ‖
 /// request Id ‖ client address)[..16]: stateless, checkable by any node with the key.
-fn make_nonce(key: &hmac::Key, now: OffsetDateTime, request_id: &str, peer: Option<std::net::IpAddr>) -> Vec<u8> {
+fn make_nonce(
+    key: &hmac::Key,
+    now: OffsetDateTime,
+    request_id: &str,
+    peer: Option<std::net::IpAddr>,
+) -> Vec<u8> {
     let time = now.unix_timestamp().to_be_bytes();
     let mut nonce = time.to_vec();
     nonce.extend_from_slice(&nonce_mac(key, &time, request_id, peer)[..NONCE_MAC_LEN]);
@@ -345,7 +421,12 @@ fn verify_nonce(
     OffsetDateTime::from_unix_timestamp(seconds).ok()
 }
 
-fn nonce_mac(key: &hmac::Key, time: &[u8], request_id: &str, peer: Option<std::net::IpAddr>) -> Vec<u8> {
+fn nonce_mac(
+    key: &hmac::Key,
+    time: &[u8],
+    request_id: &str,
+    peer: Option<std::net::IpAddr>,
+) -> Vec<u8> {
     let mut ctx = hmac::Context::with_key(key);
     ctx.update(b"xkms two-phase nonce v1\0");
     ctx.update(time);
@@ -376,12 +457,28 @@ mod tests {
         let peer = Some("127.0.0.1".parse().unwrap());
         let nonce = make_nonce(&key, now, "Ione", peer);
         assert_eq!(verify_nonce(&key, &nonce, "Ione", peer), Some(now));
-        assert_eq!(verify_nonce(&key, &nonce, "Itwo", peer), None, "another request");
-        assert_eq!(verify_nonce(&key, &nonce, "Ione", Some("10.0.0.1".parse().unwrap())), None, "another client");
-        assert_eq!(verify_nonce(&nonce_key(&[8u8; 32]), &nonce, "Ione", peer), None, "another key");
+        assert_eq!(
+            verify_nonce(&key, &nonce, "Itwo", peer),
+            None,
+            "another request"
+        );
+        assert_eq!(
+            verify_nonce(&key, &nonce, "Ione", Some("10.0.0.1".parse().unwrap())),
+            None,
+            "another client"
+        );
+        assert_eq!(
+            verify_nonce(&nonce_key(&[8u8; 32]), &nonce, "Ione", peer),
+            None,
+            "another key"
+        );
         let mut tampered = nonce.clone();
         tampered[3] ^= 1;
-        assert_eq!(verify_nonce(&key, &tampered, "Ione", peer), None, "a changed time");
+        assert_eq!(
+            verify_nonce(&key, &tampered, "Ione", peer),
+            None,
+            "a changed time"
+        );
         assert_eq!(verify_nonce(&key, &nonce[..10], "Ione", peer), None);
     }
 

@@ -12,8 +12,7 @@ use xkms_ca::Ca;
 use xkms_proto::{
     CompoundResult, LocateResult, MessageAbstract, RecoverResult, RegisterResult, ReissueResult,
     Request, RequestAbstract, ResponseMechanism, ResultAbstract, ResultMajor, ResultMessage,
-    ResultMinor,
-    RevokeResult, StatusResult, ValidateResult,
+    ResultMinor, RevokeResult, StatusResult, ValidateResult,
 };
 
 /// How an operation is processed (digest §6.1–6.2).
@@ -216,7 +215,10 @@ impl XkmsService {
             }
         };
         // RequestSignatureValue only for a signed, verified request that asked for it.
-        if abstract_.response_mechanism.contains(&ResponseMechanism::RequestSignatureValue) {
+        if abstract_
+            .response_mechanism
+            .contains(&ResponseMechanism::RequestSignatureValue)
+        {
             result_abstract_mut(&mut result).request_signature_value = signature_value;
         }
         result

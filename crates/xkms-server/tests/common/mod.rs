@@ -53,7 +53,12 @@ impl Server {
                 std::fs::read_to_string(data_dir.path().join("xkmsd.log")).unwrap_or_default();
             panic!("xkmsd did not start: {line:?}\n{log}");
         };
-        Server { url: url.to_owned(), child, data_dir, path: path.to_path_buf() }
+        Server {
+            url: url.to_owned(),
+            child,
+            data_dir,
+            path: path.to_path_buf(),
+        }
     }
 
     pub fn dir(&self) -> &Path {
