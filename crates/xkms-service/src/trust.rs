@@ -9,6 +9,9 @@ use x509_parser::revocation_list::CertificateRevocationList;
 use xkms_ca::CertificateInfo;
 use xkms_proto::{Reason, Status, StatusValue};
 
+/// Longest path built: end entity, intermediates and anchor.
+pub const MAX_PATH_LEN: usize = 8;
+
 /// A decision on one of the four reasons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -236,7 +239,7 @@ impl TrustContext {
     }
 
     /// A configured CRL naming `cert`'s issuer as its issuer (for RespondWith X509CRL).
-    fn crl_of_issuer(&self, cert: &Cert) -> Option<&[u8]> {
+    pub(crate) fn crl_of_issuer(&self, cert: &Cert) -> Option<&[u8]> {
         let (_, parsed) = X509Certificate::from_der(&cert.der).ok()?;
         self.crls
             .iter()
@@ -334,4 +337,3 @@ fn strip_zeros(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
     &bytes[start..]
 }
-

@@ -49,13 +49,10 @@ use crate::respond::{BindingMaterial, ExtraMaterial, certificate_url, describe_w
 use crate::service::{RequestContext, XkmsService};
 use crate::store::{BindingSelector, KeyBindingRecord};
 use time::{Duration, OffsetDateTime};
-use x509_parser::prelude::{FromDer, X509Certificate};
-use x509_parser::revocation_list::CertificateRevocationList;
 use xkms_ca::{CertificateInfo, DistinguishedName, DnAttribute, RsaPublicKey};
 use xkms_proto::{
-    Application, KeyBinding, KeyBindingAbstract, KeyUsage, KeyValue, QueryKeyBinding, Reason,
-    ResultMajor, ResultMinor, Status, StatusValue, UseKeyWith, ValidateRequest, ValidateResult,
-    ValidityInterval,
+    Application, KeyBinding, KeyBindingAbstract, KeyUsage, KeyValue, QueryKeyBinding, ResultMajor,
+    ResultMinor, Status, UseKeyWith, ValidateRequest, ValidateResult, ValidityInterval,
 };
 
 /// Operator-configured trust: anchors and intermediates besides the built-in CA.
@@ -71,8 +68,6 @@ pub struct TrustConfig {
 
 /// How far ahead of the clock a TimeInstant may lie (clock skew between client and us).
 pub const FUTURE_TOLERANCE: Duration = Duration::minutes(5);
-/// Longest path built: end entity, intermediates and anchor.
-pub const MAX_PATH_LEN: usize = 8;
 /// Most certificates a request may add for path building.
 const MAX_REQUEST_CERTIFICATES: usize = 16;
 
@@ -556,6 +551,7 @@ mod tests {
     };
     use time::macros::datetime;
     use xkms_proto::{KeyBindingAbstract, KeyInfo, X509Data};
+    use xkms_proto::{Reason, StatusValue};
 
     const T0: OffsetDateTime = datetime!(2030-06-01 0:00 UTC);
 
