@@ -5,20 +5,28 @@ use xkms_service::store::BindingSelector;
 
 use crate::rows::key_binding_columns;
 
-/// The query for `selector`, or `None` if it cannot match anything (an empty list).
-///
-/// Every selector is answered from an index (primary key, `key_fingerprint`, `key_name`,
-/// `(application, identifier)`, certificate serial or SKI); only the matches are sorted.
-/// `IN (subquery)` returns each binding once even if several pairs or certificates match.
-/// The same text serves every backend; only the placeholders differ.
-pub(crate) fn bindings_query<DB>(selector: &BindingSelector, limit: i64) -> Option<QueryBuilder<DB>>
+/// [`bindings_query`] joined with the bindings' UseKeyWith pairs: one row per pair (one
+/// with NULL pair columns for a binding without pairs), ordered by binding then pair.
+pub(crate) fn bindings_with_pairs_query<DB>(
+    selector: &BindingSelector,
+    limit: i64,
+) -> Option<QueryBuilder<DB>>
 where
     DB: Database<Arguments: Default>,
     String: for<'t> Encode<'t, DB> + Type<DB>,
     Vec<u8>: for<'t> Encode<'t, DB> + Type<DB>,
     i64: for<'t> Encode<'t, DB> + Type<DB>,
 {
-    bindings_query_after("", selector, limit)
+    let mut q = bindings_query_after(
+        "SELECT b.*, u.application AS ukw_application, u.identifier AS ukw_identifier FROM (",
+        selector,
+        limit,
+    )?;
+    q.push(
+        ") b LEFT JOIN use_key_with u ON u.binding_id = b.id \
+         ORDER BY b.created_at, b.id, u.ordinal",
+    );
+    Some(q)
 }
 
 /// `prefix` lets a test ask for `EXPLAIN QUERY PLAN` of exactly this query.

@@ -152,15 +152,21 @@ pub(crate) fn key_binding<R: ColumnReader>(row: &R) -> Result<KeyBindingRecord, 
     })
 }
 
-pub(crate) fn use_key_with<R: ColumnReader>(row: &R) -> Result<StoredUseKeyWith, StoreError> {
-    let r = Reader {
-        row,
-        what: "use_key_with row",
-    };
-    Ok(StoredUseKeyWith {
-        application: r.text("application")?,
-        identifier: r.text("identifier")?,
-    })
+/// The binding id of a joined binding row.
+pub(crate) fn binding_id_of<R: ColumnReader>(row: &R) -> Result<String, StoreError> {
+    Reader { row, what: "key binding row" }.text("id")
+}
+
+/// The UseKeyWith pair of a binding row joined with `use_key_with` (aliases
+/// `ukw_application`, `ukw_identifier`; both NULL for a binding without pairs).
+pub(crate) fn joined_use_key_with<R: ColumnReader>(
+    row: &R,
+) -> Result<Option<StoredUseKeyWith>, StoreError> {
+    let r = Reader { row, what: "use_key_with row" };
+    match (r.opt_text("ukw_application")?, r.opt_text("ukw_identifier")?) {
+        (Some(application), Some(identifier)) => Ok(Some(StoredUseKeyWith { application, identifier })),
+        _ => Ok(None),
+    }
 }
 
 macro_rules! certificate_columns {

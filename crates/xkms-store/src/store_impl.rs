@@ -4,7 +4,7 @@
 //! of the backend. The SQL is shared (`$n` placeholders work on SQLite and PostgreSQL);
 //! a backend supplies only what differs, as inherent items of its store type:
 //!
-//! - `pool: sqlx::Pool<DB>`, `begin_write()` and `begin_read()`: how transactions start
+//! - `pool: sqlx::Pool<DB>` (reads), `writer()` and `begin_write()`: where writes go and how they start
 //!   (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: READ COMMITTED writes whose preconditions are
 //!   conditional `UPDATE`s or row locks, and REPEATABLE READ reads);
 //! - `LOCK_BINDING_SQL`: reads a binding's status and, where the backend has row locks,
@@ -133,7 +133,7 @@ macro_rules! impl_store {
                     sqlx::query("INSERT INTO serials (serial, reserved_at) VALUES ($1, $2)")
                         .bind(serial)
                         .bind(timestamp_to_column(now)?)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await
                         .map_err(db_error("serial"))?;
                     Ok(())
@@ -185,36 +185,31 @@ macro_rules! impl_store {
                     if limit == 0 {
                         return Ok(Vec::new());
                     }
-                    let Some(mut q) =
-                        $crate::find::bindings_query::<Db>(selector, limit_to_column(limit))
-                    else {
+                    // One statement: the bindings with their UseKeyWith pairs joined in
+                    // (each binding's rows are consecutive, pairs in their order).
+                    let Some(mut q) = $crate::find::bindings_with_pairs_query::<Db>(
+                        selector,
+                        limit_to_column(limit),
+                    ) else {
                         return Ok(Vec::new());
                     };
-                    let mut tx = self.begin_read().await?;
                     let rows = q
                         .build()
-                        .fetch_all(&mut *tx)
+                        .fetch_all(&self.pool)
                         .await
                         .map_err(db_error("key bindings"))?;
-                    let mut bindings = rows
-                        .iter()
-                        .map(rows::key_binding)
-                        .collect::<Result<Vec<_>, _>>()?;
-                    for binding in &mut bindings {
-                        let pairs = sqlx::query(
-                            "SELECT application, identifier FROM use_key_with \
-                             WHERE binding_id = $1 ORDER BY ordinal",
-                        )
-                        .bind(&binding.id)
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db_error("use_key_with"))?;
-                        binding.use_key_with = pairs
-                            .iter()
-                            .map(rows::use_key_with)
-                            .collect::<Result<_, _>>()?;
+                    let mut bindings: Vec<KeyBindingRecord> = Vec::new();
+                    for row in &rows {
+                        let id = rows::binding_id_of(row)?;
+                        if bindings.last().is_none_or(|b| b.id != id) {
+                            bindings.push(rows::key_binding(row)?);
+                        }
+                        if let (Some(binding), Some(pair)) =
+                            (bindings.last_mut(), rows::joined_use_key_with(row)?)
+                        {
+                            binding.use_key_with.push(pair);
+                        }
                     }
-                    tx.commit().await.map_err(db_error("commit"))?;
                     Ok(bindings)
                 }
 

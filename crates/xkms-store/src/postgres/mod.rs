@@ -94,17 +94,14 @@ impl PgStore {
         self.pool.close().await;
     }
 
+    /// Where single-statement writes go (every connection may write).
+    pub(crate) fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool
             .begin()
-            .await
-            .map_err(db_error("begin transaction"))
-    }
-
-    /// One snapshot for the statements of a read (a binding and its pairs).
-    async fn begin_read(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        self.pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(db_error("begin transaction"))
     }

@@ -31,7 +31,11 @@ const FILE_POOL_SIZE: u32 = 8;
 /// The store traits of `xkms-service` on an SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Readers (WAL: they never block the writer).
     pub(crate) pool: SqlitePool,
+    /// The one writer connection: writes queue here in FIFO order instead of competing
+    /// for SQLite's write lock (whose busy handler sleeps and retries).
+    pub(crate) writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -75,29 +79,37 @@ impl SqliteStore {
             (options.journal_mode(SqliteJournalMode::Wal), pool)
         };
         let pool = pool_options
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(db_error("connect"))?;
         schema::migrate(&pool).await?;
-        Ok(SqliteStore { pool })
+        let writer = if in_memory {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .map_err(db_error("connect"))?
+        };
+        Ok(SqliteStore { pool, writer })
     }
 
     /// Closes all connections, waiting for running statements. Dropping the store also
     /// closes them, but without waiting.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error("begin transaction"))
+    /// Where single-statement writes go.
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
-    async fn begin_read(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool
-            .begin()
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db_error("begin transaction"))
     }
