@@ -266,7 +266,15 @@ impl XkmsService {
         now: OffsetDateTime,
     ) -> Result<IssuedCertificate, ServiceError> {
         let serial = self.reserve_serial(now).await?;
-        self.ca.issue(request, &serial, now).map_err(|e| match e {
+        // The CA's private-key operation takes milliseconds: run it off the async
+        // workers, which meanwhile keep every other request (and its store round trips)
+        // moving.
+        let ca = self.ca.clone();
+        let request = request.clone();
+        let issued = tokio::task::spawn_blocking(move || ca.issue(&request, &serial, now))
+            .await
+            .map_err(|_| ServiceError::Internal("the signing task failed".into()))?;
+        issued.map_err(|e| match e {
             xkms_ca::CaError::KeyTooSmall { bits } => ServiceError::KeyTooSmall {
                 bits,
                 minimum: xkms_ca::MIN_RSA_BITS,

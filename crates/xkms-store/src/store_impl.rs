@@ -171,9 +171,7 @@ macro_rules! impl_store {
                         .await
                         .map_err(db_error("escrowed key"))?;
                     }
-                    for event in &registration.audit {
-                        insert_audit(&mut tx, event).await?;
-                    }
+                    insert_audits(&mut tx, &registration.audit).await?;
                     tx.commit().await.map_err(db_error("commit"))
                 }
 
@@ -254,9 +252,7 @@ macro_rules! impl_store {
                     }
                     require_reserved(&mut tx, &certificate.serial).await?;
                     insert_certificate(&mut tx, certificate).await?;
-                    for event in &reissue.audit {
-                        insert_audit(&mut tx, event).await?;
-                    }
+                    insert_audits(&mut tx, &reissue.audit).await?;
                     tx.commit().await.map_err(db_error("commit"))
                 }
 
@@ -267,9 +263,7 @@ macro_rules! impl_store {
                             what: "binding already revoked",
                         });
                     }
-                    for event in &revocation.audit {
-                        insert_audit(&mut tx, event).await?;
-                    }
+                    insert_audits(&mut tx, &revocation.audit).await?;
                     tx.commit().await.map_err(db_error("commit"))
                 }
 
@@ -324,16 +318,12 @@ macro_rules! impl_store {
                     }
                     use_authorization(&mut tx, &recovery.authorization_id, Purpose::Recover, at)
                         .await?;
-                    for event in &recovery.audit {
-                        insert_audit(&mut tx, event).await?;
-                    }
+                    insert_audits(&mut tx, &recovery.audit).await?;
                     // An already revoked binding may still be recovered: then there is
                     // nothing to revoke, and the revocation's own events are not written.
                     if let Some(revocation) = &recovery.revoke {
                         if revoke(&mut tx, revocation).await? {
-                            for event in &revocation.audit {
-                                insert_audit(&mut tx, event).await?;
-                            }
+                            insert_audits(&mut tx, &revocation.audit).await?;
                         }
                     }
                     tx.commit().await.map_err(db_error("commit"))
@@ -534,15 +524,18 @@ macro_rules! impl_store {
                 ) -> Result<bool, StoreError> {
                     let expires_at = timestamp_to_column(expires_at)?;
                     let now = timestamp_to_column(now)?;
-                    let mut tx = self.begin_write().await?;
-                    // Purge what expired of this kind: an index range on (kind,
-                    // expires_at), so each row is deleted once, by some later call.
-                    sqlx::query("DELETE FROM replay_values WHERE kind = $1 AND expires_at <= $2")
-                        .bind(kind)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error("replay values"))?;
+                    // Purge what expired of this kind now and then (every 64th call): an
+                    // index range on (kind, expires_at); expired rows left in between do
+                    // no harm, the upsert below takes them over.
+                    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                    if CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 64 == 0 {
+                        sqlx::query("DELETE FROM replay_values WHERE kind = $1 AND expires_at <= $2")
+                            .bind(kind)
+                            .bind(now)
+                            .execute(self.writer())
+                            .await
+                            .map_err(db_error("replay values"))?;
+                    }
                     // The upsert alone is the decision (an expired row, should a
                     // concurrent call have re-inserted one, is taken over): exactly one
                     // caller changes a row for a value that is not remembered.
@@ -555,10 +548,9 @@ macro_rules! impl_store {
                     .bind(value)
                     .bind(expires_at)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(self.writer())
                     .await
                     .map_err(db_error("replay value"))?;
-                    tx.commit().await.map_err(db_error("commit"))?;
                     Ok(remembered.rows_affected() == 1)
                 }
             }
@@ -734,19 +726,20 @@ macro_rules! impl_store {
                     .execute(&mut **tx)
                     .await
                     .map_err(db_error("binding"))?;
-                    for (ordinal, pair) in binding.use_key_with.iter().enumerate() {
-                        sqlx::query(
-                            "INSERT INTO use_key_with (binding_id, ordinal, application, \
-                             identifier) VALUES ($1, $2, $3, $4)",
-                        )
-                        .bind(&binding.id)
-                        .bind(limit_to_column(ordinal))
-                        .bind(&pair.application)
-                        .bind(&pair.identifier)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(db_error("use_key_with"))?;
+                    if binding.use_key_with.is_empty() {
+                        return Ok(());
                     }
+                    // All pairs in one statement.
+                    let mut q = sqlx::QueryBuilder::<Db>::new(
+                        "INSERT INTO use_key_with (binding_id, ordinal, application, identifier) ",
+                    );
+                    q.push_values(binding.use_key_with.iter().enumerate(), |mut b, (ordinal, pair)| {
+                        b.push_bind(binding.id.clone())
+                            .push_bind(limit_to_column(ordinal))
+                            .push_bind(pair.application.clone())
+                            .push_bind(pair.identifier.clone());
+                    });
+                    q.build().execute(&mut **tx).await.map_err(db_error("use_key_with"))?;
                     Ok(())
                 }
             }
@@ -860,6 +853,31 @@ macro_rules! impl_store {
                 .execute(&mut **tx)
                 .await
                 .map_err(db_error("certificate"))?;
+                Ok(())
+            }
+
+            /// Several audit events in one statement.
+            async fn insert_audits(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), StoreError> {
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
+                    "INSERT INTO audit_events (",
+                    audit_columns!(),
+                    ") "
+                ));
+                let mut rows = Vec::with_capacity(events.len());
+                for event in events {
+                    rows.push((timestamp_to_column(event.at)?, event));
+                }
+                q.push_values(rows, |mut b, (at, event)| {
+                    b.push_bind(at)
+                        .push_bind(event.kind.clone())
+                        .push_bind(event.request_id.clone())
+                        .push_bind(event.subject.clone())
+                        .push_bind(event.detail.clone());
+                });
+                q.build().execute(&mut **tx).await.map_err(db_error("audit event"))?;
                 Ok(())
             }
 
