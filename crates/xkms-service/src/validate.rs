@@ -175,16 +175,22 @@ impl XkmsService {
         mut presented: Vec<Vec<u8>>,
     ) -> Result<(Subject, Vec<Vec<u8>>), ServiceError> {
         let mut index = 0;
+        let mut target_info = None;
         for (i, der) in presented.iter().enumerate() {
             let info = xkms_ca::parse_certificate(der)
                 .map_err(|_| ServiceError::InvalidRequest("an X509Certificate does not parse"))?;
             if !info.is_ca {
                 index = i;
+                target_info = Some(info);
                 break;
             }
         }
         let target = presented.swap_remove(index);
-        let binding = match self.ca.verify_issued(&target).ok().and_then(|i| i.serial) {
+        // Our binding is looked up by serial when our CA's name issued it; the path
+        // check below verifies the signature (a forgery naming our CA is Invalid there),
+        // so no second signature check here.
+        let ours = target_info.filter(|info| info.issuer == self.ca.subject());
+        let binding = match ours.and_then(|i| i.serial) {
             Some(serial) => self
                 .store
                 .find_bindings(&BindingSelector::CertificateSerial(serial.to_hex()), 1)
