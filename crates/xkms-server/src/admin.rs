@@ -269,7 +269,7 @@ async fn migrate_store(from: &str, to: &str) -> anyhow::Result<()> {
         // Redraw at most every 1% (and at the end of each table).
         let step = (total / 100).max(1);
         if table != last.0 || done == total || done >= last.1 + step {
-            let percent = if total == 0 { 100 } else { done * 100 / total };
+            let percent = (done * 100).checked_div(total).unwrap_or(100);
             let filled = (percent / 5) as usize;
             eprint!(
                 "\r{table:<20} [{:<20}] {done}/{total} ({percent}%)",

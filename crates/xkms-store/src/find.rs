@@ -90,7 +90,10 @@ where
     // every execution whose LIMIT is a bound parameter (the planner may use its value),
     // which cost a fifth of the CPU of every lookup. It is our own integer, and only a
     // few distinct values occur, so the statement cache still serves them.
-    q.push(format!(" ORDER BY kb.created_at, kb.id LIMIT {}", limit.max(0)));
+    q.push(format!(
+        " ORDER BY kb.created_at, kb.id LIMIT {}",
+        limit.max(0)
+    ));
     Some(q)
 }
 

@@ -154,7 +154,11 @@ pub(crate) fn key_binding<R: ColumnReader>(row: &R) -> Result<KeyBindingRecord, 
 
 /// The binding id of a joined binding row.
 pub(crate) fn binding_id_of<R: ColumnReader>(row: &R) -> Result<String, StoreError> {
-    Reader { row, what: "key binding row" }.text("id")
+    Reader {
+        row,
+        what: "key binding row",
+    }
+    .text("id")
 }
 
 /// The UseKeyWith pair of a binding row joined with `use_key_with` (aliases
@@ -162,9 +166,18 @@ pub(crate) fn binding_id_of<R: ColumnReader>(row: &R) -> Result<String, StoreErr
 pub(crate) fn joined_use_key_with<R: ColumnReader>(
     row: &R,
 ) -> Result<Option<StoredUseKeyWith>, StoreError> {
-    let r = Reader { row, what: "use_key_with row" };
-    match (r.opt_text("ukw_application")?, r.opt_text("ukw_identifier")?) {
-        (Some(application), Some(identifier)) => Ok(Some(StoredUseKeyWith { application, identifier })),
+    let r = Reader {
+        row,
+        what: "use_key_with row",
+    };
+    match (
+        r.opt_text("ukw_application")?,
+        r.opt_text("ukw_identifier")?,
+    ) {
+        (Some(application), Some(identifier)) => Ok(Some(StoredUseKeyWith {
+            application,
+            identifier,
+        })),
         _ => Ok(None),
     }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use xkms_service::store::StoreError;
 
@@ -151,7 +151,9 @@ fn split_synchronous(url: &str) -> Result<(String, SqliteSynchronous), StoreErro
             Some(("synchronous", "full")) => synchronous = SqliteSynchronous::Full,
             Some(("synchronous", "normal")) => synchronous = SqliteSynchronous::Normal,
             Some(("synchronous", _)) => {
-                return Err(StoreError::Backend("synchronous must be full or normal".into()));
+                return Err(StoreError::Backend(
+                    "synchronous must be full or normal".into(),
+                ));
             }
             _ => kept.push(pair),
         }

@@ -13,7 +13,10 @@ use crate::db_error::db_error;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_lifecycle.sql")),
-    (3, include_str!("migrations/0003_plain_revocation_index.sql")),
+    (
+        3,
+        include_str!("migrations/0003_plain_revocation_index.sql"),
+    ),
 ];
 
 /// Brings the database to the newest schema this build knows.
@@ -104,7 +107,11 @@ mod tests {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(version, MIGRATIONS.len() as i64, "upgraded to the newest version");
+        assert_eq!(
+            version,
+            MIGRATIONS.len() as i64,
+            "upgraded to the newest version"
+        );
         for table in ["escrowed_keys", "pending_requests", "replay_values"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
                 .fetch_one(&store.pool)
