@@ -191,6 +191,26 @@ impl XkmsClient {
         ))
     }
 
+    /// StatusRequest for an asynchronous request: the StatusResult (Pending while it
+    /// runs, Success when its result can be fetched, with the compound counters).
+    pub async fn status(
+        &self,
+        original_id: &str,
+        response_id: &str,
+    ) -> Result<xkms_proto::StatusResult, ClientError> {
+        let status = StatusRequest {
+            request: self.follow_up(original_id),
+            response_id: response_id.to_owned(),
+        };
+        match self.send(&Request::Status(status)).await? {
+            ResultMessage::Status(s) => Ok(s),
+            other => Err(ClientError::BadResponse(format!(
+                "expected StatusResult, got {}",
+                result_kind(&other)
+            ))),
+        }
+    }
+
     /// PendingRequest for a finished asynchronous request.
     pub async fn fetch_pending(
         &self,

@@ -463,21 +463,7 @@ async fn t103_recovery_survives_a_restart() {
     server.admin(&["pending", "approve", &response_id]);
 
     // A StatusRequest pushes the queued job (or the worker already ran it).
-    let status = xkms_proto::StatusRequest {
-        request: xkms_proto::RequestAbstract {
-            message: xkms_proto::MessageAbstract {
-                id: client.new_id(),
-                service: SERVICE.into(),
-                ..Default::default()
-            },
-            original_request_id: Some(original_id.clone()),
-            ..Default::default()
-        },
-        response_id: response_id.clone(),
-    };
-    let ResultMessage::Status(status) = client.send(&Request::Status(status)).await.unwrap() else {
-        panic!()
-    };
+    let status = client.status(&original_id, &response_id).await.unwrap();
     assert_eq!(status.result.result_major, ResultMajor::Success);
     assert_eq!(
         (status.success, status.failure, status.pending),
@@ -556,21 +542,10 @@ async fn operator_rejects_a_pending_registration() {
     let pending = client.register(&params).await.unwrap();
     let response_id = pending.result.result.message.id.clone();
     server.admin(&["pending", "approve", &response_id]);
-    let status = xkms_proto::StatusRequest {
-        request: xkms_proto::RequestAbstract {
-            message: xkms_proto::MessageAbstract {
-                id: client.new_id(),
-                service: SERVICE.into(),
-                ..Default::default()
-            },
-            original_request_id: Some(pending.request_id.clone()),
-            ..Default::default()
-        },
-        response_id: response_id.clone(),
-    };
-    let ResultMessage::Status(status) = client.send(&Request::Status(status)).await.unwrap() else {
-        panic!()
-    };
+    let status = client
+        .status(&pending.request_id, &response_id)
+        .await
+        .unwrap();
     assert_eq!(status.result.result_major, ResultMajor::Success);
     let ResultMessage::Register(done) = client
         .fetch_pending(&pending.request_id, &response_id)

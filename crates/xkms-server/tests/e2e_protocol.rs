@@ -178,23 +178,7 @@ async fn asynchronous_compound_reports_counters() {
     assert_eq!(codes(&pending).0, ResultMajor::Pending);
     let response_id = xkms_client::result_header(&pending).message.id.clone();
 
-    let status = |client: &XkmsClient| {
-        Request::Status(xkms_proto::StatusRequest {
-            request: xkms_proto::RequestAbstract {
-                message: xkms_proto::MessageAbstract {
-                    id: client.new_id(),
-                    service: SERVICE.into(),
-                    ..Default::default()
-                },
-                original_request_id: Some(compound_id.clone()),
-                ..Default::default()
-            },
-            response_id: response_id.clone(),
-        })
-    };
-    let ResultMessage::Status(before) = client.send(&status(&client)).await.unwrap() else {
-        panic!()
-    };
+    let before = client.status(&compound_id, &response_id).await.unwrap();
     assert_eq!(before.result.result_major, ResultMajor::Pending);
     assert_eq!(
         (before.success, before.failure, before.pending),
@@ -202,9 +186,7 @@ async fn asynchronous_compound_reports_counters() {
     );
 
     server.admin(&["pending", "approve", &response_id]);
-    let ResultMessage::Status(after) = client.send(&status(&client)).await.unwrap() else {
-        panic!()
-    };
+    let after = client.status(&compound_id, &response_id).await.unwrap();
     assert_eq!(after.result.result_major, ResultMajor::Success);
     assert_eq!(
         (after.success, after.failure, after.pending),
