@@ -7,7 +7,7 @@ use crate::service::{
     RequestContext, XkmsService, operation_name, request_abstract, result_abstract_mut,
 };
 use crate::store::{BindingSelector, BindingStatus};
-use crate::validate::{Cert, TrustContext, Verdict};
+use crate::validate::{Cert, Verdict};
 use aws_lc_rs::hmac;
 use time::{Duration, OffsetDateTime};
 use xkms_proto::soap::{self, Binding};
@@ -141,7 +141,7 @@ impl XkmsService {
             return Ok(false);
         };
         let now = self.clock.now();
-        let trust = TrustContext::new(self.ca.certificate_der(), &self.config.trust, rest);
+        let trust = self.trust_context(rest);
         let evaluation = trust.evaluate(&leaf, now, now);
         let v = evaluation.verdicts;
         if evaluation.path.is_none()

@@ -59,8 +59,6 @@ pub struct Policy {
     pub revoke_on_recover: bool,
     /// Uses of a recover authorization code (single-use by default).
     pub recover_authorization_uses: u32,
-    /// How long finished asynchronous results stay retrievable.
-    pub pending_retention: Duration,
     /// Lifetime of a CRL (nextUpdate − thisUpdate).
     pub crl_lifetime: Duration,
 }
@@ -79,7 +77,6 @@ impl Default for Policy {
             private_key_cipher: xkms_proto::alg::TRIPLEDES_CBC.to_owned(),
             revoke_on_recover: false,
             recover_authorization_uses: 1,
-            pending_retention: Duration::days(1),
             crl_lifetime: Duration::days(1),
         }
     }
@@ -119,6 +116,8 @@ pub struct XkmsService {
     pub(crate) nonce_key: Option<aws_lc_rs::hmac::Key>,
     /// Signs results when policy or the client asks.
     pub(crate) result_signer: Option<xkms_xmlsec::MessageSigner>,
+    /// The configured trust (built-in CA, anchors, intermediates, CRLs), parsed once.
+    pub(crate) trust_base: std::sync::OnceLock<crate::trust::TrustContext>,
 }
 
 /// What service-generated keys need: the key pool and the escrow master key.
@@ -144,7 +143,17 @@ impl XkmsService {
             escrow: None,
             nonce_key: None,
             result_signer: None,
+            trust_base: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The configured trust plus `extra` certificates a request brought along.
+    pub(crate) fn trust_context(&self, extra: &[Vec<u8>]) -> crate::trust::TrustContext {
+        self.trust_base
+            .get_or_init(|| {
+                crate::trust::TrustContext::new(self.ca.certificate_der(), &self.config.trust, &[])
+            })
+            .with_extra(extra)
     }
 
     /// Enables the two-phase protocol with a secret shared by every node.

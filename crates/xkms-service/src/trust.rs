@@ -114,6 +114,15 @@ pub struct Evaluation {
 /// Anchors, candidate intermediates and CRLs for one request.
 #[derive(Debug, Clone)]
 pub struct TrustContext {
+    /// What is configured (parsed once, shared by every request).
+    base: std::sync::Arc<TrustBase>,
+    /// Certificates a request adds for path building.
+    extra: Vec<Cert>,
+}
+
+/// The configured part of a trust context.
+#[derive(Debug)]
+struct TrustBase {
     own_ca: Vec<u8>,
     anchors: Vec<Cert>,
     pool: Vec<Cert>,
@@ -142,11 +151,25 @@ impl TrustContext {
         };
         let own = std::iter::once(own_ca.to_vec());
         let anchor_ders: Vec<Vec<u8>> = own.chain(trust.anchors.iter().cloned()).collect();
-        TrustContext {
+        let base = TrustBase {
             own_ca: own_ca.to_vec(),
             anchors: parse_all(&mut anchor_ders.iter()),
-            pool: parse_all(&mut trust.intermediates.iter().chain(extra.iter())),
+            pool: parse_all(&mut trust.intermediates.iter()),
             crls: trust.crls.clone(),
+        };
+        TrustContext {
+            base: std::sync::Arc::new(base),
+            extra: Vec::new(),
+        }
+        .with_extra(extra)
+    }
+
+    /// The same configured trust plus `extra` certificates for path building: cheap,
+    /// the configured certificates are parsed once and shared.
+    pub fn with_extra(&self, extra: &[Vec<u8>]) -> TrustContext {
+        TrustContext {
+            base: self.base.clone(),
+            extra: extra.iter().filter_map(|d| Cert::parse(d)).collect(),
         }
     }
 
@@ -174,7 +197,7 @@ impl TrustContext {
         let validity = valid_if(path.iter().all(|c| c.covers(at)));
         let revocation = match path.as_slice() {
             [_] => RevocationSource::Decided(Verdict::Valid),
-            [leaf, anchor] if anchor.der == self.own_ca => RevocationSource::OwnCa {
+            [leaf, anchor] if anchor.der == self.base.own_ca => RevocationSource::OwnCa {
                 serial_hex: leaf.info.serial.map(|s| s.to_hex()),
             },
             _ => RevocationSource::Decided(self.external_revocation(&path, at, now)),
@@ -196,7 +219,7 @@ impl TrustContext {
 
     /// A path from `target` to an anchor whose every signature verifies.
     fn build_path<'a>(&'a self, target: &'a Cert) -> Result<Vec<&'a Cert>, PathFailure> {
-        if self.anchors.iter().any(|a| a.der == target.der) {
+        if self.base.anchors.iter().any(|a| a.der == target.der) {
             return Ok(vec![target]);
         }
         let mut path = vec![target];
@@ -210,7 +233,7 @@ impl TrustContext {
         };
         let mut failure = PathFailure::UnknownIssuer;
         let names_issuer = |c: &Cert| c.info.subject == current.info.issuer && c.can_issue();
-        for anchor in self.anchors.iter().filter(|a| names_issuer(a)) {
+        for anchor in self.base.anchors.iter().filter(|a| names_issuer(a)) {
             if signed_by(&current.der, &anchor.der) {
                 path.push(anchor);
                 return Ok(());
@@ -220,7 +243,13 @@ impl TrustContext {
         if path.len() + 1 >= MAX_PATH_LEN {
             return Err(failure);
         }
-        for candidate in self.pool.iter().filter(|c| names_issuer(c)) {
+        for candidate in self
+            .base
+            .pool
+            .iter()
+            .chain(&self.extra)
+            .filter(|c| names_issuer(c))
+        {
             if path.iter().any(|p| p.der == candidate.der) {
                 continue;
             }
@@ -241,7 +270,8 @@ impl TrustContext {
     /// A configured CRL naming `cert`'s issuer as its issuer (for RespondWith X509CRL).
     pub(crate) fn crl_of_issuer(&self, cert: &Cert) -> Option<&[u8]> {
         let (_, parsed) = X509Certificate::from_der(&cert.der).ok()?;
-        self.crls
+        self.base
+            .crls
             .iter()
             .find(|der| {
                 CertificateRevocationList::from_der(der)
@@ -260,7 +290,7 @@ impl TrustContext {
         let mut overall = Verdict::Valid;
         for pair in path.windows(2) {
             let [cert, issuer] = pair else { continue };
-            match crl_verdict(&self.crls, cert, issuer, at, now) {
+            match crl_verdict(&self.base.crls, cert, issuer, at, now) {
                 Verdict::Invalid => return Verdict::Invalid,
                 Verdict::Indeterminate => overall = Verdict::Indeterminate,
                 Verdict::Valid => {}

@@ -116,7 +116,7 @@ impl XkmsService {
                 key_bindings: Vec::new(),
             });
         }
-        let trust = TrustContext::new(self.ca.certificate_der(), &self.config.trust, &extra);
+        let trust = self.trust_context(&extra);
         let own_crl = self.crl_if_requested(&req.request.respond_with).await;
         let mut incomplete = false;
         let mut key_bindings = Vec::with_capacity(subjects.len());
