@@ -355,3 +355,49 @@ fn small_key_document(client: &XkmsClient, signer: &ClientKey) -> String {
     };
     sign_key_binding(&doc, &id, Slot::ProofOfPossession, &rsa).unwrap()
 }
+
+/// Envelope-level problems are SOAP Faults in the SOAP version of the request, with the
+/// SOAP binding's HTTP status: 1.2 Sender → 400, 1.1 Client → 500, an unknown envelope
+/// namespace → VersionMismatch, a mustUnderstand header → MustUnderstand.
+#[tokio::test]
+async fn envelope_faults_follow_the_soap_binding() {
+    let server = Server::start();
+    let soap11 = SoapVersion::Soap11.content_type();
+    let soap12 = SoapVersion::Soap12.content_type();
+
+    let (status, body) = raw_post(
+        &server.url,
+        soap11,
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><Oops"#,
+    )
+    .await;
+    assert_eq!(status, 500, "SOAP 1.1 faults travel with HTTP 500");
+    let fault = soap::parse_fault(&body, &Default::default()).expect("a SOAP fault");
+    assert_eq!(fault.version, SoapVersion::Soap11);
+    assert_eq!(fault.code, Some(soap::FaultCode::Sender), "SOAP 1.1 Client");
+
+    let (status, body) = raw_post(
+        &server.url,
+        soap12,
+        r#"<e:Envelope xmlns:e="urn:not-soap"><e:Body/></e:Envelope>"#,
+    )
+    .await;
+    assert_eq!(status, 500);
+    let fault = soap::parse_fault(&body, &Default::default()).expect("a SOAP fault");
+    assert_eq!(fault.code, Some(soap::FaultCode::VersionMismatch));
+
+    let must = r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Header><x:Tx xmlns:x="urn:x" e:mustUnderstand="true"/></e:Header><e:Body><LocateRequest xmlns="http://www.w3.org/2002/03/xkms#" Id="I1" Service="x"><QueryKeyBinding/></LocateRequest></e:Body></e:Envelope>"#;
+    let (status, body) = raw_post(&server.url, soap12, must).await;
+    assert_eq!(status, 500);
+    let fault = soap::parse_fault(&body, &Default::default()).expect("a SOAP fault");
+    assert_eq!(fault.code, Some(soap::FaultCode::MustUnderstand));
+
+    // Two body children: Sender, HTTP 400 in SOAP 1.2.
+    let two = r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><a/><b/></e:Body></e:Envelope>"#;
+    let (status, body) = raw_post(&server.url, soap12, two).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        soap::parse_fault(&body, &Default::default()).unwrap().code,
+        Some(soap::FaultCode::Sender)
+    );
+}
