@@ -462,7 +462,18 @@ async fn t103_recovery_survives_a_restart() {
     );
     server.admin(&["pending", "approve", &response_id]);
 
-    // A StatusRequest pushes the queued job (or the worker already ran it).
+    // The worker may be running the job right now (Status then says Pending): poll as a
+    // client does until the service reports it finished.
+    client
+        .wait_until_ready(
+            &original_id,
+            &response_id,
+            std::time::Duration::from_millis(50),
+            200,
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
     let status = client.status(&original_id, &response_id).await.unwrap();
     assert_eq!(status.result.result_major, ResultMajor::Success);
     assert_eq!(
@@ -542,6 +553,18 @@ async fn operator_rejects_a_pending_registration() {
     let pending = client.register(&params).await.unwrap();
     let response_id = pending.result.result.message.id.clone();
     server.admin(&["pending", "approve", &response_id]);
+    // The worker may be running the job right now (Status then says Pending): poll as a
+    // client does until the service reports it finished.
+    client
+        .wait_until_ready(
+            &pending.request_id,
+            &response_id,
+            std::time::Duration::from_millis(50),
+            200,
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
     let status = client
         .status(&pending.request_id, &response_id)
         .await

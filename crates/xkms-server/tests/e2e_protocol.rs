@@ -186,6 +186,18 @@ async fn asynchronous_compound_reports_counters() {
     );
 
     server.admin(&["pending", "approve", &response_id]);
+    // The worker may be running the job right now (Status then says Pending): poll as a
+    // client does until the service reports it finished.
+    client
+        .wait_until_ready(
+            &compound_id,
+            &response_id,
+            std::time::Duration::from_millis(50),
+            200,
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
     let after = client.status(&compound_id, &response_id).await.unwrap();
     assert_eq!(after.result.result_major, ResultMajor::Success);
     assert_eq!(
