@@ -66,27 +66,7 @@ impl XkmsClient {
         params: &RecoverParams<'_>,
         mut progress: impl FnMut(Progress),
     ) -> Result<Recovered, ClientError> {
-        let kb_id = self.new_id();
-        let mut respond_with = params.respond_with.clone();
-        if !respond_with.contains(&RespondWith::PrivateKey) {
-            respond_with.push(RespondWith::PrivateKey);
-        }
-        let request = RecoverRequest {
-            request: RequestAbstract {
-                message: xkms_proto::MessageAbstract {
-                    id: self.new_id(),
-                    service: self.service_uri().to_owned(),
-                    ..Default::default()
-                },
-                response_mechanism: vec![ResponseMechanism::Pending],
-                respond_with,
-                ..Default::default()
-            },
-            recover_key_binding: params
-                .binding
-                .key_binding(kb_id.clone(), StatusValue::Indeterminate),
-            authentication: authentication_template(&kb_id),
-        };
+        let request = self.recover_request(&params.binding, &params.respond_with, true);
         let original_id = request.request.message.id.clone();
         let first = self
             .send_signed(&Request::Recover(request), |doc, request_id| {
@@ -189,6 +169,39 @@ impl XkmsClient {
         Err(ClientError::BadResponse(
             "the service did not finish in time".into(),
         ))
+    }
+
+    /// A RecoverRequest for `binding` with a KeyBindingAuthentication template, asking for
+    /// the PrivateKey (and offering `#Pending` when `pending`).
+    pub fn recover_request(
+        &self,
+        binding: &BindingRef,
+        respond_with: &[RespondWith],
+        pending: bool,
+    ) -> RecoverRequest {
+        let kb_id = self.new_id();
+        let mut respond_with = respond_with.to_vec();
+        if !respond_with.contains(&RespondWith::PrivateKey) {
+            respond_with.push(RespondWith::PrivateKey);
+        }
+        RecoverRequest {
+            request: RequestAbstract {
+                message: xkms_proto::MessageAbstract {
+                    id: self.new_id(),
+                    service: self.service_uri().to_owned(),
+                    ..Default::default()
+                },
+                response_mechanism: if pending {
+                    vec![ResponseMechanism::Pending]
+                } else {
+                    vec![]
+                },
+                respond_with,
+                ..Default::default()
+            },
+            recover_key_binding: binding.key_binding(kb_id.clone(), StatusValue::Indeterminate),
+            authentication: authentication_template(&kb_id),
+        }
     }
 
     /// StatusRequest for an asynchronous request: the StatusResult (Pending while it

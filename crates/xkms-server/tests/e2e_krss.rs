@@ -356,24 +356,14 @@ async fn t103_recover_asynchronously() {
     // Without #Pending the service does not answer Pending: Receiver/NotSynchronous.
     server.authorize("joe@example.com", "secret2", "recover");
     let secret2 = SharedSecret::new("secret2".into());
-    let kb_id = client.new_id();
-    let request = xkms_proto::RecoverRequest {
-        request: xkms_proto::RequestAbstract {
-            message: xkms_proto::MessageAbstract {
-                id: client.new_id(),
-                service: client.service_uri().into(),
-                ..Default::default()
-            },
-            respond_with: vec![RespondWith::PrivateKey],
-            ..Default::default()
-        },
-        recover_key_binding: BindingRef {
+    let request = client.recover_request(
+        &BindingRef {
             certificate: Some(cert),
             ..Default::default()
-        }
-        .key_binding(kb_id.clone(), StatusValue::Indeterminate),
-        authentication: xkms_client::krss::authentication_template(&kb_id),
-    };
+        },
+        &[RespondWith::PrivateKey],
+        false,
+    );
     let result = client
         .send_signed(&Request::Recover(request), |doc, request_id| {
             xkms_client::krss::sign_request(&doc, request_id, Some((&secret2, SASL)), None)
@@ -412,25 +402,14 @@ async fn t103_recovery_survives_a_restart() {
     let secret1 = SharedSecret::new("secret1".into());
 
     // Send the RecoverRequest and stop at Pending.
-    let kb_id = client.new_id();
-    let request = xkms_proto::RecoverRequest {
-        request: xkms_proto::RequestAbstract {
-            message: xkms_proto::MessageAbstract {
-                id: client.new_id(),
-                service: SERVICE.into(),
-                ..Default::default()
-            },
-            response_mechanism: vec![xkms_proto::ResponseMechanism::Pending],
-            respond_with: vec![RespondWith::PrivateKey, RespondWith::KeyValue],
-            ..Default::default()
-        },
-        recover_key_binding: BindingRef {
+    let request = client.recover_request(
+        &BindingRef {
             certificate: Some(t101.certificate().unwrap().to_vec()),
             ..Default::default()
-        }
-        .key_binding(kb_id.clone(), StatusValue::Indeterminate),
-        authentication: xkms_client::krss::authentication_template(&kb_id),
-    };
+        },
+        &[RespondWith::PrivateKey, RespondWith::KeyValue],
+        true,
+    );
     let original_id = request.request.message.id.clone();
     let pending = client
         .send_signed(&Request::Recover(request), |doc, request_id| {

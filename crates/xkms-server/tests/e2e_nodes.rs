@@ -172,25 +172,14 @@ async fn two_nodes_share_one_postgresql_database() {
         config.to_str().unwrap(),
     ]);
     let secret1 = SharedSecret::new("secret1".into());
-    let kb_id = node_a.new_id();
-    let request = xkms_proto::RecoverRequest {
-        request: xkms_proto::RequestAbstract {
-            message: xkms_proto::MessageAbstract {
-                id: node_a.new_id(),
-                service: SERVICE.into(),
-                ..Default::default()
-            },
-            response_mechanism: vec![xkms_proto::ResponseMechanism::Pending],
-            respond_with: vec![RespondWith::PrivateKey, RespondWith::KeyValue],
-            ..Default::default()
-        },
-        recover_key_binding: BindingRef {
+    let request = node_a.recover_request(
+        &BindingRef {
             certificate: Some(generated.certificate().unwrap().to_vec()),
             ..Default::default()
-        }
-        .key_binding(kb_id.clone(), xkms_proto::StatusValue::Indeterminate),
-        authentication: xkms_client::krss::authentication_template(&kb_id),
-    };
+        },
+        &[RespondWith::PrivateKey, RespondWith::KeyValue],
+        true,
+    );
     let original_id = request.request.message.id.clone();
     let pending = node_a
         .send_signed(&xkms_proto::Request::Recover(request), |doc, id| {
