@@ -1,8 +1,10 @@
 //! Every certificate and CRL the CA produces, checked by the OpenSSL CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../../tests/tools.rs"]
+mod tools;
+
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Barrier};
 
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
@@ -18,7 +20,7 @@ const SEED_DN: &str = "C=US;S=VA;O=Joe Corp;OU=Test;CN=Joe Doe";
 
 /// Runs openssl, asserts success, returns stdout + stderr.
 fn openssl(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("openssl")
+    let out = tools::tool("openssl")
         .args(args)
         .current_dir(dir)
         .output()
@@ -447,7 +449,7 @@ fn crl_verifies_with_openssl() {
             d,
             &["crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem"],
         );
-        let status = Command::new("openssl")
+        let status = tools::tool("openssl")
             .args([
                 "verify",
                 "-crl_check",

@@ -2,6 +2,9 @@
 //! (started in-process on a loopback port, real SQLite file, real CA).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../../tests/tools.rs"]
+mod tools;
+
 use std::process::Command;
 
 async fn authorize(dir: &std::path::Path, secret: &str, purpose: xkms_service::store::Purpose) {
@@ -41,7 +44,7 @@ async fn xkms(url: &str, args: &[&str]) -> (i32, String) {
 }
 
 fn openssl(args: &[&str]) -> String {
-    let out = Command::new("openssl").args(args).output().unwrap();
+    let out = tools::tool("openssl").args(args).output().unwrap();
     assert!(
         out.status.success(),
         "openssl {args:?}: {}",

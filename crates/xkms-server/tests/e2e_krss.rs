@@ -7,7 +7,6 @@
 mod common;
 
 use common::{Server, openssl, pem};
-use std::process::Command;
 use xkms_client::reissue::reissued_certificate;
 use xkms_client::{
     BindingRef, ClientKey, Progress, RecoverParams, RegisterParams, Registered, ReissueParams,
@@ -133,7 +132,7 @@ async fn t101_register_service_generated_key() {
         .unwrap();
     let kek_path = write(dir, "kek.bin", &*kek);
     let resp_path = write(dir, "t101-response.xml", &body);
-    let out = Command::new("xmlsec1")
+    let out = common::tools::tool("xmlsec1")
         .args(["--decrypt", "--deskey", &kek_path, &resp_path])
         .output()
         .unwrap();
@@ -636,7 +635,7 @@ async fn t104_revoke_with_the_revocation_phrase() {
         .await
         .unwrap();
     let crl_path = write(dir, "crl.der", &crl_der);
-    let out = Command::new("openssl")
+    let out = common::tools::tool("openssl")
         .args([
             "crl", "-inform", "DER", "-in", &crl_path, "-CAfile", ca, "-noout",
         ])
@@ -659,7 +658,7 @@ async fn t104_revoke_with_the_revocation_phrase() {
     assert!(text.contains("Key Compromise"), "{text}");
     let crl_pem = String::from_utf8(server.admin(&["crl", "--pem"]).stdout).unwrap();
     let crl_pem_path = write(dir, "crl.pem", &crl_pem);
-    let out = Command::new("openssl")
+    let out = common::tools::tool("openssl")
         .args([
             "verify",
             "-crl_check",

@@ -7,7 +7,6 @@
 mod common;
 
 use common::{Server, pem};
-use std::process::Command;
 use xkms_client::locate::LocateParams;
 use xkms_client::{ClientKey, ProtocolOptions, RegisterParams, XkmsClient};
 use xkms_proto::soap::{self, Binding, SoapVersion};
@@ -370,7 +369,7 @@ async fn replayed_request_id_is_refused_and_opaque_data_echoed() {
 }
 
 fn openssl(args: &[&str]) -> std::process::Output {
-    Command::new("openssl").args(args).output().unwrap()
+    common::tools::tool("openssl").args(args).output().unwrap()
 }
 
 #[tokio::test]
@@ -430,7 +429,7 @@ async fn signed_requests_and_signed_results() {
     let resp = dir.join("signed-result.xml");
     std::fs::write(&resp, &body).unwrap();
     let xpath = format!("//*[@Id='{result_id}']/*[1][local-name()='Signature']");
-    let out = Command::new("xmlsec1")
+    let out = common::tools::tool("xmlsec1")
         .args([
             "--verify",
             "--id-attr:Id",

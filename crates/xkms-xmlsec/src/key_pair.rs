@@ -91,7 +91,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.der");
         std::fs::write(&path, &*back).unwrap();
-        let out = std::process::Command::new("openssl")
+        let out = crate::test_tools::tool("openssl")
             .args(["pkey", "-inform", "DER", "-noout", "-text", "-in"])
             .arg(&path)
             .output()

@@ -14,6 +14,10 @@ pub mod key_pair;
 pub mod message;
 pub mod signature;
 
+#[cfg(test)]
+#[path = "../../../tests/tools.rs"]
+mod test_tools;
+
 pub use encryption::{decrypt_private_key, encrypt_private_key};
 pub use error::{AlgorithmRole, XmlSecError};
 pub use kdf::{KeyId, SecretPreparation, SharedSecret};

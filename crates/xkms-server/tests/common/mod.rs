@@ -1,6 +1,10 @@
 //! Test harness: the real `xkmsd` binary on a loopback port with a fresh data directory.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+#[path = "../../../../tests/tools.rs"]
+pub mod tools;
+use tools::tool;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -142,7 +146,7 @@ impl Drop for Server {
 
 /// Runs `openssl ARGS`, returns stdout; panics with stderr on failure.
 pub fn openssl(args: &[&str]) -> String {
-    let out = Command::new("openssl")
+    let out = tool("openssl")
         .args(args)
         .output()
         .expect("openssl on PATH");

@@ -1,7 +1,6 @@
 //! Shared fixtures: XKMS-shaped documents, RSA keys, and an `xmlsec1` driver.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use aws_lc_rs::encoding::AsDer;
@@ -249,7 +248,7 @@ impl Xmlsec1 {
     /// `xmlsec1 --verify` of the signature selected by `xpath`; (success, stderr).
     pub fn verify(&self, doc: &str, xpath: &str, key: &CliKey<'_>) -> (bool, String) {
         let input = self.write("in.xml", doc.as_bytes());
-        let out = Command::new("xmlsec1")
+        let out = crate::tools::tool("xmlsec1")
             .arg("--verify")
             .args(Self::common_args(xpath))
             .args(self.key_args(key))
@@ -266,7 +265,7 @@ impl Xmlsec1 {
     pub fn sign(&self, doc: &str, xpath: &str, key: &CliKey<'_>) -> String {
         let input = self.write("tmpl.xml", doc.as_bytes());
         let output = self.dir.path().join("signed.xml");
-        let out = Command::new("xmlsec1")
+        let out = crate::tools::tool("xmlsec1")
             .arg("--sign")
             .args(Self::common_args(xpath))
             .args(self.key_args(key))

@@ -1,7 +1,5 @@
 //! `PrivateKey` encryption, both directions against `xmlsec1`.
 
-use std::process::Command;
-
 use xkms_proto::vocab::alg;
 use xkms_xmlsec::encryption::key_length;
 use xkms_xmlsec::{SecretPreparation, SharedSecret, decrypt_private_key, encrypt_private_key};
@@ -45,7 +43,7 @@ fn ours_decrypt_in_xmlsec1() {
         let doc_path = dir.path().join("enc.xml");
         std::fs::write(&key_path, &key).unwrap();
         std::fs::write(&doc_path, private_key(&enc)).unwrap();
-        let out = Command::new("xmlsec1")
+        let out = crate::tools::tool("xmlsec1")
             .args(["--decrypt", key_flag(uri)])
             .arg(&key_path)
             .arg(&doc_path)
@@ -78,7 +76,7 @@ fn xmlsec1_encryptions_decrypt_with_ours() {
         std::fs::write(&paths[0], &key).unwrap();
         std::fs::write(&paths[1], PLAIN).unwrap();
         std::fs::write(&paths[2], tmpl).unwrap();
-        let out = Command::new("xmlsec1")
+        let out = crate::tools::tool("xmlsec1")
             .args(["--encrypt", key_flag(uri)])
             .arg(&paths[0])
             .arg("--binary-data")

@@ -6,3 +6,5 @@ mod dsig;
 mod encryption;
 mod message;
 mod negative;
+#[path = "../../../../tests/tools.rs"]
+mod tools;

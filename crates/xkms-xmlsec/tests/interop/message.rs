@@ -7,7 +7,6 @@
 //! `--privkey-pem key.pem,cert.pem` to sign a template with an empty `ds:X509Data`.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use base64::Engine;
@@ -47,7 +46,7 @@ pub struct Pki {
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
+    let out = crate::tools::tool("openssl")
         .args(args)
         .current_dir(dir)
         .output()
@@ -270,7 +269,7 @@ impl Cli {
     /// whatever key KeyInfo carries).
     fn verify(&self, doc: &str, elem: &str, id: &str, trusted: Option<&str>) -> (bool, String) {
         let input = self.x.write("msg.xml", doc.as_bytes());
-        let mut cmd = Command::new("xmlsec1");
+        let mut cmd = crate::tools::tool("xmlsec1");
         cmd.arg("--verify")
             .arg("--id-attr:Id")
             .arg(format!("{XKMS}:{elem}"))
@@ -299,7 +298,7 @@ impl Cli {
         let key = self.x.write("signer.key", cred.key_pem.as_bytes());
         let cert = self.x.write("signer.crt", cred.cert_pem.as_bytes());
         let output = self.x.path().join("signed.xml");
-        let out = Command::new("xmlsec1")
+        let out = crate::tools::tool("xmlsec1")
             .arg("--sign")
             .arg("--id-attr:Id")
             .arg(format!("{XKMS}:{elem}"))
@@ -727,7 +726,7 @@ fn sign_with_extra_id(cli: &Cli, doc: &str, extra: &str) -> String {
     let key = cli.x.write("k2.pem", pki().rsa.key_pem.as_bytes());
     let cert = cli.x.write("c2.pem", pki().rsa.cert_pem.as_bytes());
     let output = cli.x.path().join("signed2.xml");
-    let out = Command::new("xmlsec1")
+    let out = crate::tools::tool("xmlsec1")
         .arg("--sign")
         .args(["--id-attr:Id", &format!("{XKMS}:{extra}")])
         .args(["--enabled-reference-uris", "same-doc"])
