@@ -12,7 +12,9 @@ use time::OffsetDateTime;
 use xkms_ca::RsaPublicKey;
 use xkms_proto::{Authentication, KeyInfo, KeyValue, ProofOfPossession};
 use xkms_xmlsec::kdf::{SecretPreparation, SharedSecret, constant_time_eq};
-use xkms_xmlsec::signature::{Slot, VerifyKey, verify_key_binding_signature};
+use xkms_xmlsec::signature::{
+    Slot, VerifyKey, verify_key_binding_signature, verify_key_binding_signature_any,
+};
 
 /// Proof that the request's authentication verified against a stored authorization.
 #[derive(Debug)]
@@ -106,32 +108,36 @@ pub async fn authenticate(
 }
 
 /// The candidate (and preparation) whose K_auth verifies the KeyBindingAuthentication.
+/// All candidate keys are tried over one parse of each reading of the document.
 fn find_kba_match(
     signed: SignedRequest<'_>,
     candidates: &[Authorization],
 ) -> Result<Option<(usize, SecretPreparation)>, ServiceError> {
+    let mut owners = Vec::new();
+    let mut keys = Vec::new();
     for (index, authorization) in candidates.iter().enumerate() {
         for (preparation, key) in authorization.secrets.auth_keys() {
-            match verify_key_binding_signature(
-                signed.document,
-                signed.request_id,
-                Slot::KeyBindingAuthentication,
-                &VerifyKey::Hmac(key),
-            ) {
-                Ok(_) => return Ok(Some((index, preparation))),
-                // A wrong key only means "not this authorization": keep trying.
-                Err(e) if e.is_wrong_key() => continue,
-                // Anything structural fails the request at once.
-                Err(e) => {
-                    tracing::info!(error = %e, "key binding authentication refused");
-                    return Err(ServiceError::NoAuthentication(
-                        "key binding authentication is not acceptable",
-                    ));
-                }
-            }
+            owners.push((index, preparation));
+            keys.push(VerifyKey::Hmac(key));
         }
     }
-    Ok(None)
+    match verify_key_binding_signature_any(
+        signed.document,
+        signed.request_id,
+        Slot::KeyBindingAuthentication,
+        &keys,
+    ) {
+        Ok((key, _)) => Ok(owners.get(key).copied()),
+        // A wrong key only means "no candidate verifies".
+        Err(e) if e.is_wrong_key() => Ok(None),
+        // Anything structural fails the request at once.
+        Err(e) => {
+            tracing::info!(error = %e, "key binding authentication refused");
+            Err(ServiceError::NoAuthentication(
+                "key binding authentication is not acceptable",
+            ))
+        }
+    }
 }
 
 /// The candidate whose K_auth equals the one derived from the presented plain secret.

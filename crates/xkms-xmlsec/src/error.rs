@@ -115,4 +115,14 @@ impl XmlSecError {
     pub fn is_wrong_key(&self) -> bool {
         matches!(self, XmlSecError::BadSignature | XmlSecError::KeyMismatch)
     }
+
+    /// Whether the failure may depend on the document around the signed element (the
+    /// namespace context inclusive C14N takes in, a `URI=""` reference), so that the
+    /// element taken as its own document may still verify (see `context`).
+    pub(crate) fn is_context_dependent(&self) -> bool {
+        matches!(
+            self,
+            XmlSecError::BadSignature | XmlSecError::DigestMismatch | XmlSecError::ReferenceTarget
+        )
+    }
 }

@@ -7,6 +7,7 @@
 //! around it (which signature, which reference, which algorithms) because the engine's generic
 //! "strict" mode does not fit detached key-binding signatures.
 
+mod context;
 pub mod encryption;
 mod error;
 pub mod kdf;
@@ -27,4 +28,5 @@ pub use message::{
 pub use signature::{
     HmacAlgorithm, RsaAlgorithm, SigningKey, Slot, VerifiedSignature, VerifyKey, sign_key_binding,
     signature_template_xml, verify_authentication_with_secret, verify_key_binding_signature,
+    verify_key_binding_signature_any,
 };

@@ -236,7 +236,21 @@ pub fn sign_message(
 /// Verify the enveloped signature of the message element with Id `message_id` in `doc_xml`
 /// (the whole received document). `Ok(None)` if the message has no `ds:Signature` child at all;
 /// a `ds:Signature` child in any other than the first position is an error.
+///
+/// The signature is verified as it sits in the document and, failing that, over the message
+/// taken as its own document (a message signed before it was wrapped in SOAP, e.g. with
+/// `URI=""` or an inclusive-C14N SignedInfo; see `context`). The profile applies in full to
+/// both readings.
 pub fn verify_message_signature(
+    doc_xml: &str,
+    message_id: &str,
+) -> Result<Option<VerifiedMessageSignature>, XmlSecError> {
+    crate::context::verify_in_contexts(doc_xml, message_id, |text| {
+        verify_in_document(text, message_id)
+    })
+}
+
+fn verify_in_document(
     doc_xml: &str,
     message_id: &str,
 ) -> Result<Option<VerifiedMessageSignature>, XmlSecError> {

@@ -187,16 +187,58 @@ impl SigningKey {
 
 /// Verify the signature at `slot` of the request with Id `request_id` inside `doc_xml`
 /// (the whole received document, SOAP envelope included).
+///
+/// The signature is verified as it sits in the document and, failing that, over the
+/// request taken as its own document (clients that sign before wrapping in SOAP; see
+/// `context`). The profile applies in full to both readings.
 pub fn verify_key_binding_signature(
     doc_xml: &str,
     request_id: &str,
     slot: Slot,
     key: &VerifyKey<'_>,
 ) -> Result<VerifiedSignature, XmlSecError> {
-    let kind = match key {
+    verify_key_binding_signature_any(doc_xml, request_id, slot, std::slice::from_ref(key))
+        .map(|(_, verified)| verified)
+}
+
+/// Like [`verify_key_binding_signature`] with several candidate keys of one kind (e.g. the
+/// K_auth of every usable authorization): the document is parsed and checked once per
+/// reading, and the index of the first key that verifies is returned. With no key that
+/// verifies the error is [`XmlSecError::BadSignature`].
+pub fn verify_key_binding_signature_any(
+    doc_xml: &str,
+    request_id: &str,
+    slot: Slot,
+    keys: &[VerifyKey<'_>],
+) -> Result<(usize, VerifiedSignature), XmlSecError> {
+    let kind = match keys.first() {
+        Some(VerifyKey::Hmac(_)) => KeyKind::Hmac,
+        Some(VerifyKey::RsaPublic { .. }) => KeyKind::Rsa,
+        None => return Err(XmlSecError::BadSignature),
+    };
+    if keys.iter().any(|k| key_kind(k) != kind) {
+        return Err(XmlSecError::KeyMismatch);
+    }
+    crate::context::verify_in_contexts(doc_xml, request_id, |text| {
+        verify_in_document(text, request_id, slot, kind, keys)
+    })
+}
+
+fn key_kind(key: &VerifyKey<'_>) -> KeyKind {
+    match key {
         VerifyKey::Hmac(_) => KeyKind::Hmac,
         VerifyKey::RsaPublic { .. } => KeyKind::Rsa,
-    };
+    }
+}
+
+/// One reading: profile checks once, then each key until one verifies.
+fn verify_in_document(
+    doc_xml: &str,
+    request_id: &str,
+    slot: Slot,
+    kind: KeyKind,
+    candidates: &[VerifyKey<'_>],
+) -> Result<(usize, VerifiedSignature), XmlSecError> {
     let mut doc = profile::parse(doc_xml)?;
     let located = profile::locate(&doc, request_id, slot)?;
     profile::check_signature_placement(&doc, &located)?;
@@ -206,47 +248,54 @@ pub fn verify_key_binding_signature(
             &doc.text_content_deep(checked.signature_value),
         ))
         .map_err(|_| XmlSecError::SignatureStructure("SignatureValue"))?;
-
-    let mut ctx = DsigContext::new(keys::verify_manager(key)?);
-    // Strict mode demands that the target be an ancestor or sibling of the Signature; the key
-    // binding is a sibling of the signature's *grandparent*, so strict mode would refuse every
-    // KBA. The profile checks above take its place.
-    ctx.strict_verification = false;
-    ctx.trusted_keys_only = true;
-    ctx.hmac_min_out_len =
+    let hmac_min_out_len =
         profile::signature_method(&checked.signature_method).map_or(160, |(_, bits)| bits.max(160));
-
     profile::isolate(&mut doc, located.signature);
-    let result = bergshamra::dsig::verify::verify_document(&ctx, &doc).map_err(map_backend)?;
-    match result {
-        VerifyResult::Valid {
-            signature_node,
-            references,
-            ..
-        } => {
-            if signature_node != located.signature {
-                return Err(XmlSecError::Backend);
+
+    for (index, key) in candidates.iter().enumerate() {
+        let mut ctx = DsigContext::new(keys::verify_manager(key)?);
+        // Strict mode demands that the target be an ancestor or sibling of the Signature; the
+        // key binding is a sibling of the signature's *grandparent*, so strict mode would
+        // refuse every KBA. The profile checks above take its place.
+        ctx.strict_verification = false;
+        ctx.trusted_keys_only = true;
+        ctx.hmac_min_out_len = hmac_min_out_len;
+        let result = bergshamra::dsig::verify::verify_document(&ctx, &doc).map_err(map_backend)?;
+        match result {
+            VerifyResult::Valid {
+                signature_node,
+                references,
+                ..
+            } => {
+                if signature_node != located.signature {
+                    return Err(XmlSecError::Backend);
+                }
+                let covers_key_binding = matches!(
+                    references.as_slice(),
+                    [r] if r.digest_verified && r.resolved_node == Some(located.key_binding)
+                );
+                if !covers_key_binding {
+                    return Err(XmlSecError::ReferenceTarget);
+                }
+                return Ok((
+                    index,
+                    VerifiedSignature {
+                        slot,
+                        request_id: request_id.to_owned(),
+                        key_binding_id: located.key_binding_id,
+                        signature_method: checked.signature_method,
+                        signature_value,
+                    },
+                ));
             }
-            let covers_key_binding = matches!(
-                references.as_slice(),
-                [r] if r.digest_verified && r.resolved_node == Some(located.key_binding)
-            );
-            if !covers_key_binding {
-                return Err(XmlSecError::ReferenceTarget);
+            // The digest does not depend on the key: no other key can help.
+            VerifyResult::Invalid { reason } if reason.starts_with("Reference digest failed") => {
+                return Err(XmlSecError::DigestMismatch);
             }
-            Ok(VerifiedSignature {
-                slot,
-                request_id: request_id.to_owned(),
-                key_binding_id: located.key_binding_id,
-                signature_method: checked.signature_method,
-                signature_value,
-            })
+            VerifyResult::Invalid { .. } => continue,
         }
-        VerifyResult::Invalid { reason } if reason.starts_with("Reference digest failed") => {
-            Err(XmlSecError::DigestMismatch)
-        }
-        VerifyResult::Invalid { .. } => Err(XmlSecError::BadSignature),
     }
+    Err(XmlSecError::BadSignature)
 }
 
 /// Verify a `KeyBindingAuthentication` HMAC with the authentication key derived from `secret`,

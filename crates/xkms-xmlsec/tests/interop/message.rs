@@ -495,6 +495,41 @@ fn xmlsec1_signed_requests_verify_in_ours() {
     }
 }
 
+/// A client that signs its request as a standalone document (`URI=""`, inclusive C14N of
+/// SignedInfo) and then wraps it in SOAP: the signature verifies over the request taken
+/// as its own document; a change anywhere in the request does not.
+#[test]
+fn xmlsec1_signed_standalone_then_wrapped_verifies_in_ours() {
+    let rsa = &pki().rsa;
+    let cli = Cli::new();
+    for (uri, c14n) in [("", alg::C14N), ("#I4ec3a", alg::C14N), ("", alg::EXC_C14N)] {
+        let tmpl = enveloped_template(
+            alg::RSA_SHA256,
+            uri,
+            alg::SHA256,
+            "<ds:KeyInfo><ds:X509Data/></ds:KeyInfo>",
+        )
+        .replace(
+            &format!(
+                "<ds:CanonicalizationMethod Algorithm=\"{}\"/>",
+                alg::EXC_C14N
+            ),
+            &format!("<ds:CanonicalizationMethod Algorithm=\"{c14n}\"/>"),
+        );
+        let doc = insert_after_start_tag(&locate_request_bare(), "<LocateRequest", &tmpl);
+        let signed = cli.sign(&doc, "LocateRequest", "I4ec3a", rsa);
+        let element = signed.split_once("?>").unwrap().1.trim();
+        let wrapped = soap12(element, "");
+        let v = verified(&wrapped, "I4ec3a");
+        assert_eq!(v.signer_chain, vec![rsa.cert_der.clone()], "{uri:?} {c14n}");
+        let tampered = wrapped.replace("alice@example.com", "mallory@example.com");
+        assert!(
+            verify_message_signature(&tampered, "I4ec3a").is_err(),
+            "{uri:?} {c14n}"
+        );
+    }
+}
+
 #[test]
 fn whole_document_reference_is_refused_inside_soap() {
     // xmlsec1 happily signs URI="" inside an envelope (it covers the envelope); for us the
