@@ -230,10 +230,19 @@ impl XkmsClient {
                 ));
             }
         }
+        // A RequestSignatureValue must be ours whenever present. A refusal may come without
+        // one (the service answers some errors before it verified our signature); it grants
+        // nothing, so it is reported as the XKMS result it is rather than as a mismatch.
+        let refusal = matches!(
+            header.result_major,
+            ResultMajor::Sender | ResultMajor::Receiver | ResultMajor::Represent
+        );
         if self.options.request_signature_value
             && let Some(ours) = our_signature_value
-            && header.result_major != ResultMajor::Represent
-            && header.request_signature_value.as_deref() != Some(ours)
+            && match header.request_signature_value.as_deref() {
+                Some(theirs) => theirs != ours,
+                None => !refusal,
+            }
         {
             return Err(ClientError::Mismatch(
                 "RequestSignatureValue differs from our signature",

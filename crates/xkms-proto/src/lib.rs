@@ -10,8 +10,8 @@ pub mod soap;
 pub mod vocab;
 
 pub use codec::{
-    DecodeError, DecodeErrorKind, Limits, MessageHeader, parse_message, parse_rsa_key_pair,
-    peek_message_header, write_message, write_rsa_key_pair,
+    DecodeError, DecodeErrorKind, Limits, MessageHeader, is_ncname, parse_message,
+    parse_rsa_key_pair, peek_message_header, write_message, write_rsa_key_pair,
 };
 pub use model::*;
 pub use vocab::*;

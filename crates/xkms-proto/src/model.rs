@@ -616,6 +616,32 @@ impl ResultMessage {
         }
     }
 
+    /// Every key binding the result carries (inner results of a compound included), for
+    /// document-wide rules such as unique `Id`s.
+    pub fn key_bindings_mut(&mut self) -> Vec<&mut KeyBindingAbstract> {
+        match self {
+            ResultMessage::Locate(r) => unverified_cores(&mut r.unverified_key_bindings),
+            ResultMessage::Validate(r) => binding_cores(&mut r.key_bindings),
+            ResultMessage::Register(r) => binding_cores(&mut r.key_bindings),
+            ResultMessage::Reissue(r) => binding_cores(&mut r.key_bindings),
+            ResultMessage::Recover(r) => binding_cores(&mut r.key_bindings),
+            ResultMessage::Revoke(r) => binding_cores(&mut r.key_bindings),
+            ResultMessage::Compound(r) => r
+                .results
+                .iter_mut()
+                .flat_map(|inner| match inner {
+                    InnerResult::Locate(r) => unverified_cores(&mut r.unverified_key_bindings),
+                    InnerResult::Validate(r) => binding_cores(&mut r.key_bindings),
+                    InnerResult::Register(r) => binding_cores(&mut r.key_bindings),
+                    InnerResult::Reissue(r) => binding_cores(&mut r.key_bindings),
+                    InnerResult::Recover(r) => binding_cores(&mut r.key_bindings),
+                    InnerResult::Revoke(r) => binding_cores(&mut r.key_bindings),
+                })
+                .collect(),
+            ResultMessage::Status(_) | ResultMessage::Result(_) => Vec::new(),
+        }
+    }
+
     /// The result element's name (`LocateResult`, …, `Result`).
     pub fn element(&self) -> &'static str {
         match self {
@@ -630,6 +656,14 @@ impl ResultMessage {
             ResultMessage::Result(_) => "Result",
         }
     }
+}
+
+fn binding_cores(bindings: &mut [KeyBinding]) -> Vec<&mut KeyBindingAbstract> {
+    bindings.iter_mut().map(|b| &mut b.core).collect()
+}
+
+fn unverified_cores(bindings: &mut [UnverifiedKeyBinding]) -> Vec<&mut KeyBindingAbstract> {
+    bindings.iter_mut().map(|b| &mut b.core).collect()
 }
 
 impl InnerRequest {

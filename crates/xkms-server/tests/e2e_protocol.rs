@@ -426,31 +426,39 @@ async fn signed_requests_and_signed_results() {
         panic!()
     };
     let result_id = xkms_client::result_header(&result).message.id.clone();
-    let resp = dir.join("signed-result.xml");
-    std::fs::write(&resp, &body).unwrap();
-    let xpath = format!("//*[@Id='{result_id}']/*[1][local-name()='Signature']");
-    let out = common::tools::tool("xmlsec1")
-        .args([
-            "--verify",
-            "--id-attr:Id",
-            "http://www.w3.org/2002/03/xkms#:LocateResult",
-            "--enabled-reference-uris",
-            "same-doc",
-        ])
-        .args([
-            "--node-xpath",
-            &xpath,
-            "--trusted-pem",
-            ca_path.to_str().unwrap(),
-        ])
-        .arg(&resp)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "xmlsec1 --verify: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The signed result verifies however a client unwraps it: inside the envelope, and
+    // as its own document (the Body's child taken out, as SOAP stacks hand it on). The
+    // signature uses exclusive C14N, so the envelope's namespaces do not enter it.
+    let extracted = common::legacy::xkms_element(&body);
+    assert!(extracted.starts_with("<LocateResult") && body.contains("Envelope"));
+    assert!(extracted.contains("xml-exc-c14n#\""));
+    for (label, document) in [("in the envelope", &body), ("extracted", &extracted)] {
+        let resp = dir.join("signed-result.xml");
+        std::fs::write(&resp, document).unwrap();
+        let xpath = format!("//*[@Id='{result_id}']/*[1][local-name()='Signature']");
+        let out = common::tools::tool("xmlsec1")
+            .args([
+                "--verify",
+                "--id-attr:Id",
+                "http://www.w3.org/2002/03/xkms#:LocateResult",
+                "--enabled-reference-uris",
+                "same-doc",
+            ])
+            .args([
+                "--node-xpath",
+                &xpath,
+                "--trusted-pem",
+                ca_path.to_str().unwrap(),
+            ])
+            .arg(&resp)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "xmlsec1 --verify ({label}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     // Forged: content changed after signing.
     let forged = signed_doc.replace("joe@example.com", "eve@example.com");
@@ -494,6 +502,24 @@ async fn signed_requests_and_signed_results() {
     assert_eq!(
         codes(&client.post(untrusted).await.unwrap()),
         (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
+    );
+
+    // Eve asks for RequestSignatureValue: the refusal comes without one (her signature was
+    // never accepted), and the client reports the XKMS result, not a mismatch.
+    let eve_client = client.clone().with_options(ProtocolOptions {
+        signer: Some(eve.clone()),
+        request_signature_value: true,
+        ..Default::default()
+    });
+    let refused = eve_client.send(&locate_joe(&eve_client)).await.unwrap();
+    assert_eq!(
+        codes(&refused),
+        (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
+    );
+    assert!(
+        xkms_client::result_header(&refused)
+            .request_signature_value
+            .is_none()
     );
 
     // A client that trusts another CA refuses the service's signed results.

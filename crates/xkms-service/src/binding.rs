@@ -75,7 +75,7 @@ impl XkmsService {
                 }
             }
         }
-        Err(ServiceError::Refused("no such key binding"))
+        Err(ServiceError::NoSuchBinding)
     }
 }
 

@@ -28,6 +28,9 @@ pub enum ServiceError {
     /// Proof of possession missing or not verifiable with the key being registered.
     #[error("proof of possession required: {0}")]
     ProofOfPossessionRequired(&'static str),
+    /// A Reissue, Revoke or Recover names a key binding this service does not hold.
+    #[error("no such key binding")]
+    NoSuchBinding,
     /// An RSA key below the policy minimum.
     #[error("key of {bits} bits is below the minimum of {minimum}")]
     KeyTooSmall { bits: usize, minimum: usize },
@@ -74,6 +77,9 @@ impl ServiceError {
             ServiceError::ProofOfPossessionRequired(_) => {
                 (Sender, Some(ResultMinor::ProofOfPossessionRequired))
             }
+            // The service is authoritative for its bindings: the one named does not exist,
+            // and the sender named it.
+            ServiceError::NoSuchBinding => (Sender, Some(ResultMinor::NoMatch)),
             // A key below the minimum is a policy refusal of what the sender asked for.
             ServiceError::KeyTooSmall { .. } => (Sender, Some(ResultMinor::Refused)),
             ServiceError::Refused(_) => (Sender, Some(ResultMinor::Refused)),
@@ -125,6 +131,7 @@ mod tests {
                 ServiceError::ProofOfPossessionRequired("x"),
                 ResultMinor::ProofOfPossessionRequired,
             ),
+            (ServiceError::NoSuchBinding, ResultMinor::NoMatch),
             (
                 ServiceError::KeyTooSmall {
                     bits: 1024,

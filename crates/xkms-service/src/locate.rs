@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use xkms_ca::{DistinguishedName, RsaPublicKey, Serial};
 use xkms_proto::{
     Application, KeyBindingAbstract, KeyUsage, KeyValue, LocateRequest, LocateResult,
-    QueryKeyBinding, ResultMajor, ResultMinor, UnverifiedKeyBinding, UseKeyWith, ValidityInterval,
+    QueryKeyBinding, ResultMajor, ResultMinor, UnverifiedKeyBinding, UseKeyWith,
 };
 
 /// Server-side cap on the key bindings one Locate or Validate result carries, whatever
@@ -42,9 +42,25 @@ impl XkmsService {
         req: &LocateRequest,
     ) -> Result<LocateResult, ServiceError> {
         let qkb = &req.query_key_binding;
+        let now = self.clock.now();
+        check_time_instant(qkb.time_instant, now, self.ca.not_before())?;
         let query = KeyQuery::from_query(qkb, &self.ca.subject())?;
         let limit = effective_limit(req.request.response_limit);
         let found = self.find_matching(&query, limit).await?;
+        if found.matches.is_empty()
+            && !found.truncated
+            && limit > 0
+            && let Some((ukb, incomplete)) = presented_certificate_binding(req)?
+        {
+            return Ok(LocateResult {
+                result: self.result_for(
+                    &req.request,
+                    ResultMajor::Success,
+                    incomplete.then_some(ResultMinor::Incomplete),
+                ),
+                unverified_key_bindings: vec![ukb],
+            });
+        }
         if found.matches.is_empty() {
             let minor = if found.truncated {
                 ResultMinor::TooManyResponses
@@ -169,16 +185,105 @@ impl XkmsService {
                 key_usage: stored_key_usage(binding),
                 use_key_with: stored_use_key_with_of(binding),
             },
-            validity_interval: certificate.map(|c| ValidityInterval {
-                not_before: Some(c.not_before),
-                not_on_or_after: Some(c.not_after),
-            }),
+            validity_interval: certificate
+                .map(|c| crate::respond::validity_interval(c.not_before, c.not_after)),
         };
         (ukb, described.incomplete)
     }
 }
 
 /// Matching bindings and whether the list is a subset.
+/// How far ahead of the clock a TimeInstant may lie (clock skew between client and us).
+pub const FUTURE_TOLERANCE: time::Duration = time::Duration::minutes(5);
+
+/// The one rule for a query's TimeInstant, in Locate and Validate alike: the service
+/// answers for instants from its CA's creation up to a little past now; outside that,
+/// `Sender/TimeInstantOutOfRange`.
+pub(crate) fn check_time_instant(
+    requested: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    ca_not_before: OffsetDateTime,
+) -> Result<(), ServiceError> {
+    match requested {
+        Some(at) if at > now + FUTURE_TOLERANCE => Err(ServiceError::TimeInstantOutOfRange(
+            "TimeInstant lies in the future",
+        )),
+        Some(at) if at < ca_not_before => Err(ServiceError::TimeInstantOutOfRange(
+            "TimeInstant lies before this service's CA existed",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// REC §4.1.2 ("document signature"): a query that names only a certificate the service
+/// does not hold is answered with the key binding the certificate itself describes —
+/// its key, names, usages and validity. Locate asserts nothing about it (Validate does).
+/// `None` when the query names anything else, or usages the certificate does not grant.
+fn presented_certificate_binding(
+    req: &LocateRequest,
+) -> Result<Option<(UnverifiedKeyBinding, bool)>, ServiceError> {
+    let qkb = &req.query_key_binding;
+    let Some(ki) = &qkb.core.key_info else {
+        return Ok(None);
+    };
+    let only_certificates = ki.key_names.is_empty()
+        && ki.key_values.is_empty()
+        && ki.unsupported_children == 0
+        && ki.x509_data.iter().all(|d| {
+            d.issuer_serials.is_empty() && d.skis.is_empty() && d.subject_names.is_empty()
+        })
+        && qkb.core.use_key_with.is_empty();
+    let certificates: Vec<Vec<u8>> = ki
+        .x509_data
+        .iter()
+        .flat_map(|d| d.certificates.iter().cloned())
+        .collect();
+    if !only_certificates || certificates.is_empty() {
+        return Ok(None);
+    }
+    let Some((index, info)) = end_entity_with_index(&certificates)? else {
+        return Ok(None);
+    };
+    if !crate::validate::usage_fits(&info, &qkb.core.key_usage) {
+        return Ok(None);
+    }
+    let chain: Vec<Vec<u8>> = certificates
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != index)
+        .map(|(_, der)| der.clone())
+        .collect();
+    let (modulus, exponent) = info
+        .rsa_public_key
+        .as_ref()
+        .map_or((&[][..], &[][..]), |k| (&k.modulus[..], &k.exponent[..]));
+    let described = describe_with(
+        &req.request.respond_with,
+        &BindingMaterial {
+            key_name: None,
+            modulus,
+            exponent,
+            certificate: certificates.get(index).map(Vec::as_slice),
+            chain: &chain,
+        },
+        &ExtraMaterial::default(),
+        false,
+    );
+    let ukb = UnverifiedKeyBinding {
+        core: KeyBindingAbstract {
+            id: None,
+            key_info: described.key_info,
+            key_usage: crate::validate::usages_of_certificate(&info),
+            use_key_with: crate::validate::names_of_certificate(&info),
+        },
+        validity_interval: Some(crate::respond::validity_interval(
+            info.not_before,
+            info.not_after,
+        )),
+    };
+    Ok(Some((ukb, described.incomplete)))
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Found {
     pub matches: Vec<(KeyBindingRecord, Vec<CertificateRecord>)>,
@@ -389,7 +494,7 @@ pub(crate) fn certificate_at(
     at.and_then(|t| {
         certificates
             .iter()
-            .find(|c| c.not_before <= t && t < c.not_after)
+            .find(|c| c.not_before <= t && t <= c.not_after)
     })
     .or_else(|| certificates.first())
 }
@@ -418,6 +523,13 @@ pub(crate) fn stored_use_key_with_of(binding: &KeyBindingRecord) -> Vec<UseKeyWi
 pub(crate) fn end_entity_of(
     certificates: &[Vec<u8>],
 ) -> Result<Option<xkms_ca::CertificateInfo>, ServiceError> {
+    Ok(end_entity_with_index(certificates)?.map(|(_, info)| info))
+}
+
+/// [`end_entity_of`] and its position among `certificates`.
+fn end_entity_with_index(
+    certificates: &[Vec<u8>],
+) -> Result<Option<(usize, xkms_ca::CertificateInfo)>, ServiceError> {
     let mut parsed = Vec::with_capacity(certificates.len());
     for der in certificates {
         parsed.push(
@@ -426,7 +538,7 @@ pub(crate) fn end_entity_of(
         );
     }
     let index = parsed.iter().position(|c| !c.is_ca).unwrap_or(0);
-    Ok((!parsed.is_empty()).then(|| parsed.swap_remove(index)))
+    Ok((!parsed.is_empty()).then(|| (index, parsed.swap_remove(index))))
 }
 
 /// A DN in RFC 4514 form when it parses; else the trimmed text (so two spellings of a

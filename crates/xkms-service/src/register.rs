@@ -24,7 +24,7 @@ use xkms_ca::{
 use xkms_proto::{
     Application, KeyBinding, KeyBindingAbstract, KeyUsage, PrivateKey, PrototypeKeyBinding, Reason,
     RegisterRequest, RegisterResult, ResultMajor, ResultMinor, RsaKeyPair, Status, StatusValue,
-    ValidityInterval, write_rsa_key_pair,
+    write_rsa_key_pair,
 };
 use xkms_xmlsec::key_pair::rsa_key_pair_from_pkcs8;
 use zeroize::Zeroizing;
@@ -362,7 +362,7 @@ impl XkmsService {
         req.key_usage = pkb.core.key_usage.iter().map(xkms_key_usage).collect();
         if let Some(vi) = &pkb.validity_interval {
             req.not_before = vi.not_before;
-            req.not_after = vi.not_on_or_after;
+            req.not_after = vi.not_on_or_after.map(crate::respond::not_after_for);
         }
         Ok(req)
     }
@@ -427,10 +427,10 @@ impl XkmsService {
                 key_usage: key_usage.to_vec(),
                 use_key_with: use_key_with.to_vec(),
             },
-            validity_interval: Some(ValidityInterval {
-                not_before: Some(certificate.not_before),
-                not_on_or_after: Some(certificate.not_after),
-            }),
+            validity_interval: Some(crate::respond::validity_interval(
+                certificate.not_before,
+                certificate.not_after,
+            )),
             status: Status {
                 status_value: StatusValue::Valid,
                 valid_reasons: vec![

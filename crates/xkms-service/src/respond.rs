@@ -3,7 +3,29 @@
 //! The service returns what it can. Anything asked for that it cannot provide makes the
 //! result `Success/Incomplete` — never a silent omission.
 
-use xkms_proto::{KeyInfo, KeyValue, RespondWith, RetrievalMethod, RsaKeyValue, X509Data};
+use time::{Duration, OffsetDateTime};
+use xkms_proto::{
+    KeyInfo, KeyValue, RespondWith, RetrievalMethod, RsaKeyValue, ValidityInterval, X509Data,
+};
+
+/// The `ValidityInterval` of a certificate. X.509's notAfter is the last second the
+/// certificate is valid (RFC 5280 §4.1.2.5, inclusive); XKMS's `NotOnOrAfter` is the first
+/// instant it is not, one second later.
+pub fn validity_interval(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> ValidityInterval {
+    ValidityInterval {
+        not_before: Some(not_before),
+        not_on_or_after: Some(not_after + Duration::SECOND),
+    }
+}
+
+/// The certificate notAfter for a requested `NotOnOrAfter` (the inverse of
+/// [`validity_interval`]).
+pub fn not_after_for(not_on_or_after: OffsetDateTime) -> OffsetDateTime {
+    not_on_or_after - Duration::SECOND
+}
 
 /// The material a key binding can be described with.
 #[derive(Debug, Clone, Copy)]
@@ -140,9 +162,14 @@ pub fn describe_with(
 /// The URL under which the service publishes a certificate it issued: the Service URI
 /// without its trailing `/xkms`, then `/certificates/<serial>` (upper-case hex).
 pub fn certificate_url(service_uri: &str, serial_hex: &str) -> String {
+    format!("{}/certificates/{serial_hex}", service_base(service_uri))
+}
+
+/// Where the service's other resources live: the Service URI without its trailing
+/// `/xkms` (`http://h:8080/xkms` → `http://h:8080`).
+pub fn service_base(service_uri: &str) -> &str {
     let base = service_uri.trim_end_matches('/');
-    let base = base.strip_suffix("/xkms").unwrap_or(base);
-    format!("{base}/certificates/{serial_hex}")
+    base.strip_suffix("/xkms").unwrap_or(base)
 }
 
 #[cfg(test)]
@@ -157,6 +184,19 @@ mod tests {
             certificate: cert,
             chain,
         }
+    }
+
+    #[test]
+    fn not_on_or_after_is_one_second_after_the_inclusive_not_after() {
+        let nb = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let na = time::macros::datetime!(2026-12-31 23:59:59 UTC);
+        let vi = validity_interval(nb, na);
+        assert_eq!(vi.not_before, Some(nb));
+        assert_eq!(
+            vi.not_on_or_after,
+            Some(time::macros::datetime!(2027-01-01 00:00 UTC))
+        );
+        assert_eq!(not_after_for(vi.not_on_or_after.unwrap()), na);
     }
 
     #[test]

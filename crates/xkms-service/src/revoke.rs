@@ -11,7 +11,7 @@ use crate::store::{BindingStatus, KeyBindingRecord, Purpose, Revocation, StoreEr
 use xkms_ca::{RevocationReason, RevokedEntry, Serial};
 use xkms_proto::{
     KeyBinding, KeyBindingAbstract, Reason, RespondWith, ResultMajor, ResultMinor,
-    RevokeAuthorization, RevokeRequest, RevokeResult, Status, StatusValue, ValidityInterval,
+    RevokeAuthorization, RevokeRequest, RevokeResult, Status, StatusValue,
 };
 use xkms_xmlsec::kdf::{constant_time_eq, revocation_code_identifier};
 
@@ -153,10 +153,9 @@ impl XkmsService {
                 key_usage: stored_key_usage(binding),
                 use_key_with: stored_use_key_with(binding),
             },
-            validity_interval: newest.as_ref().map(|c| ValidityInterval {
-                not_before: Some(c.not_before),
-                not_on_or_after: Some(c.not_after),
-            }),
+            validity_interval: newest
+                .as_ref()
+                .map(|c| crate::respond::validity_interval(c.not_before, c.not_after)),
             status,
         };
         Ok((key_binding, described.incomplete))

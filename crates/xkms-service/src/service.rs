@@ -223,6 +223,7 @@ impl XkmsService {
                 self.error_result(request, &err)
             }
         };
+        self.tidy_ids(&mut result);
         // RequestSignatureValue only for a signed, verified request that asked for it.
         if abstract_
             .response_mechanism
@@ -267,6 +268,37 @@ impl XkmsService {
             Request::Status(r) => Ok(ResultMessage::Status(self.status(ctx, r).await?)),
             Request::Pending(r) => self.pending(ctx, r).await,
             Request::Compound(r) => Ok(ResultMessage::Compound(self.compound(ctx, r).await?)),
+        }
+    }
+
+    /// Keeps the result schema-valid whatever Id the request carried: `RequestId` (an
+    /// `xs:NCName`) is left out when the request's Id is not one (`Id="?"`, a DN), and
+    /// every key-binding `Id` (an `xs:ID`) is unique in the document — a binding returned
+    /// twice (two inner results of a compound) gets a fresh Id for each later occurrence.
+    fn tidy_ids(&self, result: &mut ResultMessage) {
+        let header = result.header_mut();
+        if header
+            .request_id
+            .as_deref()
+            .is_some_and(|id| !xkms_proto::is_ncname(id))
+        {
+            header.request_id = None;
+        }
+        let mut seen = std::collections::HashSet::new();
+        seen.insert(result.header().message.id.clone());
+        if let ResultMessage::Compound(compound) = &*result {
+            for inner in &compound.results {
+                seen.insert(inner.header().message.id.clone());
+            }
+        }
+        for core in result.key_bindings_mut() {
+            if let Some(id) = &core.id
+                && !seen.insert(id.clone())
+            {
+                let fresh = self.ids.message_id();
+                seen.insert(fresh.clone());
+                core.id = Some(fresh);
+            }
         }
     }
 
@@ -362,7 +394,9 @@ impl XkmsService {
             request_signature_value: None,
             result_major: major,
             result_minor: minor,
-            request_id: request_id.map(str::to_owned),
+            request_id: request_id
+                .filter(|id| xkms_proto::is_ncname(id))
+                .map(str::to_owned),
         })
     }
 }

@@ -135,6 +135,24 @@ enum PathFailure {
     BadSignature,
 }
 
+/// What checking one certificate's signature with a candidate issuer's key showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Verified,
+    /// The algorithm and key are ones we check, and the signature is wrong.
+    Bad,
+    /// We cannot check it (algorithm or key size outside what the verifier supports, or
+    /// SHA-1, which we do not accept as proof): the link's verdict is Indeterminate.
+    Unchecked,
+}
+
+/// A path from the target to an anchor, target first.
+struct Path<'a> {
+    certs: Vec<&'a Cert>,
+    /// Some link's signature could not be checked (see [`Link::Unchecked`]).
+    unchecked: bool,
+}
+
 impl TrustContext {
     /// Built-in CA + configured anchors; configured intermediates + the request's extra
     /// certificates as path-building material. Unreadable configured items are skipped.
@@ -175,7 +193,10 @@ impl TrustContext {
 
     /// Path building and the checks that need no store. `now` decides CRL freshness.
     pub fn evaluate(&self, target: &Cert, at: OffsetDateTime, now: OffsetDateTime) -> Evaluation {
-        let path = match self.build_path(target) {
+        let Path {
+            certs: path,
+            unchecked,
+        } = match self.build_path(target) {
             Ok(path) => path,
             Err(failure) => {
                 let (issuer_trust, signature) = match failure {
@@ -202,43 +223,75 @@ impl TrustContext {
             },
             _ => RevocationSource::Decided(self.external_revocation(&path, at, now)),
         };
+        // A path through a signature we could not check neither proves nor refutes
+        // that the anchor vouches for the target.
+        let linked = if unchecked {
+            Verdict::Indeterminate
+        } else {
+            Verdict::Valid
+        };
         Evaluation {
             path: Some(path.iter().map(|c| c.der.clone()).collect()),
             verdicts: Verdicts {
-                issuer_trust: Verdict::Valid,
+                issuer_trust: linked,
                 revocation_status: match revocation {
                     RevocationSource::Decided(v) => v,
                     RevocationSource::OwnCa { .. } => Verdict::Indeterminate,
                 },
                 validity_interval: validity,
-                signature: Verdict::Valid,
+                signature: linked,
             },
             revocation,
         }
     }
 
-    /// A path from `target` to an anchor whose every signature verifies.
-    fn build_path<'a>(&'a self, target: &'a Cert) -> Result<Vec<&'a Cert>, PathFailure> {
+    /// A path from `target` to an anchor whose every signature verifies or, failing
+    /// that, one where some signature could not be checked (`Path::unchecked`).
+    fn build_path<'a>(&'a self, target: &'a Cert) -> Result<Path<'a>, PathFailure> {
         if self.base.anchors.iter().any(|a| a.der == target.der) {
-            return Ok(vec![target]);
+            return Ok(Path {
+                certs: vec![target],
+                unchecked: false,
+            });
         }
-        let mut path = vec![target];
-        self.extend(&mut path)?;
-        Ok(path)
+        let mut path = Path {
+            certs: vec![target],
+            unchecked: false,
+        };
+        match self.extend(&mut path.certs, false) {
+            Ok(()) => Ok(path),
+            Err(failure) => {
+                path.certs.truncate(1);
+                self.extend(&mut path.certs, true).map_err(|_| failure)?;
+                path.unchecked = true;
+                Ok(path)
+            }
+        }
     }
 
-    fn extend<'a>(&'a self, path: &mut Vec<&'a Cert>) -> Result<(), PathFailure> {
+    /// Extends `path` to an anchor; links that cannot be checked are followed only when
+    /// `allow_unchecked`.
+    fn extend<'a>(
+        &'a self,
+        path: &mut Vec<&'a Cert>,
+        allow_unchecked: bool,
+    ) -> Result<(), PathFailure> {
         let Some(current) = path.last().copied() else {
             return Err(PathFailure::UnknownIssuer);
         };
         let mut failure = PathFailure::UnknownIssuer;
         let names_issuer = |c: &Cert| c.info.subject == current.info.issuer && c.can_issue();
+        let usable =
+            |link: Link| link == Link::Verified || (allow_unchecked && link == Link::Unchecked);
         for anchor in self.base.anchors.iter().filter(|a| names_issuer(a)) {
-            if signed_by(&current.der, &anchor.der) {
+            let link = link(&current.der, &anchor.der);
+            if usable(link) {
                 path.push(anchor);
                 return Ok(());
             }
-            failure = PathFailure::BadSignature;
+            if link == Link::Bad {
+                failure = PathFailure::BadSignature;
+            }
         }
         if path.len() + 1 >= MAX_PATH_LEN {
             return Err(failure);
@@ -253,12 +306,15 @@ impl TrustContext {
             if path.iter().any(|p| p.der == candidate.der) {
                 continue;
             }
-            if !signed_by(&current.der, &candidate.der) {
-                failure = failure.max(PathFailure::BadSignature);
+            let link = link(&current.der, &candidate.der);
+            if !usable(link) {
+                if link == Link::Bad {
+                    failure = failure.max(PathFailure::BadSignature);
+                }
                 continue;
             }
             path.push(candidate);
-            match self.extend(path) {
+            match self.extend(path, allow_unchecked) {
                 Ok(()) => return Ok(()),
                 Err(deeper) => failure = failure.max(deeper),
             }
@@ -304,15 +360,39 @@ fn valid_if(ok: bool) -> Verdict {
     if ok { Verdict::Valid } else { Verdict::Invalid }
 }
 
-/// Whether `issuer`'s key verifies the signature on `child`.
-fn signed_by(child: &[u8], issuer: &[u8]) -> bool {
+/// Whether `issuer`'s key verifies the signature on `child`, or whether we cannot tell.
+fn link(child: &[u8], issuer: &[u8]) -> Link {
     let (Ok((_, child)), Ok((_, issuer))) = (
         X509Certificate::from_der(child),
         X509Certificate::from_der(issuer),
     ) else {
-        return false;
+        return Link::Bad;
     };
-    child.verify_signature(Some(issuer.public_key())).is_ok()
+    if !checkable(&child, &issuer) {
+        return Link::Unchecked;
+    }
+    match child.verify_signature(Some(issuer.public_key())) {
+        Ok(()) => Link::Verified,
+        Err(x509_parser::error::X509Error::SignatureUnsupportedAlgorithm) => Link::Unchecked,
+        Err(_) => Link::Bad,
+    }
+}
+
+/// Whether the signature on `child` is one our verifier can judge: not SHA-1 (which we do
+/// not accept as proof) and, for RSA, a key of 2048–8192 bits (outside that range the
+/// verifier refuses to check, which says nothing about the signature).
+fn checkable(child: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> bool {
+    use x509_parser::oid_registry::{OID_PKCS1_SHA1WITHRSA, OID_SHA1_WITH_RSA};
+    use x509_parser::public_key::PublicKey;
+    let algorithm = &child.signature_algorithm.algorithm;
+    if *algorithm == OID_PKCS1_SHA1WITHRSA || *algorithm == OID_SHA1_WITH_RSA {
+        return false;
+    }
+    match issuer.public_key().parsed() {
+        Ok(PublicKey::RSA(rsa)) => (2048..=8192).contains(&rsa.key_size()),
+        Ok(_) => true,
+        Err(_) => false,
+    }
 }
 
 /// The revocation status of `cert` at `at` from the CRLs `issuer` signed.

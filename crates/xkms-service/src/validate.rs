@@ -33,7 +33,7 @@
 //! TimeInstant: evaluated at that instant. Our bindings keep revocation and certificate
 //! history; CRLs carry revocation dates, so external revocation is answered for past
 //! instants too (a CRL issued after the instant, or still current, is authoritative).
-//! Instants more than [`FUTURE_TOLERANCE`] ahead of the clock (revocation cannot be
+//! Instants more than [`crate::locate::FUTURE_TOLERANCE`] ahead of the clock (revocation cannot be
 //! predicted) or before the built-in CA existed (no data) give
 //! `Sender/TimeInstantOutOfRange`.
 
@@ -48,11 +48,11 @@ use crate::locate::{
 use crate::respond::{BindingMaterial, ExtraMaterial, certificate_url, describe_with};
 use crate::service::{RequestContext, XkmsService};
 use crate::store::{BindingSelector, KeyBindingRecord};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use xkms_ca::{CertificateInfo, DistinguishedName, DnAttribute, RsaPublicKey};
 use xkms_proto::{
     Application, KeyBinding, KeyBindingAbstract, KeyUsage, KeyValue, QueryKeyBinding, ResultMajor,
-    ResultMinor, Status, UseKeyWith, ValidateRequest, ValidateResult, ValidityInterval,
+    ResultMinor, Status, UseKeyWith, ValidateRequest, ValidateResult,
 };
 
 /// Operator-configured trust: anchors and intermediates besides the built-in CA.
@@ -66,8 +66,6 @@ pub struct TrustConfig {
     pub crls: Vec<Vec<u8>>,
 }
 
-/// How far ahead of the clock a TimeInstant may lie (clock skew between client and us).
-pub const FUTURE_TOLERANCE: Duration = Duration::minutes(5);
 /// Most certificates a request may add for path building.
 const MAX_REQUEST_CERTIFICATES: usize = 16;
 
@@ -80,14 +78,8 @@ impl XkmsService {
     ) -> Result<ValidateResult, ServiceError> {
         let qkb = &req.query_key_binding;
         let now = self.clock.now();
+        crate::locate::check_time_instant(qkb.time_instant, now, self.ca.not_before())?;
         let at = qkb.time_instant.unwrap_or(now);
-        if at > now + FUTURE_TOLERANCE || at < self.ca.not_before() {
-            return Err(ServiceError::TimeInstantOutOfRange(if at > now {
-                "TimeInstant lies in the future"
-            } else {
-                "TimeInstant lies before this service's CA existed"
-            }));
-        }
         let presented: Vec<Vec<u8>> = qkb
             .core
             .key_info
@@ -322,10 +314,8 @@ impl XkmsService {
                 key_usage,
                 use_key_with,
             },
-            validity_interval: info.map(|i| ValidityInterval {
-                not_before: Some(i.not_before),
-                not_on_or_after: Some(i.not_after),
-            }),
+            validity_interval: info
+                .map(|i| crate::respond::validity_interval(i.not_before, i.not_after)),
             status,
         }
     }
@@ -513,7 +503,7 @@ fn dns_matches(pattern: &str, name: &str) -> bool {
 }
 
 /// XKMS usages a certificate's keyUsage bits grant (none without the extension).
-fn usages_of_certificate(info: &CertificateInfo) -> Vec<KeyUsage> {
+pub(crate) fn usages_of_certificate(info: &CertificateInfo) -> Vec<KeyUsage> {
     let Some(ku) = info.key_usage else {
         return Vec::new();
     };
@@ -532,7 +522,7 @@ fn usages_of_certificate(info: &CertificateInfo) -> Vec<KeyUsage> {
 
 /// The names a certificate carries, as UseKeyWith: PKIX subject, S/MIME addresses,
 /// HTTPS DNS names.
-fn names_of_certificate(info: &CertificateInfo) -> Vec<UseKeyWith> {
+pub(crate) fn names_of_certificate(info: &CertificateInfo) -> Vec<UseKeyWith> {
     let mut out = vec![UseKeyWith {
         application: Application::Pkix,
         identifier: info.subject.clone(),
@@ -555,6 +545,7 @@ mod tests {
         BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType, IsCa, Issuer,
         KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, SanType, SerialNumber,
     };
+    use time::Duration;
     use time::macros::datetime;
     use xkms_proto::{KeyBindingAbstract, KeyInfo, X509Data};
     use xkms_proto::{Reason, StatusValue};

@@ -12,6 +12,7 @@ mod decode;
 mod decode_dsig;
 mod encode;
 mod values;
+pub use values::is_ncname;
 pub(crate) mod xml;
 
 use crate::model::{Message, Reference, RsaKeyPair, Signature, SignedInfo, Transform};

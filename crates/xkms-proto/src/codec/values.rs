@@ -14,6 +14,28 @@ const B64: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Decodes base64Binary, tolerating whitespace anywhere (REC examples wrap lines).
+/// Whether `s` is an `xs:NCName` (XML Namespaces 1.0: an XML 1.0 5th-edition Name without
+/// `:`), the type of `RequestId`, `OriginalRequestId` and `ResponseId`.
+pub fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
+}
+
+fn is_name_start_char(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z'
+        | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}'
+        | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}'
+        | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
+}
+
+fn is_name_char(c: char) -> bool {
+    is_name_start_char(c)
+        || matches!(c,
+            '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
 pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     // The compacted copy may hold secret material (RSAKeyPair), so it is wiped.
     let compact: Zeroizing<String> =
@@ -136,6 +158,22 @@ fn digits(s: &[u8]) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ncnames() {
+        for ok in [
+            "I1494ac4351b7de5c174d455b7000e18f",
+            "_x",
+            "a-b.c",
+            "\u{e9}t\u{e9}",
+            "x\u{B7}1",
+        ] {
+            assert!(is_ncname(ok), "{ok}");
+        }
+        for bad in ["", "?", "1abc", "-a", "a:b", "CN=Joe,O=Corp", "a b", ".a"] {
+            assert!(!is_ncname(bad), "{bad}");
+        }
+    }
+
     use super::*;
     use time::macros::datetime;
 
