@@ -23,13 +23,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (listener, state) = prepare(&config).await?;
     let service_uri = state.service.config().service_uri.clone();
     spawn_worker(state.clone());
-    let handle = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-    });
+    let handle = tokio::spawn(crate::connection::serve(
+        listener,
+        router(state),
+        crate::connection::ConnectionLimits::default(),
+        std::future::pending(),
+    ));
     Ok(Running {
         service_uri,
         handle,
@@ -66,11 +65,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = writeln!(std::io::stdout(), "Service URI: {service_uri}");
     }
     std::io::stdout().flush().ok();
-    axum::serve(
+    crate::connection::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router(state),
+        crate::connection::ConnectionLimits::default(),
+        shutdown(),
     )
-    .with_graceful_shutdown(shutdown())
     .await?;
     Ok(())
 }

@@ -26,13 +26,42 @@ pub struct AppState {
 /// The router: `POST /xkms`, `GET /ca.pem`, `GET /healthz`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/xkms", post(xkms))
+        .route("/xkms", post(xkms).get(wsdl))
+        .route("/schema/{name}", get(schema))
         .route("/ca.pem", get(ca_pem))
         .route("/crl", get(crl))
         .route("/certificates/{serial}", get(certificate))
         .route("/healthz", get(healthz))
         .route("/metrics", get(crate::metrics::handler))
         .with_state(state)
+}
+
+/// `GET /xkms?wsdl` (any case): the service description.
+async fn wsdl(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if !request
+        .uri()
+        .query()
+        .is_some_and(|q| q.eq_ignore_ascii_case("wsdl"))
+    {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            "POST XKMS requests here; GET ?wsdl for the service description\n",
+        )
+            .into_response();
+    }
+    let service_uri = &state.service.config().service_uri;
+    let base = xkms_service::respond::service_base(service_uri);
+    let body = crate::wsdl::wsdl(service_uri, &format!("{base}/schema/"));
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}
+
+/// `GET /schema/{name}`: the schemas the WSDL imports.
+async fn schema(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    match crate::wsdl::schema(&name) {
+        Some(body) => ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response(),
+        None => (StatusCode::NOT_FOUND, "no such schema\n").into_response(),
+    }
 }
 
 async fn ca_pem(State(state): State<Arc<AppState>>) -> Response {

@@ -1,6 +1,8 @@
 //! Test harness: the real `xkmsd` binary on a loopback port with a fresh data directory.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+pub mod legacy;
+pub mod schema;
 #[path = "../../../../tests/tools.rs"]
 pub mod tools;
 use tools::tool;
