@@ -79,9 +79,12 @@ fn t100_request(c: &mut Legacy, key: &RsaKey, tamper: bool) -> String {
     }
 }
 
-/// The certificates of a result, DER.
+/// The certificates of a result's key bindings, DER (not those of a result signature).
 fn certificates(result: &str) -> Vec<Vec<u8>> {
-    texts(result, "X509Certificate")
+    let bindings = result
+        .split_once("</ds:Signature>")
+        .map_or(result, |(_, rest)| rest);
+    texts(bindings, "X509Certificate")
         .iter()
         .map(|b| B64.decode(b).unwrap())
         .collect()
@@ -560,7 +563,7 @@ async fn deviations_and_error_paths_are_answered_schema_valid() {
     std::fs::write(
         &config,
         format!(
-            "[trust]\nanchors = [\"{}\"]\n[protocol]\ntwo_phase_operations = {{ Validate = \"required\" }}\n",
+            "[trust]\nanchors = [\"{}\"]\n[protocol]\ntwo_phase_operations = {{ Validate = \"required\" }}\nsign_results = true\n",
             pki.root.display()
         ),
     )
@@ -823,6 +826,14 @@ async fn deviations_and_error_paths_are_answered_schema_valid() {
             ("Sender", "RepresentRequired"),
         ),
         (
+            "OpaqueClientData echoed",
+            format!(
+                "{}<OpaqueClientData><OpaqueData>b3BhcXVl</OpaqueData></OpaqueClientData>{query_joe}</LocateRequest>",
+                c.open("LocateRequest", "Ioc", "")
+            ),
+            ("Success", "-"),
+        ),
+        (
             "no match",
             format!(
                 "{}<QueryKeyBinding><ds:KeyInfo><ds:KeyName>nobody@example.com</ds:KeyName></ds:KeyInfo></QueryKeyBinding></LocateRequest>",
@@ -866,6 +877,13 @@ async fn deviations_and_error_paths_are_answered_schema_valid() {
             "{label}: {r}"
         );
     }
+    // Results are signed here (sign_results): the schema check covers ds:Signature too.
+    assert!(c.received.iter().all(|(_, r)| r.contains("<ds:Signature")));
+    assert!(
+        c.received
+            .iter()
+            .any(|(_, r)| r.contains("<OpaqueData>b3BhcXVl</OpaqueData>"))
+    );
 
     // Register without proof of possession, and with a key below the minimum.
     let small = dir.path().join("small.pem");
