@@ -26,7 +26,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let handle = tokio::spawn(crate::connection::serve(
         listener,
         router(state),
-        crate::connection::ConnectionLimits::default(),
+        config.connection_limits(),
         std::future::pending(),
     ));
     Ok(Running {
@@ -46,6 +46,7 @@ async fn prepare(config: &Config) -> anyhow::Result<(tokio::net::TcpListener, Ar
         Arc::new(AppState {
             service,
             max_body_bytes: config.server.max_body_bytes,
+            request_timeout: std::time::Duration::from_secs(config.server.request_timeout_seconds),
             metrics: crate::metrics::Metrics::new(),
         }),
     ))
@@ -68,7 +69,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::connection::serve(
         listener,
         router(state),
-        crate::connection::ConnectionLimits::default(),
+        config.connection_limits(),
         shutdown(),
     )
     .await?;

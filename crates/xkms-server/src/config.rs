@@ -80,6 +80,16 @@ pub struct ServerConfig {
     pub service_uri: Option<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Time a client has to send a request's line and headers.
+    pub header_timeout_seconds: u64,
+    /// Time a client has to send a request's whole body.
+    pub request_timeout_seconds: u64,
+    /// A keep-alive connection with no request in flight for this long is closed.
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once (beyond it: health checks and 503s only).
+    pub max_connections: usize,
+    /// How long in-flight requests may finish after SIGTERM / Ctrl-C.
+    pub shutdown_grace_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -139,6 +149,11 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             service_uri: None,
             max_body_bytes: 1024 * 1024,
+            header_timeout_seconds: 10,
+            request_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
+            max_connections: 1024,
+            shutdown_grace_seconds: 30,
         }
     }
 }
@@ -297,7 +312,40 @@ impl Config {
                 message: "must be at least 1024".into(),
             });
         }
+        for (name, value) in [
+            (
+                "server.header_timeout_seconds",
+                self.server.header_timeout_seconds,
+            ),
+            (
+                "server.request_timeout_seconds",
+                self.server.request_timeout_seconds,
+            ),
+            (
+                "server.idle_timeout_seconds",
+                self.server.idle_timeout_seconds,
+            ),
+            ("server.max_connections", self.server.max_connections as u64),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The accept loop's limits from `[server]`.
+    pub fn connection_limits(&self) -> crate::connection::ConnectionLimits {
+        use std::time::Duration;
+        crate::connection::ConnectionLimits {
+            header_timeout: Duration::from_secs(self.server.header_timeout_seconds),
+            idle_timeout: Duration::from_secs(self.server.idle_timeout_seconds),
+            max_connections: self.server.max_connections,
+            shutdown_grace: Duration::from_secs(self.server.shutdown_grace_seconds),
+        }
     }
 
     /// The service's protocol policy from `[protocol]`.

@@ -1,26 +1,50 @@
 //! The accept loop: TCP connections from the listener, the request-line repair for deployed
-//! clients (`request_line`), hyper's HTTP/1 serving the router, and graceful shutdown
-//! (stop accepting, let in-flight requests finish, close idle keep-alive connections).
+//! clients (`request_line`), hyper's HTTP/1 serving the router, the per-connection limits,
+//! and graceful shutdown (stop accepting, let in-flight requests finish, close idle
+//! keep-alive connections).
+//!
+//! # Limits (what an unauthenticated peer can hold)
+//!
+//! * **Headers**: the request line and headers must arrive within `header_timeout`.
+//! * **Body**: the handler reads a body within `request_timeout` (see `http`).
+//! * **Idle keep-alive**: a connection with no request in flight for `idle_timeout` is
+//!   closed.
+//! * **Connections**: at most `max_connections` are served. Beyond that, up to
+//!   [`OVERFLOW_CONNECTIONS`] more are accepted into an overflow lane that answers
+//!   `GET /healthz` (so health checks see a busy server as alive) and `503 Service
+//!   Unavailable` with `Retry-After` to everything else, one request each; past that, new
+//!   connections are closed at once.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
 
 use crate::request_line;
 
-/// Per-connection limits.
+/// Connections accepted beyond `max_connections` to answer health checks and 503s.
+pub const OVERFLOW_CONNECTIONS: usize = 64;
+/// How long an overflow connection may take to send its request line and headers.
+const OVERFLOW_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Per-connection limits (`[server]` in the configuration).
 #[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     /// Time a client has to send a request's line and headers.
     pub header_timeout: Duration,
+    /// A keep-alive connection with no request in flight for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
     /// How long in-flight requests may run on after a shutdown signal.
     pub shutdown_grace: Duration,
 }
@@ -29,6 +53,8 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
             header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
             shutdown_grace: Duration::from_secs(30),
         }
     }
@@ -43,6 +69,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -50,7 +78,15 @@ pub async fn serve(
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(connection(stream, peer, router.clone(), limits.clone(), stop_rx.clone()));
+                    let lane = if let Ok(permit) = slots.clone().try_acquire_owned() {
+                        Lane::Regular(permit)
+                    } else if let Ok(permit) = overflow.clone().try_acquire_owned() {
+                        Lane::Overflow(permit)
+                    } else {
+                        tracing::warn!(%peer, "connection refused: connection limit reached");
+                        continue;
+                    };
+                    connections.spawn(connection(stream, peer, router.clone(), limits.clone(), lane, stop_rx.clone()));
                 }
                 // Per-connection failures (reset before accept, out of descriptors): keep
                 // serving; a short pause keeps a descriptor shortage from spinning.
@@ -79,15 +115,56 @@ pub async fn serve(
     Ok(())
 }
 
+/// Which capacity a connection holds; dropped with the connection.
+enum Lane {
+    Regular(#[allow(dead_code)] OwnedSemaphorePermit),
+    Overflow(#[allow(dead_code)] OwnedSemaphorePermit),
+}
+
+/// Requests in flight on one connection and when the last one ended.
+struct Activity {
+    started: Instant,
+    in_flight: AtomicUsize,
+    /// Milliseconds since `started` when the last request ended.
+    last_done_ms: AtomicU64,
+}
+
+impl Activity {
+    fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let last = Duration::from_millis(self.last_done_ms.load(Ordering::Acquire));
+        Some(self.started.elapsed().saturating_sub(last))
+    }
+
+    fn begin(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn end(&self) {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_done_ms.store(now, Ordering::Release);
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
     limits: ConnectionLimits,
+    lane: Lane,
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let prepared = match request_line::prepare(stream, limits.header_timeout).await {
+    let overflow = matches!(lane, Lane::Overflow(_));
+    let header_timeout = if overflow {
+        limits.header_timeout.min(OVERFLOW_HEADER_TIMEOUT)
+    } else {
+        limits.header_timeout
+    };
+    let prepared = match request_line::prepare(stream, header_timeout).await {
         Ok(prepared) => prepared,
         Err(e) => {
             tracing::debug!(%peer, error = %e, "connection closed before a request line");
@@ -97,24 +174,62 @@ async fn connection(
     if prepared.repaired {
         tracing::debug!(%peer, "request line repaired (no space before HTTP/)");
     }
+    let activity = Arc::new(Activity {
+        started: Instant::now(),
+        in_flight: AtomicUsize::new(0),
+        last_done_ms: AtomicU64::new(0),
+    });
+    let tracked = activity.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
-        router.clone().oneshot(request)
+        let router = router.clone();
+        let activity = tracked.clone();
+        async move {
+            if overflow && request.uri().path() != "/healthz" {
+                return Ok::<_, std::convert::Infallible>(busy());
+            }
+            activity.begin();
+            let response = router.oneshot(request).await;
+            activity.end();
+            response
+        }
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .keep_alive(!prepared.repaired);
+        .header_read_timeout(header_timeout)
+        .keep_alive(!prepared.repaired && !overflow);
     let conn = http.serve_connection(TokioIo::new(prepared), service);
     tokio::pin!(conn);
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            conn.as_mut().await
+    let tick = limits.idle_timeout.min(Duration::from_secs(1));
+    let mut closing = false;
+    let result = loop {
+        tokio::select! {
+            result = conn.as_mut() => break result,
+            _ = stop.changed(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = tokio::time::sleep(tick), if !closing => {
+                if activity.idle_for().is_some_and(|idle| idle >= limits.idle_timeout) {
+                    tracing::debug!(%peer, "closing an idle connection");
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
         }
     };
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
+}
+
+/// The overflow lane's answer to everything but `/healthz`.
+fn busy() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::RETRY_AFTER, "1")],
+        "xkmsd is at its connection limit; retry shortly\n",
+    )
+        .into_response()
 }

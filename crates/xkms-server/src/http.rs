@@ -19,6 +19,8 @@ use xkms_service::{RequestContext, ServiceError, XkmsService};
 pub struct AppState {
     pub service: XkmsService,
     pub max_body_bytes: usize,
+    /// Time a client has to send the whole body.
+    pub request_timeout: std::time::Duration,
     /// Request counters and latency histograms (`GET /metrics`).
     pub metrics: crate::metrics::Metrics,
 }
@@ -110,9 +112,28 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0.ip());
-    let body = match to_bytes(request.into_body(), state.max_body_bytes).await {
-        Ok(body) => body,
+    let body = tokio::time::timeout(
+        state.request_timeout,
+        to_bytes(request.into_body(), state.max_body_bytes),
+    )
+    .await;
+    let body = match body {
+        Ok(Ok(body)) => body,
         Err(_) => {
+            log_line("-", "-", "fault:body-timeout", started);
+            state.metrics.record_fault("-", started);
+            let mut response = fault(
+                declared,
+                StatusCode::REQUEST_TIMEOUT,
+                FaultCode::Sender,
+                "request body not received in time",
+            );
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+        Ok(Err(_)) => {
             log_line("-", "-", "fault:too-large", started);
             state.metrics.record_fault("-", started);
             return fault(

@@ -1,0 +1,199 @@
+//! What an unauthenticated peer can hold (issue: every cost bounded): idle connections,
+//! slow headers, slow bodies, idle keep-alive, the connection limit with `/healthz` still
+//! answering, and graceful shutdown draining an in-flight request. Raw TCP against the real
+//! binary; bounds are asserted with wide margins (the limits are 1–2 s, the checks 10 s).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Server;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const MARGIN: Duration = Duration::from_secs(10);
+
+fn server_with(server_table: &str) -> (Server, String) {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("xkmsd.toml");
+    std::fs::write(&config, format!("[server]\n{server_table}")).unwrap();
+    let server = Server::start_in(data, &["--config", config.to_str().unwrap()]);
+    let addr = server
+        .url
+        .strip_prefix("http://")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    (server, addr)
+}
+
+fn connect(addr: &str) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(MARGIN * 2)).unwrap();
+    stream
+}
+
+/// Reads until the server closes (or the read timeout); what arrived and how long it took.
+fn until_closed(stream: &mut TcpStream) -> (String, Duration) {
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("still open after {:?}: {e}", started.elapsed()),
+        }
+    }
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
+}
+
+const LIMITS: &str =
+    "header_timeout_seconds = 1\nrequest_timeout_seconds = 2\nidle_timeout_seconds = 1\n";
+
+#[test]
+fn idle_and_slow_peers_are_cut_off() {
+    let (_server, addr) = server_with(LIMITS);
+
+    // A connection that never sends anything.
+    let mut idle = connect(&addr);
+    let (_, took) = until_closed(&mut idle);
+    assert!(took < MARGIN, "idle connection open for {took:?}");
+
+    // A request line and headers trickling in at a byte per 300 ms.
+    let mut slow = connect(&addr);
+    let started = Instant::now();
+    for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" {
+        if slow.write_all(&[*byte]).is_err() || started.elapsed() > MARGIN {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (got, _) = until_closed(&mut slow);
+    assert!(
+        started.elapsed() < MARGIN + Duration::from_secs(1),
+        "slow headers held {:?}",
+        started.elapsed()
+    );
+    assert!(!got.contains("200 OK"), "{got}");
+
+    // A body of 100000 bytes announced, sent at a byte per 100 ms: 408 and closed.
+    let mut body = connect(&addr);
+    body.write_all(
+        b"POST /xkms HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml\r\nContent-Length: 100000\r\n\r\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < MARGIN && body.write_all(b"<").is_ok() {
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(100));
+        let mut peek = [0u8; 1];
+        body.set_nonblocking(true).unwrap();
+        let closed_or_answered = body.peek(&mut peek).is_ok();
+        body.set_nonblocking(false).unwrap();
+        if closed_or_answered {
+            break;
+        }
+    }
+    let (got, _) = until_closed(&mut body);
+    assert!(
+        started.elapsed() < MARGIN,
+        "slow body held {:?} ({sent} bytes)",
+        started.elapsed()
+    );
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+
+    // A keep-alive connection left idle after one answer.
+    let mut keep = connect(&addr);
+    keep.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (got, took) = until_closed(&mut keep);
+    assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
+    assert!(took < MARGIN, "idle keep-alive open for {took:?}");
+}
+
+#[test]
+fn at_the_connection_limit_health_checks_answer_and_the_rest_is_told_to_retry() {
+    let (_server, addr) = server_with(
+        "max_connections = 4\nheader_timeout_seconds = 60\nidle_timeout_seconds = 60\n",
+    );
+    // Four connections hold every slot (each waits for its request line).
+    let holders: Vec<TcpStream> = (0..4).map(|_| connect(&addr)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut health = connect(&addr);
+    health
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (got, took) = until_closed(&mut health);
+    assert!(
+        got.starts_with("HTTP/1.1 200 OK") && got.ends_with("ok\n"),
+        "{got}"
+    );
+    assert!(took < MARGIN);
+
+    let mut post = connect(&addr);
+    post.write_all(b"POST /xkms HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    let (got, _) = until_closed(&mut post);
+    assert!(got.starts_with("HTTP/1.1 503"), "{got}");
+    assert!(got.to_ascii_lowercase().contains("retry-after: 1"), "{got}");
+
+    // Slots free again once the holders leave.
+    drop(holders);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut post = connect(&addr);
+    post.write_all(
+        b"POST /xkms HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let (got, _) = until_closed(&mut post);
+    assert!(!got.starts_with("HTTP/1.1 503"), "{got}");
+}
+
+#[test]
+fn shutdown_lets_an_in_flight_request_finish() {
+    let (mut server, addr) = server_with("");
+    let body = format!(
+        "<LocateRequest xmlns=\"http://www.w3.org/2002/03/xkms#\" Id=\"Isd\" Service=\"{}\">\
+         <QueryKeyBinding><KeyUsage>http://www.w3.org/2002/03/xkms#Signature</KeyUsage>\
+         <UseKeyWith Application=\"urn:ietf:rfc:2633\" Identifier=\"x@example.com\"/>\
+         </QueryKeyBinding></LocateRequest>",
+        server.url
+    );
+    let mut stream = connect(&addr);
+    let (first, rest) = body.split_at(40);
+    stream
+        .write_all(
+            format!(
+                "POST /xkms HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{first}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    server.terminate();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        server.is_alive(),
+        "the server must wait for the request in flight"
+    );
+    stream.write_all(rest.as_bytes()).unwrap();
+    let (got, _) = until_closed(&mut stream);
+    assert!(
+        got.starts_with("HTTP/1.1 200 OK") && got.contains("LocateResult"),
+        "{got}"
+    );
+    let status = server
+        .wait_exit(MARGIN)
+        .expect("xkmsd did not exit after draining");
+    assert!(status.success(), "{status:?}");
+}
