@@ -15,6 +15,7 @@ mod der;
 mod error;
 mod issue;
 mod name;
+pub mod path;
 mod pem;
 mod public_key;
 mod serial;

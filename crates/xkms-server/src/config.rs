@@ -37,6 +37,8 @@ pub struct ProtocolConfig {
     pub require_signed: Vec<String>,
     /// Sign every result with the service signing key (otherwise only on request).
     pub sign_results: bool,
+    /// Inner requests one CompoundRequest may carry (more: Sender/Failure, nothing done).
+    pub max_compound_requests: usize,
 }
 
 impl Default for ProtocolConfig {
@@ -48,6 +50,7 @@ impl Default for ProtocolConfig {
             replay_window_seconds: 600,
             require_signed: Vec::new(),
             sign_results: false,
+            max_compound_requests: 64,
         }
     }
 }
@@ -402,6 +405,15 @@ impl Config {
                 .map(|op| operation("protocol.require_signed", op))
                 .collect::<Result<_, _>>()?,
             sign_results: self.protocol.sign_results,
+            max_compound_requests: match self.protocol.max_compound_requests {
+                0 => {
+                    return Err(ConfigError::Invalid {
+                        name: "protocol.max_compound_requests",
+                        message: "must be at least 1".into(),
+                    });
+                }
+                n => n,
+            },
         })
     }
 

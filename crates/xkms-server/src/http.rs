@@ -199,8 +199,9 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
             .unwrap_or(StatusCode::BAD_REQUEST);
         return fault(version, status, FaultCode::Sender, "not an XKMS request");
     };
+    let document = xkms_xmlsec::ReceivedDocument::parse(text);
     let ctx = RequestContext {
-        document: text,
+        document: &document,
         peer,
     };
     let result = state.service.process(&ctx, &request).await;

@@ -197,3 +197,109 @@ fn shutdown_lets_an_in_flight_request_finish() {
         .expect("xkmsd did not exit after draining");
     assert!(status.success(), "{status:?}");
 }
+
+/// A CompoundRequest of `n` inner Registers whose KeyBindingAuthentications do not verify
+/// (the digest and the HMAC are wrong), for an identity that has an authorization code,
+/// so each inner request is fully checked and refused.
+fn compound_of_broken_registers(service: &str, n: usize) -> String {
+    let mut inner = String::new();
+    for i in 0..n {
+        inner.push_str(&format!(
+            "<RegisterRequest Id=\"Ir{i}\" Service=\"{service}\"><PrototypeKeyBinding Id=\"Ik{i}\">\
+             <ds:KeyInfo><ds:KeyName>joe@example.com</ds:KeyName></ds:KeyInfo>\
+             <UseKeyWith Application=\"urn:ietf:rfc:2633\" Identifier=\"joe@example.com\"/>\
+             </PrototypeKeyBinding><Authentication><KeyBindingAuthentication><ds:Signature>\
+             <ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/>\
+             <ds:SignatureMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#hmac-sha1\"/>\
+             <ds:Reference URI=\"#Ik{i}\"><ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
+             </ds:Transforms><ds:DigestMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#sha1\"/>\
+             <ds:DigestValue>AAAAAAAAAAAAAAAAAAAAAAAAAAA=</ds:DigestValue></ds:Reference></ds:SignedInfo>\
+             <ds:SignatureValue>AAAAAAAAAAAAAAAAAAAAAAAAAAA=</ds:SignatureValue></ds:Signature>\
+             </KeyBindingAuthentication></Authentication></RegisterRequest>"
+        ));
+    }
+    format!(
+        "<env:Envelope xmlns:env=\"http://www.w3.org/2003/05/soap-envelope\"><env:Body>\
+         <CompoundRequest xmlns=\"http://www.w3.org/2002/03/xkms#\" \
+         xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" Id=\"Ic\" Service=\"{service}\">\
+         {inner}</CompoundRequest></env:Body></env:Envelope>"
+    )
+}
+
+async fn post(url: &str, body: String) -> (std::time::Duration, String) {
+    let started = Instant::now();
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/soap+xml")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (started.elapsed(), response)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compound_work_is_capped_and_proportional_to_size() {
+    // Default cap (64): one more is refused whole, before any inner work.
+    let (server, _) = server_with("");
+    server.authorize("joe@example.com", "secret", "register");
+    let (_, answer) = post(&server.url, compound_of_broken_registers(&server.url, 65)).await;
+    assert!(
+        answer.contains("ResultMajor=\"http://www.w3.org/2002/03/xkms#Sender\"")
+            && answer.contains("#Failure"),
+        "{answer}"
+    );
+    assert!(!answer.contains("RegisterResult"), "{answer}");
+    let (_, answer) = post(&server.url, compound_of_broken_registers(&server.url, 64)).await;
+    assert_eq!(answer.matches("#NoAuthentication").count(), 64, "{answer}");
+    drop(server);
+
+    // With a cap of 256, 200 broken inner registrations (~0.5 MB) are each checked and
+    // refused, in well under a second: the document is indexed once and each inner
+    // signature is verified over its own request's bytes.
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("xkmsd.toml");
+    std::fs::write(&config, "[protocol]\nmax_compound_requests = 256\n").unwrap();
+    let server = Server::start_in(data, &["--config", config.to_str().unwrap()]);
+    server.authorize("joe@example.com", "secret", "register");
+    let body = compound_of_broken_registers(&server.url, 200);
+    let (took, answer) = post(&server.url, body).await;
+    assert_eq!(answer.matches("#NoAuthentication").count(), 200);
+    eprintln!("200-inner compound answered in {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "200-inner compound took {took:?}"
+    );
+    assert_eq!(server.binding_count().await, 0);
+}
+
+/// Key size bounds come before any signature work: an oversized (or undersized) key is
+/// refused even when the authentication would not verify, so a huge modulus never costs a
+/// proof-of-possession check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_size_is_checked_before_any_signature_work() {
+    use base64::Engine;
+    let (server, _) = server_with("");
+    server.authorize("joe@example.com", "secret", "register");
+    for (bits, label) in [(20_000usize, "too large"), (1024, "too small")] {
+        let mut modulus = vec![0xC5u8; bits / 8];
+        modulus[0] = 0xFF;
+        let request = compound_of_broken_registers(&server.url, 1).replace(
+            "<ds:KeyInfo><ds:KeyName>",
+            &format!(
+                "<ds:KeyInfo><ds:KeyValue><ds:RSAKeyValue><ds:Modulus>{}</ds:Modulus>\
+                     <ds:Exponent>AQAB</ds:Exponent></ds:RSAKeyValue></ds:KeyValue><ds:KeyName>",
+                base64::engine::general_purpose::STANDARD.encode(&modulus)
+            ),
+        );
+        let (_, answer) = post(&server.url, request).await;
+        assert!(
+            answer.contains("#Sender")
+                && answer.contains("ResultMinor=\"http://www.w3.org/2002/03/xkms#Refused\""),
+            "{label}: {answer}"
+        );
+    }
+}

@@ -12,9 +12,7 @@ use time::OffsetDateTime;
 use xkms_ca::RsaPublicKey;
 use xkms_proto::{Authentication, KeyInfo, KeyValue, ProofOfPossession};
 use xkms_xmlsec::kdf::{SecretPreparation, SharedSecret, constant_time_eq};
-use xkms_xmlsec::signature::{
-    Slot, VerifyKey, verify_key_binding_signature, verify_key_binding_signature_any,
-};
+use xkms_xmlsec::signature::{Slot, VerifyKey, verify_key_binding_signature_any};
 
 /// Proof that the request's authentication verified against a stored authorization.
 #[derive(Debug)]
@@ -60,8 +58,8 @@ impl PossessionProven {
 /// Where the request sits in the received document.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedRequest<'a> {
-    /// The whole received document (envelope included).
-    pub document: &'a str,
+    /// The whole received document (envelope included), parsed once.
+    pub document: &'a xkms_xmlsec::ReceivedDocument<'a>,
     /// `Id` of the request element inside it.
     pub request_id: &'a str,
 }
@@ -186,14 +184,14 @@ pub fn prove_possession(
             "no proof of possession",
         ));
     }
-    match verify_key_binding_signature(
+    match verify_key_binding_signature_any(
         signed.document,
         signed.request_id,
         Slot::ProofOfPossession,
-        &VerifyKey::RsaPublic {
+        &[VerifyKey::RsaPublic {
             modulus: &key.modulus,
             exponent: &key.exponent,
-        },
+        }],
     ) {
         Ok(_) => Ok(PossessionProven { key }),
         Err(e) => {

@@ -34,6 +34,9 @@ pub enum ServiceError {
     /// An RSA key below the policy minimum.
     #[error("key of {bits} bits is below the minimum of {minimum}")]
     KeyTooSmall { bits: usize, minimum: usize },
+    /// An RSA key above what the CA certifies.
+    #[error("key of {bits} bits is above the maximum of {maximum}")]
+    KeyTooLarge { bits: usize, maximum: usize },
     /// The request is understood but policy does not allow it.
     #[error("refused by policy: {0}")]
     Refused(&'static str),
@@ -81,7 +84,9 @@ impl ServiceError {
             // and the sender named it.
             ServiceError::NoSuchBinding => (Sender, Some(ResultMinor::NoMatch)),
             // A key below the minimum is a policy refusal of what the sender asked for.
-            ServiceError::KeyTooSmall { .. } => (Sender, Some(ResultMinor::Refused)),
+            ServiceError::KeyTooSmall { .. } | ServiceError::KeyTooLarge { .. } => {
+                (Sender, Some(ResultMinor::Refused))
+            }
             ServiceError::Refused(_) => (Sender, Some(ResultMinor::Refused)),
             ServiceError::OptionalElementNotSupported(_) => {
                 (Receiver, Some(ResultMinor::OptionalElementNotSupported))

@@ -74,7 +74,7 @@ impl XkmsService {
             operation: operation_name(request).to_owned(),
             requester: requester_of(request),
             state,
-            document: ctx.document.to_owned(),
+            document: ctx.document.text().to_owned(),
             result: None,
             created_at: now,
             updated_at: now,
@@ -141,9 +141,10 @@ impl XkmsService {
     async fn complete_job(&self, job: &PendingRecord) -> ResultMessage {
         match stored_request(job) {
             Ok(request) => {
+                let document = xkms_xmlsec::ReceivedDocument::parse(&job.document);
                 let ctx = RequestContext {
                     peer: None,
-                    document: &job.document,
+                    document: &document,
                 };
                 self.answer(&ctx, &request, crate::protocol::Stage::Deferred)
                     .await

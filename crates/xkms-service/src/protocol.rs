@@ -54,6 +54,8 @@ pub struct ProtocolPolicy {
     pub require_signed: Vec<String>,
     /// Sign every result (otherwise only when the client asks for RequestSignatureValue).
     pub sign_results: bool,
+    /// Inner requests one CompoundRequest may carry; more is refused before any inner work.
+    pub max_compound_requests: usize,
 }
 
 impl Default for ProtocolPolicy {
@@ -65,6 +67,7 @@ impl Default for ProtocolPolicy {
             replay_window: Duration::minutes(10),
             require_signed: Vec::new(),
             sign_results: false,
+            max_compound_requests: 64,
         }
     }
 }
@@ -115,7 +118,7 @@ impl XkmsService {
             }
             return Ok(None);
         }
-        let verified = xkms_xmlsec::verify_message_signature(ctx.document, &header.message.id)
+        let verified = xkms_xmlsec::verify_message_signature_in(ctx.document, &header.message.id)
             .map_err(|e| {
                 tracing::info!(error = %e, "message signature refused");
                 ServiceError::NoAuthentication("the request signature does not verify")

@@ -53,6 +53,12 @@ impl XkmsService {
                 "PrototypeKeyBinding has no Id",
             ));
         }
+        // The key's size is checked before any signature work: a 16384-bit modulus costs
+        // a proof-of-possession check, an oversized one must not.
+        let client_key = rsa_key_of(pkb.core.key_info.as_ref())?;
+        if let Some(key) = &client_key {
+            self.check_key_size(key)?;
+        }
         let key_names = key_names_of(pkb);
         let identities = candidate_identities(&key_names, &pkb.core.use_key_with);
         let auth = authenticate(
@@ -66,15 +72,12 @@ impl XkmsService {
         .await?;
         check_names_against_identity(&auth, pkb)?;
 
-        let new_key = match rsa_key_of(pkb.core.key_info.as_ref())? {
-            Some(key) => {
-                self.check_key_size(&key)?;
-                NewKey::Client(prove_possession(
-                    signed,
-                    req.proof_of_possession.as_ref(),
-                    key,
-                )?)
-            }
+        let new_key = match client_key {
+            Some(key) => NewKey::Client(prove_possession(
+                signed,
+                req.proof_of_possession.as_ref(),
+                key,
+            )?),
             None => NewKey::Generated(Box::new(self.generated_key().await?)),
         };
         let private_key = match &new_key {
@@ -92,6 +95,12 @@ impl XkmsService {
         let minimum = self.config.policy.min_rsa_bits;
         if bits < minimum {
             return Err(ServiceError::KeyTooSmall { bits, minimum });
+        }
+        if bits > xkms_ca::MAX_RSA_BITS {
+            return Err(ServiceError::KeyTooLarge {
+                bits,
+                maximum: xkms_ca::MAX_RSA_BITS,
+            });
         }
         Ok(())
     }

@@ -97,8 +97,9 @@ pub struct ServiceConfig {
 /// The per-request context the transport hands in.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestContext<'a> {
-    /// The whole received document: signatures are verified over it.
-    pub document: &'a str,
+    /// The whole received document, parsed and indexed once: signatures are verified
+    /// over it.
+    pub document: &'a xkms_xmlsec::ReceivedDocument<'a>,
     /// The client's address, when the transport knows it (two-phase nonces bind it).
     pub peer: Option<std::net::IpAddr>,
 }
@@ -205,8 +206,16 @@ impl XkmsService {
     ) -> ResultMessage {
         let abstract_ = request_abstract(request);
         let mut signature_value = None;
+        let oversized_compound = matches!(
+            request,
+            Request::Compound(c) if c.requests.len() > self.config.protocol.max_compound_requests
+        );
         let outcome = if abstract_.message.service != self.config.service_uri {
             Err(ServiceError::WrongService)
+        } else if oversized_compound {
+            Err(ServiceError::InvalidRequest(
+                "the compound request carries more inner requests than this service accepts",
+            ))
         } else {
             match self.check_message_signature(ctx, request).await {
                 Err(e) => Err(e),

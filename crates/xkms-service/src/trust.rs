@@ -6,11 +6,10 @@ use crate::validate::TrustConfig;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
-use xkms_ca::CertificateInfo;
+use xkms_ca::path::{PathBudget, PathBuilder, PathFailure};
 use xkms_proto::{Reason, Status, StatusValue};
 
-/// Longest path built: end entity, intermediates and anchor.
-pub const MAX_PATH_LEN: usize = 8;
+pub use xkms_ca::path::{Cert, MAX_PATH_LEN, MAX_REQUEST_CERTIFICATES};
 
 /// A decision on one of the four reasons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,31 +65,6 @@ impl Verdicts {
     }
 }
 
-/// A parsed certificate with its DER.
-#[derive(Debug, Clone)]
-pub struct Cert {
-    pub der: Vec<u8>,
-    pub info: CertificateInfo,
-}
-
-impl Cert {
-    pub fn parse(der: &[u8]) -> Option<Cert> {
-        Some(Cert {
-            der: der.to_vec(),
-            info: xkms_ca::parse_certificate(der).ok()?,
-        })
-    }
-
-    /// A CA certificate allowed to sign certificates.
-    fn can_issue(&self) -> bool {
-        self.info.is_ca && self.info.key_usage.is_none_or(|ku| ku.key_cert_sign)
-    }
-
-    fn covers(&self, at: OffsetDateTime) -> bool {
-        self.info.not_before <= at && at <= self.info.not_after
-    }
-}
-
 /// Where the revocation verdict comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevocationSource {
@@ -111,13 +85,16 @@ pub struct Evaluation {
     pub revocation: RevocationSource,
 }
 
-/// Anchors, candidate intermediates and CRLs for one request.
-#[derive(Debug, Clone)]
+/// Anchors, candidate intermediates and CRLs for one request, and the request's
+/// path-building budget (see `xkms_ca::path`).
+#[derive(Debug)]
 pub struct TrustContext {
     /// What is configured (parsed once, shared by every request).
     base: std::sync::Arc<TrustBase>,
-    /// Certificates a request adds for path building.
+    /// Certificates a request adds for path building (at most
+    /// [`MAX_REQUEST_CERTIFICATES`]).
     extra: Vec<Cert>,
+    budget: PathBudget,
 }
 
 /// The configured part of a trust context.
@@ -127,30 +104,6 @@ struct TrustBase {
     anchors: Vec<Cert>,
     pool: Vec<Cert>,
     crls: Vec<Vec<u8>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum PathFailure {
-    UnknownIssuer,
-    BadSignature,
-}
-
-/// What checking one certificate's signature with a candidate issuer's key showed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    Verified,
-    /// The algorithm and key are ones we check, and the signature is wrong.
-    Bad,
-    /// We cannot check it (algorithm or key size outside what the verifier supports, or
-    /// SHA-1, which we do not accept as proof): the link's verdict is Indeterminate.
-    Unchecked,
-}
-
-/// A path from the target to an anchor, target first.
-struct Path<'a> {
-    certs: Vec<&'a Cert>,
-    /// Some link's signature could not be checked (see [`Link::Unchecked`]).
-    unchecked: bool,
 }
 
 impl TrustContext {
@@ -178,30 +131,43 @@ impl TrustContext {
         TrustContext {
             base: std::sync::Arc::new(base),
             extra: Vec::new(),
+            budget: PathBudget::default(),
         }
         .with_extra(extra)
     }
 
-    /// The same configured trust plus `extra` certificates for path building: cheap,
-    /// the configured certificates are parsed once and shared.
+    /// The same configured trust plus `extra` certificates for path building (the first
+    /// [`MAX_REQUEST_CERTIFICATES`]), with a fresh budget: one per request. Cheap: the
+    /// configured certificates are parsed once and shared.
     pub fn with_extra(&self, extra: &[Vec<u8>]) -> TrustContext {
         TrustContext {
             base: self.base.clone(),
-            extra: extra.iter().filter_map(|d| Cert::parse(d)).collect(),
+            extra: extra
+                .iter()
+                .take(MAX_REQUEST_CERTIFICATES)
+                .filter_map(|d| Cert::parse(d))
+                .collect(),
+            budget: PathBudget::default(),
         }
     }
 
     /// Path building and the checks that need no store. `now` decides CRL freshness.
     pub fn evaluate(&self, target: &Cert, at: OffsetDateTime, now: OffsetDateTime) -> Evaluation {
-        let Path {
-            certs: path,
-            unchecked,
-        } = match self.build_path(target) {
-            Ok(path) => path,
+        let candidates: Vec<&Cert> = self.base.pool.iter().chain(&self.extra).collect();
+        let builder = PathBuilder {
+            anchors: &self.base.anchors,
+            candidates: &candidates,
+        };
+        let (path, unchecked) = match builder.build(target, &self.budget) {
+            Ok(path) => (path.certs, path.unchecked),
             Err(failure) => {
                 let (issuer_trust, signature) = match failure {
                     PathFailure::UnknownIssuer => (Verdict::Invalid, Verdict::Indeterminate),
                     PathFailure::BadSignature => (Verdict::Indeterminate, Verdict::Invalid),
+                    // Out of budget: the service cannot tell.
+                    PathFailure::BudgetExhausted => {
+                        (Verdict::Indeterminate, Verdict::Indeterminate)
+                    }
                 };
                 return Evaluation {
                     path: None,
@@ -245,84 +211,6 @@ impl TrustContext {
         }
     }
 
-    /// A path from `target` to an anchor whose every signature verifies or, failing
-    /// that, one where some signature could not be checked (`Path::unchecked`).
-    fn build_path<'a>(&'a self, target: &'a Cert) -> Result<Path<'a>, PathFailure> {
-        if self.base.anchors.iter().any(|a| a.der == target.der) {
-            return Ok(Path {
-                certs: vec![target],
-                unchecked: false,
-            });
-        }
-        let mut path = Path {
-            certs: vec![target],
-            unchecked: false,
-        };
-        match self.extend(&mut path.certs, false) {
-            Ok(()) => Ok(path),
-            Err(failure) => {
-                path.certs.truncate(1);
-                self.extend(&mut path.certs, true).map_err(|_| failure)?;
-                path.unchecked = true;
-                Ok(path)
-            }
-        }
-    }
-
-    /// Extends `path` to an anchor; links that cannot be checked are followed only when
-    /// `allow_unchecked`.
-    fn extend<'a>(
-        &'a self,
-        path: &mut Vec<&'a Cert>,
-        allow_unchecked: bool,
-    ) -> Result<(), PathFailure> {
-        let Some(current) = path.last().copied() else {
-            return Err(PathFailure::UnknownIssuer);
-        };
-        let mut failure = PathFailure::UnknownIssuer;
-        let names_issuer = |c: &Cert| c.info.subject == current.info.issuer && c.can_issue();
-        let usable =
-            |link: Link| link == Link::Verified || (allow_unchecked && link == Link::Unchecked);
-        for anchor in self.base.anchors.iter().filter(|a| names_issuer(a)) {
-            let link = link(&current.der, &anchor.der);
-            if usable(link) {
-                path.push(anchor);
-                return Ok(());
-            }
-            if link == Link::Bad {
-                failure = PathFailure::BadSignature;
-            }
-        }
-        if path.len() + 1 >= MAX_PATH_LEN {
-            return Err(failure);
-        }
-        for candidate in self
-            .base
-            .pool
-            .iter()
-            .chain(&self.extra)
-            .filter(|c| names_issuer(c))
-        {
-            if path.iter().any(|p| p.der == candidate.der) {
-                continue;
-            }
-            let link = link(&current.der, &candidate.der);
-            if !usable(link) {
-                if link == Link::Bad {
-                    failure = failure.max(PathFailure::BadSignature);
-                }
-                continue;
-            }
-            path.push(candidate);
-            match self.extend(path, allow_unchecked) {
-                Ok(()) => return Ok(()),
-                Err(deeper) => failure = failure.max(deeper),
-            }
-            path.pop();
-        }
-        Err(failure)
-    }
-
     /// A configured CRL naming `cert`'s issuer as its issuer (for RespondWith X509CRL).
     pub(crate) fn crl_of_issuer(&self, cert: &Cert) -> Option<&[u8]> {
         let (_, parsed) = X509Certificate::from_der(&cert.der).ok()?;
@@ -358,41 +246,6 @@ impl TrustContext {
 
 fn valid_if(ok: bool) -> Verdict {
     if ok { Verdict::Valid } else { Verdict::Invalid }
-}
-
-/// Whether `issuer`'s key verifies the signature on `child`, or whether we cannot tell.
-fn link(child: &[u8], issuer: &[u8]) -> Link {
-    let (Ok((_, child)), Ok((_, issuer))) = (
-        X509Certificate::from_der(child),
-        X509Certificate::from_der(issuer),
-    ) else {
-        return Link::Bad;
-    };
-    if !checkable(&child, &issuer) {
-        return Link::Unchecked;
-    }
-    match child.verify_signature(Some(issuer.public_key())) {
-        Ok(()) => Link::Verified,
-        Err(x509_parser::error::X509Error::SignatureUnsupportedAlgorithm) => Link::Unchecked,
-        Err(_) => Link::Bad,
-    }
-}
-
-/// Whether the signature on `child` is one our verifier can judge: not SHA-1 (which we do
-/// not accept as proof) and, for RSA, a key of 2048–8192 bits (outside that range the
-/// verifier refuses to check, which says nothing about the signature).
-fn checkable(child: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> bool {
-    use x509_parser::oid_registry::{OID_PKCS1_SHA1WITHRSA, OID_SHA1_WITH_RSA};
-    use x509_parser::public_key::PublicKey;
-    let algorithm = &child.signature_algorithm.algorithm;
-    if *algorithm == OID_PKCS1_SHA1WITHRSA || *algorithm == OID_SHA1_WITH_RSA {
-        return false;
-    }
-    match issuer.public_key().parsed() {
-        Ok(PublicKey::RSA(rsa)) => (2048..=8192).contains(&rsa.key_size()),
-        Ok(_) => true,
-        Err(_) => false,
-    }
 }
 
 /// The revocation status of `cert` at `at` from the CRLs `issuer` signed.

@@ -48,6 +48,7 @@ use crate::locate::{
 use crate::respond::{BindingMaterial, ExtraMaterial, certificate_url, describe_with};
 use crate::service::{RequestContext, XkmsService};
 use crate::store::{BindingSelector, KeyBindingRecord};
+use crate::trust::MAX_REQUEST_CERTIFICATES;
 use time::OffsetDateTime;
 use xkms_ca::{CertificateInfo, DistinguishedName, DnAttribute, RsaPublicKey};
 use xkms_proto::{
@@ -65,9 +66,6 @@ pub struct TrustConfig {
     /// CRLs of external CAs (DER).
     pub crls: Vec<Vec<u8>>,
 }
-
-/// Most certificates a request may add for path building.
-const MAX_REQUEST_CERTIFICATES: usize = 16;
 
 impl XkmsService {
     /// Handles a ValidateRequest.
@@ -1000,5 +998,44 @@ mod tests {
             None,
             &qkb(vec![KeyUsage::Signature], vec![], None)
         ));
+    }
+
+    /// Sixteen look-alike CA certificates in a request (one name, one key, each naming
+    /// itself as issuer): the request's path-building budget ends the search with
+    /// Indeterminate, quickly, where an unbounded search would run ~16^6 verifications.
+    #[test]
+    fn look_alike_certificates_in_a_request_exhaust_the_budget_not_the_cpu() {
+        let (_, _, own) = external();
+        let twin_key = KeyPair::generate().unwrap();
+        let twin_params = ca_params("Twin");
+        let twin = Authority {
+            params: twin_params.clone(),
+            key: twin_key,
+            der: Vec::new(),
+        };
+        let mut extra: Vec<Vec<u8>> = (0..15u8)
+            .map(|i| {
+                let mut params = twin_params.clone();
+                params.serial_number = Some(SerialNumber::from_slice(&[i + 1]));
+                params
+                    .signed_by(&twin.key, &twin.issuer())
+                    .unwrap()
+                    .der()
+                    .to_vec()
+            })
+            .collect();
+        let target = current_leaf(99, &twin);
+        extra.push(target.der.clone());
+        let ctx = context(&own, TrustConfig::default(), &extra);
+        let started = std::time::Instant::now();
+        let ev = ctx.evaluate(&target, datetime!(2030-06-01 0:00 UTC), T0);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(ev.path.is_none());
+        assert_eq!(ev.verdicts.issuer_trust, Verdict::Indeterminate);
+        assert_eq!(ev.verdicts.signature, Verdict::Indeterminate);
+        assert_eq!(
+            ev.verdicts.status(true).status_value,
+            StatusValue::Indeterminate
+        );
     }
 }

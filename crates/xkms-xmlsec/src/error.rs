@@ -33,7 +33,7 @@ impl fmt::Display for AlgorithmRole {
 }
 
 /// Errors of canonicalization, signature, encryption and shared-secret handling.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum XmlSecError {
     /// Not well-formed, or uses a refused construct (DTD, entity declaration, excessive depth).
     #[error("document is not well-formed XML or uses a refused construct (DTD, entities, depth)")]

@@ -7,7 +7,7 @@
 //! around it (which signature, which reference, which algorithms) because the engine's generic
 //! "strict" mode does not fit detached key-binding signatures.
 
-mod context;
+pub mod document;
 pub mod encryption;
 mod error;
 pub mod kdf;
@@ -19,11 +19,13 @@ pub mod signature;
 #[path = "../../../tests/tools.rs"]
 mod test_tools;
 
+pub use document::ReceivedDocument;
 pub use encryption::{decrypt_private_key, encrypt_private_key};
 pub use error::{AlgorithmRole, XmlSecError};
 pub use kdf::{KeyId, SecretPreparation, SharedSecret};
 pub use message::{
     MessageSigner, VerifiedMessageSignature, sign_message, verify_message_signature,
+    verify_message_signature_in,
 };
 pub use signature::{
     HmacAlgorithm, RsaAlgorithm, SigningKey, Slot, VerifiedSignature, VerifyKey, sign_key_binding,

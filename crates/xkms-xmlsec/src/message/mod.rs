@@ -52,6 +52,7 @@ use xkms_proto::vocab::alg;
 use zeroize::Zeroizing;
 
 use crate::XmlSecError;
+use crate::document::ReceivedDocument;
 use crate::signature::keys::{private_key_pem, single};
 use crate::signature::{escape_attr, fill_empty_element, map_backend, strip_whitespace};
 
@@ -208,7 +209,13 @@ pub fn sign_message(
     let mut doc = crate::signature::profile::parse(&text)?;
     let message = profile::find_message(&doc, message_id)?;
     let signature = profile::message_signature(&doc, message)?.ok_or(XmlSecError::Template)?;
-    let checked = profile::check_signature(&doc, signature, message, message_id)?;
+    let checked = profile::check_signature(
+        &doc,
+        signature,
+        message,
+        message_id,
+        doc.document_element() == Some(message),
+    )?;
     let mut slots = Vec::with_capacity(2);
     for node in [checked.digest_value, checked.signature_value] {
         let range = doc.node_range(node).ok_or(XmlSecError::Template)?;
@@ -237,29 +244,40 @@ pub fn sign_message(
 /// (the whole received document). `Ok(None)` if the message has no `ds:Signature` child at all;
 /// a `ds:Signature` child in any other than the first position is an error.
 ///
-/// The signature is verified as it sits in the document and, failing that, over the message
-/// taken as its own document (a message signed before it was wrapped in SOAP, e.g. with
-/// `URI=""` or an inclusive-C14N SignedInfo; see `context`). The profile applies in full to
-/// both readings.
+/// Parses `doc_xml`; with the document already at hand use [`verify_message_signature_in`].
 pub fn verify_message_signature(
     doc_xml: &str,
     message_id: &str,
 ) -> Result<Option<VerifiedMessageSignature>, XmlSecError> {
-    crate::context::verify_in_contexts(doc_xml, message_id, |text| {
-        verify_in_document(text, message_id)
+    verify_message_signature_in(&ReceivedDocument::parse(doc_xml), message_id)
+}
+
+/// [`verify_message_signature`] over a document parsed once. The signature is verified over
+/// the message re-rooted with the namespaces in scope (as it sits in the document) and,
+/// failing that, over the message taken as its own document (a message signed before it
+/// was wrapped in SOAP, e.g. with `URI=""` or an inclusive-C14N SignedInfo); the profile
+/// applies in full to each reading (see `document`).
+pub fn verify_message_signature_in(
+    doc: &ReceivedDocument<'_>,
+    message_id: &str,
+) -> Result<Option<VerifiedMessageSignature>, XmlSecError> {
+    crate::document::verify_in_readings(doc, message_id, XmlSecError::MessageNotFound, |reading| {
+        verify_in_reading(&reading.text, message_id, reading.element_is_document)
     })
 }
 
-fn verify_in_document(
+fn verify_in_reading(
     doc_xml: &str,
     message_id: &str,
+    element_is_document: bool,
 ) -> Result<Option<VerifiedMessageSignature>, XmlSecError> {
     let mut doc = crate::signature::profile::parse(doc_xml)?;
     let message = profile::find_message(&doc, message_id)?;
     let Some(signature) = profile::message_signature(&doc, message)? else {
         return Ok(None);
     };
-    let checked = profile::check_signature(&doc, signature, message, message_id)?;
+    let checked =
+        profile::check_signature(&doc, signature, message, message_id, element_is_document)?;
     let signer = profile::signer_key(&doc, checked.key_info, &checked.signature_method)?;
     let signature_value = B64
         .decode(strip_whitespace(

@@ -61,11 +61,15 @@ pub(super) struct Checked {
 /// Check `sig` against the profile: SignedInfo / SignatureValue / KeyInfo and nothing else, one
 /// Reference to the message, transforms exactly [enveloped-signature, c14n], allowed digest,
 /// an asymmetric signature method without parameters.
+/// `whole_document`: whether `URI=""` designates the message (it is the document element
+/// of the reading the signature is checked in, and was so when received or in the
+/// standalone reading).
 pub(super) fn check_signature(
     doc: &Document<'_>,
     sig: NodeId,
     message: NodeId,
     message_id: &str,
+    whole_document: bool,
 ) -> Result<Checked, XmlSecError> {
     let children: Vec<NodeId> = element_children(doc, sig).collect();
     let [signed_info, signature_value, key_info] = children.as_slice() else {
@@ -121,7 +125,7 @@ pub(super) fn check_signature(
         .ok_or(XmlSecError::ReferenceTarget)?;
     let targets_message = match uri.strip_prefix('#') {
         Some(fragment) => fragment == message_id,
-        None => uri.is_empty() && doc.document_element() == Some(message),
+        None => uri.is_empty() && whole_document && doc.document_element() == Some(message),
     };
     if !targets_message {
         return Err(XmlSecError::ReferenceTarget);
@@ -255,11 +259,19 @@ fn required_key_algorithm(signature_method: &str) -> Option<&'static str> {
 
 /// Count the `X509Certificate` children (at least one, all base64) and refuse anything but
 /// certificates and lookup hints.
+/// Certificates a signer's `X509Data` may carry: a chain is a handful; the backend's leaf
+/// selection compares every pair, so an unbounded list would be quadratic work for anyone.
+/// (The same bound as path building's per-request certificate cap.)
+pub(crate) const MAX_SIGNER_CERTIFICATES: usize = 16;
+
 fn x509_certificates(doc: &Document<'_>, x509_data: NodeId) -> Result<usize, XmlSecError> {
     use base64::Engine;
     let mut count = 0;
     for child in element_children(doc, x509_data) {
         if is_named(doc, child, DS_NS, Some(&["X509Certificate"])) {
+            if count == MAX_SIGNER_CERTIFICATES {
+                return Err(XmlSecError::SignatureStructure("X509Certificate count"));
+            }
             base64::engine::general_purpose::STANDARD
                 .decode(strip_whitespace(&doc.text_content_deep(child)))
                 .map_err(|_| XmlSecError::SignatureStructure("X509Certificate"))?;

@@ -40,6 +40,7 @@ use xkms_proto::vocab::alg;
 use zeroize::Zeroizing;
 
 use crate::XmlSecError;
+use crate::document::ReceivedDocument;
 use crate::kdf::{SecretPreparation, SharedSecret};
 use profile::KeyKind;
 
@@ -188,25 +189,34 @@ impl SigningKey {
 /// Verify the signature at `slot` of the request with Id `request_id` inside `doc_xml`
 /// (the whole received document, SOAP envelope included).
 ///
-/// The signature is verified as it sits in the document and, failing that, over the
-/// request taken as its own document (clients that sign before wrapping in SOAP; see
-/// `context`). The profile applies in full to both readings.
+/// Parses `doc_xml`; with the document already at hand use
+/// [`verify_key_binding_signature_any`].
 pub fn verify_key_binding_signature(
     doc_xml: &str,
     request_id: &str,
     slot: Slot,
     key: &VerifyKey<'_>,
 ) -> Result<VerifiedSignature, XmlSecError> {
-    verify_key_binding_signature_any(doc_xml, request_id, slot, std::slice::from_ref(key))
-        .map(|(_, verified)| verified)
+    verify_key_binding_signature_any(
+        &ReceivedDocument::parse(doc_xml),
+        request_id,
+        slot,
+        std::slice::from_ref(key),
+    )
+    .map(|(_, verified)| verified)
 }
 
-/// Like [`verify_key_binding_signature`] with several candidate keys of one kind (e.g. the
-/// K_auth of every usable authorization): the document is parsed and checked once per
-/// reading, and the index of the first key that verifies is returned. With no key that
-/// verifies the error is [`XmlSecError::BadSignature`].
+/// Verify the signature at `slot` of request `request_id` in a document parsed once, with
+/// several candidate keys of one kind (e.g. the K_auth of every usable authorization).
+/// Returns the index of the first key that verifies; with none the error is
+/// [`XmlSecError::BadSignature`].
+///
+/// The signature is verified over the request re-rooted with the namespaces in scope (as
+/// it sits in the document) and, failing that, over the request taken as its own document
+/// (clients that sign before wrapping in SOAP; see `document`). The profile applies in full
+/// to each reading, and each reading is parsed once for all keys.
 pub fn verify_key_binding_signature_any(
-    doc_xml: &str,
+    doc: &ReceivedDocument<'_>,
     request_id: &str,
     slot: Slot,
     keys: &[VerifyKey<'_>],
@@ -219,8 +229,8 @@ pub fn verify_key_binding_signature_any(
     if keys.iter().any(|k| key_kind(k) != kind) {
         return Err(XmlSecError::KeyMismatch);
     }
-    crate::context::verify_in_contexts(doc_xml, request_id, |text| {
-        verify_in_document(text, request_id, slot, kind, keys)
+    crate::document::verify_in_readings(doc, request_id, XmlSecError::RequestNotFound, |reading| {
+        verify_in_document(&reading.text, request_id, slot, kind, keys)
     })
 }
 
