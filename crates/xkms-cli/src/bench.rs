@@ -10,6 +10,7 @@
 mod prepare;
 mod stats;
 
+use crate::output::{errln, outln};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,8 +78,10 @@ struct RegisterArgs {
 
 #[derive(Debug, Args)]
 struct GenerateArgs {
+    /// The identity the authorization code was issued for (KeyName and S/MIME address).
     #[arg(long)]
     identity: String,
+    /// The authorization code; create it with `xkmsd admin authorize ID --max-uses N`.
     #[arg(long)]
     secret: String,
     #[command(flatten)]
@@ -92,13 +95,13 @@ struct LocateArgs {
     #[arg(long, required_unless_present = "use_key_with")]
     key_name: Option<String>,
     /// APPLICATION=IDENTIFIER to look for (`{i}` as for --key-name).
-    #[arg(long = "use-key-with", value_parser = crate::locate::parse_use_key_with)]
+    #[arg(long = "use-key-with", value_parser = crate::args::parse_use_key_with)]
     use_key_with: Option<UseKeyWith>,
     /// Range of `{i}`.
     #[arg(long, default_value_t = 1)]
     spread: u64,
     /// What to return (comma separated).
-    #[arg(long, value_delimiter = ',', value_parser = crate::locate::parse_respond_with,
+    #[arg(long, value_delimiter = ',', value_parser = crate::args::parse_respond_with,
           default_value = "KeyName,KeyValue,X509Cert")]
     respond_with: Vec<RespondWith>,
     #[command(flatten)]
@@ -108,10 +111,10 @@ struct LocateArgs {
 #[derive(Debug, Args)]
 struct ValidateArgs {
     /// Certificate to validate (PEM or DER; first = end entity).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     cert: PathBuf,
     /// Further certificates sent for path building (PEM, repeatable).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     chain: Vec<PathBuf>,
     #[command(flatten)]
     load: LoadArgs,
@@ -135,7 +138,7 @@ pub async fn run(
     let warmup = load.warmup.unwrap_or(concurrency);
     let count = warmup + load.requests;
     let preparing = Instant::now();
-    eprintln!("{op}: preparing {count} requests ({warmup} warm-up) …");
+    errln!("{op}: preparing {count} requests ({warmup} warm-up) …");
     let prepare = prepare::Prepare { client, binding };
     let (mut documents, check): (Vec<String>, Check) = match args.workload {
         Workload::Register(a) => (
@@ -157,21 +160,21 @@ pub async fn run(
             check_locate,
         ),
         Workload::Validate(a) => {
-            let mut certificates = crate::locate::read_certificates(&a.cert)?;
+            let mut certificates = crate::files::read_certificates(&a.cert)?;
             for path in &a.chain {
-                certificates.extend(crate::locate::read_certificates(path)?);
+                certificates.extend(crate::files::read_certificates(path)?);
             }
             (prepare.validate(&certificates, count), check_validate)
         }
     };
-    eprintln!(
+    errln!(
         "{op}: prepared in {:.1} s; warming up",
         preparing.elapsed().as_secs_f64()
     );
     let timed = documents.split_off(warmup.min(documents.len()));
     let warm = run_phase(client, documents, concurrency, check, None).await;
     if warm.errors > 0 {
-        eprintln!(
+        errln!(
             "{op}: {} warm-up errors (first: {})",
             warm.errors,
             warm.first_error.as_deref().unwrap_or("-")
@@ -192,29 +195,29 @@ pub async fn run(
 
     let wall = phase.elapsed.as_secs_f64().max(1e-9);
     let summary = stats::Summary::of(phase.latencies);
-    println!(
+    outln!(
         "{op}: {} requests, concurrency {concurrency}, {wall:.2} s, p90={:.2}ms max={:.2}ms",
         summary.count,
         stats::ms(summary.p90),
         stats::ms(summary.max)
     );
     if let Some(cpu) = client_cpu {
-        println!(
+        outln!(
             "{op}: client CPU {cpu:.2} s = {:.0}% of one core",
             cpu / wall * 100.0
         );
     }
     if let (Some(pid), Some(cpu)) = (&server, server_cpu) {
-        println!(
+        outln!(
             "{op}: xkmsd (pid {pid}) CPU {cpu:.2} s = {:.0}% of one core; {}",
             cpu / wall * 100.0,
             stats::memory(pid).unwrap_or_else(|| "memory unknown".into())
         );
     }
     if let Some(first) = &phase.first_error {
-        eprintln!("{op}: first error: {first}");
+        errln!("{op}: first error: {first}");
     }
-    println!(
+    outln!(
         "{op}: {:.1} ops/s p50={:.2}ms p99={:.2}ms errors={}",
         summary.count as f64 / wall,
         stats::ms(summary.p50),
@@ -224,7 +227,7 @@ pub async fn run(
     Ok(if phase.errors == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        ExitCode::from(crate::report::EXIT_RESULT)
     })
 }
 
@@ -284,7 +287,7 @@ async fn run_phase(
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let now = done.load(Ordering::Relaxed);
-                eprintln!("{op}: {now}/{total} done, {} ops/s", now - last);
+                errln!("{op}: {now}/{total} done, {} ops/s", now - last);
                 last = now;
             }
         })

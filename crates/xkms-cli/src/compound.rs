@@ -9,6 +9,8 @@
 //! Blank lines and lines starting with `#` are ignored; arguments are split on white
 //! space, with "double quotes" grouping.
 
+use crate::explain::Operation;
+use crate::output::outln;
 use crate::{locate, report, validate};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -19,7 +21,7 @@ use xkms_proto::{InnerRequest, InnerResult, ResultMajor};
 
 #[derive(Debug, Args)]
 pub struct CompoundArgs {
-    /// The file of operations.
+    /// The file of operations (one `locate …` or `validate …` command line per line).
     file: PathBuf,
     /// Accept asynchronous processing of the compound (ResponseMechanism Pending).
     #[arg(long)]
@@ -69,36 +71,47 @@ pub async fn run(client: &XkmsClient, args: CompoundArgs) -> anyhow::Result<Exit
             |doc, _| Ok(doc),
             |p| {
                 if let Progress::Accepted { response_id } = p {
-                    println!(
+                    outln!(
                         "compound accepted for asynchronous processing (response id {response_id})"
                     );
                 }
             },
         )
         .await?;
-    report::result_line(&result.result);
+    report::result_line(Operation::Compound, &result.result);
     let mut all_success = result.result.result_major == ResultMajor::Success;
     for (i, inner) in result.results.iter().enumerate() {
-        println!("--- request {}", i + 1);
+        outln!("--- request {}", i + 1);
         match inner {
             InnerResult::Locate(r) => {
                 all_success &= r.result.result_major == ResultMajor::Success;
-                locate::print_result(r, None)?;
+                locate::print_result(r, &[]);
             }
             InnerResult::Validate(r) => {
                 all_success &= validate::print_result(r) == ExitCode::SUCCESS;
             }
             other => {
                 all_success = false;
-                println!("unexpected inner result {other:?}");
+                outln!("unexpected inner result {}", inner_kind(other));
             }
         }
     }
     Ok(if all_success {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        ExitCode::from(report::EXIT_RESULT)
     })
+}
+
+fn inner_kind(result: &InnerResult) -> &'static str {
+    match result {
+        InnerResult::Locate(_) => "LocateResult",
+        InnerResult::Validate(_) => "ValidateResult",
+        InnerResult::Register(_) => "RegisterResult",
+        InnerResult::Reissue(_) => "ReissueResult",
+        InnerResult::Recover(_) => "RecoverResult",
+        InnerResult::Revoke(_) => "RevokeResult",
+    }
 }
 
 /// Splits a line on white space; "double quotes" group words.

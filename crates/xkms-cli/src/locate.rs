@@ -1,16 +1,27 @@
 //! `xkms locate`.
+//!
+//! A LocateResult carries *unverified* key bindings: the REC gives them no Status. So
+//! that a revoked binding is not shown as if it were usable, `locate` asks the service
+//! for each returned certificate's status with one CompoundRequest of ValidateRequests
+//! (at the same `--at` instant) and prints it with the binding; `--no-status` skips it.
 
+use crate::args::{parse_instant, parse_key_usage, parse_respond_with, parse_use_key_with};
+use crate::explain::Operation;
+use crate::files::{read_certificates, write_certificate};
+use crate::output::outln;
 use crate::report;
 use anyhow::Context;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-use x509_parser::prelude::{FromDer, X509Certificate};
 use xkms_client::XkmsClient;
 use xkms_client::locate::LocateParams;
-use xkms_proto::{Application, KeyUsage, RespondWith, UnverifiedKeyBinding, UseKeyWith};
+use xkms_client::validate::ValidateParams;
+use xkms_proto::{
+    InnerRequest, InnerResult, KeyUsage, RespondWith, ResultMajor, Status, UnverifiedKeyBinding,
+    UseKeyWith,
+};
 
 #[derive(Debug, Args)]
 pub struct LocateArgs {
@@ -18,13 +29,13 @@ pub struct LocateArgs {
     #[arg(long)]
     key_name: Vec<String>,
     /// APPLICATION=IDENTIFIER, e.g. urn:ietf:rfc:2633=bob@example.com (repeatable; any matches).
-    #[arg(long = "use-key-with", value_parser = parse_use_key_with)]
+    #[arg(long = "use-key-with", value_name = "APP=ID", value_parser = parse_use_key_with)]
     use_key_with: Vec<UseKeyWith>,
     /// Usages the key must permit: Signature, Encryption, Exchange (comma separated).
     #[arg(long, value_delimiter = ',', value_parser = parse_key_usage)]
     key_usage: Vec<KeyUsage>,
     /// Certificate (PEM or DER) whose key to locate.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     cert: Option<PathBuf>,
     /// What to return: KeyName, KeyValue, X509Cert, X509Chain, X509CRL, RetrievalMethod… (comma separated).
     #[arg(long, value_delimiter = ',', value_parser = parse_respond_with,
@@ -37,15 +48,34 @@ pub struct LocateArgs {
     #[arg(long, value_parser = parse_instant)]
     at: Option<OffsetDateTime>,
     /// Write every returned certificate (PEM) into this directory.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
+    /// Do not ask the service for each binding's status (one Validate per certificate,
+    /// sent together as a CompoundRequest).
+    #[arg(long)]
+    no_status: bool,
 }
 
 pub async fn run(client: &XkmsClient, args: LocateArgs) -> anyhow::Result<ExitCode> {
     let out_dir = args.out_dir.clone();
+    let with_status = !args.no_status;
+    let at = args.at;
     let params = params(args)?;
     let result = client.locate(&params).await?;
-    print_result(&result, out_dir.as_deref())?;
+    let statuses = if with_status {
+        statuses(client, &result.unverified_key_bindings, at).await?
+    } else {
+        Vec::new()
+    };
+    // Files first, output after: a closed stdout must not lose them.
+    let written = match out_dir {
+        Some(dir) => write_certificates(&dir, &result.unverified_key_bindings)?,
+        None => Vec::new(),
+    };
+    print_result(&result, &statuses);
+    for path in written {
+        outln!("written: {}", path.display());
+    }
     Ok(report::exit_code(&result.result))
 }
 
@@ -67,41 +97,108 @@ pub fn params(args: LocateArgs) -> anyhow::Result<LocateParams> {
     })
 }
 
-/// Prints a LocateResult (and writes certificates into `out_dir`).
-pub fn print_result(
-    result: &xkms_proto::LocateResult,
-    out_dir: Option<&Path>,
-) -> anyhow::Result<()> {
-    report::result_line(&result.result);
-    for binding in &result.unverified_key_bindings {
-        print_binding(binding);
-        if let Some(dir) = out_dir {
-            write_certificates(dir, binding)?;
-        }
-    }
-    Ok(())
+/// What the service says about each binding's certificate, in binding order.
+pub enum BindingStatus {
+    Known(Status),
+    /// The binding came without a certificate (RespondWith has no X509Cert).
+    NoCertificate,
+    /// The Validate was not answered with a status (the code says why).
+    Unknown(String),
 }
 
-fn print_binding(binding: &UnverifiedKeyBinding) {
+/// One ValidateRequest per binding with a certificate, sent as one CompoundRequest.
+async fn statuses(
+    client: &XkmsClient,
+    bindings: &[UnverifiedKeyBinding],
+    at: Option<OffsetDateTime>,
+) -> anyhow::Result<Vec<BindingStatus>> {
+    let certificates: Vec<Option<Vec<u8>>> = bindings
+        .iter()
+        .map(|b| certificates_of(b).next().cloned())
+        .collect();
+    let requests: Vec<InnerRequest> = certificates
+        .iter()
+        .flatten()
+        .map(|cert| {
+            InnerRequest::Validate(client.validate_request(&ValidateParams {
+                certificates: vec![cert.clone()],
+                time_instant: at,
+                ..Default::default()
+            }))
+        })
+        .collect();
+    if requests.is_empty() {
+        return Ok(bindings
+            .iter()
+            .map(|_| BindingStatus::NoCertificate)
+            .collect());
+    }
+    let compound = client
+        .compound(requests, false, |doc, _| Ok(doc), |_| {})
+        .await
+        .context("asking for the bindings' status (--no-status skips it)")?;
+    let mut answers = compound.results.into_iter();
+    Ok(certificates
+        .iter()
+        .map(|cert| match (cert, answers.next()) {
+            (None, _) => BindingStatus::NoCertificate,
+            (Some(_), Some(InnerResult::Validate(r))) => {
+                match (&r.result.result_major, r.key_bindings.into_iter().next()) {
+                    (ResultMajor::Success, Some(binding)) => BindingStatus::Known(binding.status),
+                    _ => BindingStatus::Unknown(code(&r.result)),
+                }
+            }
+            (Some(_), _) => BindingStatus::Unknown(code(&compound.result)),
+        })
+        .collect())
+}
+
+fn code(header: &xkms_proto::ResultAbstract) -> String {
+    let minor = header
+        .result_minor
+        .as_ref()
+        .map(|m| format!("/{}", report::short(m.as_uri())))
+        .unwrap_or_default();
+    format!("{}{minor}", report::short(header.result_major.as_uri()))
+}
+
+/// Prints a LocateResult; `statuses` (when not empty) pairs with its bindings.
+pub fn print_result(result: &xkms_proto::LocateResult, statuses: &[BindingStatus]) {
+    report::result_line(Operation::Locate, &result.result);
+    for (i, binding) in result.unverified_key_bindings.iter().enumerate() {
+        print_binding(binding, statuses.get(i));
+    }
+}
+
+fn print_binding(binding: &UnverifiedKeyBinding, status: Option<&BindingStatus>) {
     let core = &binding.core;
-    println!("key binding {}", core.id.as_deref().unwrap_or("-"));
+    outln!("key binding {}", core.id.as_deref().unwrap_or("-"));
+    match status {
+        Some(BindingStatus::Known(s)) => outln!("  {}", report::status(s)),
+        Some(BindingStatus::NoCertificate) => {
+            outln!("  status not checked (no certificate returned: add X509Cert to --respond-with)")
+        }
+        Some(BindingStatus::Unknown(code)) => outln!("  status unknown (Validate answered {code})"),
+        None => {}
+    }
     if !core.key_usage.is_empty() {
-        let usages: Vec<&str> = core.key_usage.iter().map(|u| short(u.as_uri())).collect();
-        println!("  key usage: {}", usages.join(","));
+        let usages: Vec<&str> = core
+            .key_usage
+            .iter()
+            .map(|u| report::short(u.as_uri()))
+            .collect();
+        outln!("  key usage: {}", usages.join(","));
     }
     for ukw in &core.use_key_with {
-        println!(
+        outln!(
             "  use key with: {} {}",
             ukw.application.as_uri(),
             ukw.identifier
         );
     }
     if let Some(vi) = &binding.validity_interval {
-        let show = |t: Option<OffsetDateTime>| {
-            t.and_then(|t| t.format(&Rfc3339).ok())
-                .unwrap_or_else(|| "-".into())
-        };
-        println!(
+        let show = |t: Option<OffsetDateTime>| t.map(report::rfc3339).unwrap_or_else(|| "-".into());
+        outln!(
             "  validity: {} to {}",
             show(vi.not_before),
             show(vi.not_on_or_after)
@@ -111,144 +208,46 @@ fn print_binding(binding: &UnverifiedKeyBinding) {
         return;
     };
     for name in &ki.key_names {
-        println!("  key name: {name}");
+        outln!("  key name: {name}");
     }
     if !ki.key_values.is_empty() {
-        println!("  key value: present");
+        outln!("  key value: present");
     }
     for rm in &ki.retrieval_methods {
-        println!("  retrieval method: {}", rm.uri);
+        outln!("  retrieval method: {}", rm.uri);
     }
-    for der in ki.x509_data.iter().flat_map(|d| d.certificates.iter()) {
-        print_certificate(der);
-    }
-}
-
-pub(crate) fn print_certificate(der: &[u8]) {
-    match X509Certificate::from_der(der) {
-        Ok((_, cert)) => println!(
-            "  certificate: subject {} serial {} valid {} to {}",
-            cert.subject(),
-            cert.raw_serial_as_string().replace(':', ""),
-            cert.validity().not_before,
-            cert.validity().not_after
-        ),
-        Err(_) => println!("  certificate: (unreadable)"),
+    for der in certificates_of(binding) {
+        report::certificate(der);
     }
 }
 
-fn write_certificates(dir: &Path, binding: &UnverifiedKeyBinding) -> anyhow::Result<()> {
-    let Some(ki) = &binding.core.key_info else {
-        return Ok(());
-    };
+fn certificates_of(binding: &UnverifiedKeyBinding) -> impl Iterator<Item = &Vec<u8>> {
+    binding
+        .core
+        .key_info
+        .iter()
+        .flat_map(|ki| ki.x509_data.iter())
+        .flat_map(|d| d.certificates.iter())
+}
+
+fn write_certificates(
+    dir: &Path,
+    bindings: &[UnverifiedKeyBinding],
+) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let id = binding.core.id.as_deref().unwrap_or("binding");
-    // The Id comes from the service: keep only characters safe in a file name.
-    let id: String = id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    let certs = ki.x509_data.iter().flat_map(|d| d.certificates.iter());
-    for (i, der) in certs.enumerate() {
-        let path = dir.join(format!("{id}-{i}.pem"));
-        std::fs::write(&path, xkms_client::key::pem_encode("CERTIFICATE", der))
-            .with_context(|| format!("writing {}", path.display()))?;
-        println!("  written: {}", path.display());
-    }
-    Ok(())
-}
-
-/// Every certificate in a PEM file (or the single certificate of a DER file).
-pub(crate) fn read_certificates(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    if !bytes.starts_with(b"-----") && !bytes.iter().take(64).any(|b| *b == b'-') {
-        return Ok(vec![bytes]);
-    }
-    let mut out = Vec::new();
-    for pem in x509_parser::pem::Pem::iter_from_buffer(&bytes) {
-        let pem = pem.with_context(|| format!("reading PEM in {}", path.display()))?;
-        if pem.label == "CERTIFICATE" {
-            out.push(pem.contents);
+    let mut written = Vec::new();
+    for binding in bindings {
+        let id = binding.core.id.as_deref().unwrap_or("binding");
+        // The Id comes from the service: keep only characters safe in a file name.
+        let id: String = id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        for (i, der) in certificates_of(binding).enumerate() {
+            let path = dir.join(format!("{id}-{i}.pem"));
+            write_certificate(&path, der)?;
+            written.push(path);
         }
     }
-    if out.is_empty() {
-        anyhow::bail!("no certificate in {}", path.display());
-    }
-    Ok(out)
-}
-
-pub(crate) fn parse_use_key_with(s: &str) -> Result<UseKeyWith, String> {
-    let (app, id) = s.split_once('=').ok_or("expected APPLICATION=IDENTIFIER")?;
-    if app.is_empty() || id.is_empty() {
-        return Err("expected APPLICATION=IDENTIFIER".into());
-    }
-    Ok(UseKeyWith {
-        application: Application::from_uri_lenient(app),
-        identifier: id.to_owned(),
-    })
-}
-
-pub(crate) fn parse_key_usage(s: &str) -> Result<KeyUsage, String> {
-    KeyUsage::ALL
-        .iter()
-        .find(|u| short(u.as_uri()).eq_ignore_ascii_case(s) || u.as_uri() == s)
-        .copied()
-        .ok_or_else(|| "expected Signature, Encryption or Exchange".to_owned())
-}
-
-pub(crate) fn parse_respond_with(s: &str) -> Result<RespondWith, String> {
-    RespondWith::KNOWN
-        .iter()
-        .find(|r| short(r.as_uri()).eq_ignore_ascii_case(s) || r.as_uri() == s)
-        .cloned()
-        .ok_or_else(|| "unknown RespondWith value".to_owned())
-}
-
-pub(crate) fn parse_instant(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &Rfc3339).map_err(|_| "expected an RFC 3339 time".to_owned())
-}
-
-fn short(uri: &str) -> &str {
-    uri.rsplit('#').next().unwrap_or(uri)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arguments_parse() {
-        assert_eq!(
-            parse_use_key_with("urn:ietf:rfc:2633=bob@example.com")
-                .unwrap()
-                .application,
-            Application::Smime
-        );
-        assert_eq!(parse_key_usage("encryption").unwrap(), KeyUsage::Encryption);
-        assert_eq!(parse_respond_with("X509CRL").unwrap(), RespondWith::X509Crl);
-        assert!(parse_instant("2030-01-01T00:00:00Z").is_ok());
-        assert!(parse_instant("yesterday").is_err());
-    }
-
-    #[test]
-    fn pem_files_may_hold_chains() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("chain.pem");
-        let body = format!(
-            "{}{}",
-            xkms_client::key::pem_encode("CERTIFICATE", &[1, 2, 3]),
-            xkms_client::key::pem_encode("CERTIFICATE", &[4, 5])
-        );
-        std::fs::write(&path, body).unwrap();
-        assert_eq!(
-            read_certificates(&path).unwrap(),
-            vec![vec![1u8, 2, 3], vec![4u8, 5]]
-        );
-        let der = dir.path().join("c.der");
-        std::fs::write(&der, [0x30u8, 0x82, 0x01]).unwrap();
-        assert_eq!(
-            read_certificates(&der).unwrap(),
-            vec![vec![0x30u8, 0x82, 0x01]]
-        );
-    }
+    Ok(written)
 }

@@ -1,53 +1,44 @@
 //! `xkms recover`: recover an escrowed private key (seed T103), driving the asynchronous
 //! exchange (Pending → Status → PendingRequest) with a progress line.
 
-use crate::register::{
-    parse_respond_with, read_certificate, read_secret, write_certificate, write_private,
-};
+use crate::args::{SecretArgs, parse_respond_with};
+use crate::explain::Operation;
+use crate::files::{read_certificate, write_certificate, write_private};
+use crate::output::{out, outln};
 use crate::report;
 use clap::Args;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use xkms_client::krss::first_certificate;
 use xkms_client::{BindingRef, Progress, RecoverParams, XkmsClient};
 use xkms_proto::{RespondWith, ResultMajor};
-use xkms_xmlsec::kdf::{SecretPreparation, SharedSecret};
 
 #[derive(Debug, Args)]
 pub struct RecoverArgs {
     /// A certificate of the binding (PEM or DER).
-    #[arg(long, required_unless_present = "key_name")]
+    #[arg(long, value_name = "FILE", required_unless_present = "key_name")]
     cert: Option<PathBuf>,
     /// The binding's KeyName.
     #[arg(long)]
     key_name: Option<String>,
-    /// The recovery authorization code the operator issued.
-    #[arg(
-        long,
-        conflicts_with = "secret_file",
-        required_unless_present = "secret_file"
-    )]
-    secret: Option<String>,
-    #[arg(long)]
-    secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    secret: SecretArgs,
     /// Where to write the recovered private key (PEM, mode 0600; must not exist).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     key_out: PathBuf,
     /// Write the binding's certificate (PEM) here.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// What the result should contain (comma separated; PrivateKey is always asked for).
     #[arg(long, value_delimiter = ',', value_parser = parse_respond_with, default_value = "KeyValue,X509Cert")]
     respond_with: Vec<RespondWith>,
     /// Seconds between status polls.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     poll_seconds: f64,
     /// Give up after this many polls.
     #[arg(long, default_value_t = 600)]
     max_polls: u32,
-    #[arg(long)]
-    legacy_secret: bool,
 }
 
 pub async fn run(client: &XkmsClient, args: RecoverArgs) -> anyhow::Result<ExitCode> {
@@ -57,13 +48,8 @@ pub async fn run(client: &XkmsClient, args: RecoverArgs) -> anyhow::Result<ExitC
             args.key_out.display()
         );
     }
-    let certificate = args.cert.as_ref().map(read_certificate).transpose()?;
-    let secret = SharedSecret::new(read_secret(args.secret, args.secret_file.as_ref())?);
-    let preparation = if args.legacy_secret {
-        SecretPreparation::Legacy
-    } else {
-        SecretPreparation::SaslPrep
-    };
+    let certificate = args.cert.as_deref().map(read_certificate).transpose()?;
+    let (secret, preparation) = args.secret.read()?;
     let params = RecoverParams {
         binding: BindingRef {
             certificate,
@@ -79,32 +65,38 @@ pub async fn run(client: &XkmsClient, args: RecoverArgs) -> anyhow::Result<ExitC
     let recovered = client
         .recover(&params, |progress| match progress {
             Progress::Accepted { response_id } => {
-                println!("request accepted for asynchronous processing (response id {response_id})")
+                outln!("request accepted for asynchronous processing (response id {response_id})")
             }
             Progress::StillPending { poll } => {
-                print!("\rwaiting for the service… (status poll {poll})");
-                std::io::stdout().flush().ok();
+                out!("\rwaiting for the service (status poll {poll}) …");
             }
-            Progress::Ready => println!("\rresult ready; fetching it"),
+            Progress::Ready => outln!("\rresult ready; fetching it"),
         })
         .await?;
     let header = &recovered.result.result;
-    report::result_line(header);
-    for binding in &recovered.result.key_bindings {
-        report::key_binding(binding);
-    }
+    // Files first, output after: a closed stdout must not lose them.
+    let mut written = Vec::new();
     if header.result_major == ResultMajor::Success {
         let key = recovered.private_key(&secret, preparation)?;
         write_private(&args.key_out, key.to_pem().as_bytes())?;
-        println!(
+        written.push(format!(
             "recovered RSA-{} private key written to {}",
             key.bits(),
             args.key_out.display()
-        );
-        write_certificate(
-            args.out.as_ref(),
-            first_certificate(&recovered.result.key_bindings),
-        )?;
+        ));
+        if let (Some(out), Some(cert)) =
+            (&args.out, first_certificate(&recovered.result.key_bindings))
+        {
+            write_certificate(out, cert)?;
+            written.push(format!("certificate written to {}", out.display()));
+        }
+    }
+    report::result_line(Operation::Recover, header);
+    for binding in &recovered.result.key_bindings {
+        report::key_binding(binding);
+    }
+    for line in written {
+        outln!("{line}");
     }
     Ok(report::exit_code(header))
 }

@@ -1,8 +1,8 @@
 //! `xkms validate`.
 
-use crate::locate::{
-    parse_instant, parse_key_usage, parse_respond_with, parse_use_key_with, read_certificates,
-};
+use crate::args::{parse_instant, parse_key_usage, parse_respond_with, parse_use_key_with};
+use crate::explain::Operation;
+use crate::files::read_certificates;
 use crate::report;
 use clap::Args;
 use std::path::PathBuf;
@@ -17,13 +17,13 @@ use xkms_proto::{KeyUsage, RespondWith, ResultMajor, StatusValue, UseKeyWith};
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Certificate to validate (PEM or DER; the first certificate is the end entity).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     cert: Option<PathBuf>,
     /// Further certificates for path building (PEM, repeatable).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     chain: Vec<PathBuf>,
     /// APPLICATION=IDENTIFIER the key must be valid for (repeatable; all must hold).
-    #[arg(long = "use-key-with", value_parser = parse_use_key_with)]
+    #[arg(long = "use-key-with", value_name = "APP=ID", value_parser = parse_use_key_with)]
     use_key_with: Vec<UseKeyWith>,
     /// Usages to validate for: Signature, Encryption, Exchange (comma separated).
     #[arg(long, value_delimiter = ',', value_parser = parse_key_usage)]
@@ -70,9 +70,10 @@ pub fn params(args: ValidateArgs) -> anyhow::Result<ValidateParams> {
     Ok(params)
 }
 
-/// Prints a ValidateResult; exit code 0 only when every binding is Valid.
+/// Prints a ValidateResult; exit code 0 only when it is Success and every binding is
+/// Valid, 1 otherwise.
 pub fn print_result(result: &xkms_proto::ValidateResult) -> ExitCode {
-    report::result_line(&result.result);
+    report::result_line(Operation::Validate, &result.result);
     for binding in &result.key_bindings {
         report::key_binding(binding);
     }
@@ -84,6 +85,6 @@ pub fn print_result(result: &xkms_proto::ValidateResult) -> ExitCode {
     if result.result.result_major == ResultMajor::Success && all_valid {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        ExitCode::from(report::EXIT_RESULT)
     }
 }

@@ -2,63 +2,24 @@
 //! (started in-process on a loopback port, real SQLite file, real CA).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../../tests/tools.rs"]
-mod tools;
+mod common;
 
+use common::{TestServer, openssl};
 use std::process::Command;
 
-async fn authorize(dir: &std::path::Path, secret: &str, purpose: xkms_service::store::Purpose) {
-    let mut config = xkms_server::config::Config {
-        data_dir: dir.to_path_buf(),
-        ..Default::default()
-    };
-    config.policy.key_pool_size = 0;
-    let service = xkms_server::app::build_service(&config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let request = xkms_service::NewAuthorization {
-        identity: "joe@example.com".into(),
-        purpose,
-        lifetime: None,
-        max_uses: None,
-    };
-    service
-        .create_authorization(
-            &request,
-            &xkms_xmlsec::kdf::SharedSecret::new(secret.into()),
-        )
-        .await
-        .unwrap();
-}
-
-/// Runs `xkms --service URL ARGS…` off the async runtime; (exit code, stdout).
+/// Runs `xkms --service URL ARGS…`; (exit code, stdout and stderr).
 async fn xkms(url: &str, args: &[&str]) -> (i32, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xkms"));
-    cmd.args(["--service", url]).args(args);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), format!("{stdout}{stderr}"))
-}
-
-fn openssl(args: &[&str]) -> String {
-    let out = tools::tool("openssl").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let run = common::xkms(url, args).await;
+    (run.code, format!("{}{}", run.stdout, run.stderr))
 }
 
 /// The whole key lifecycle from a terminal: T100 … T104 with the `xkms` binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xkms_runs_the_whole_lifecycle() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = start_server(dir.path()).await;
-    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let server = TestServer::start(|_| {}).await;
+    server.authorize("joe@example.com", "secret").await;
+    let url = server.url.clone();
+    let p = |name: &str| server.path(name).to_str().unwrap().to_owned();
     let seed = [
         "--key-name",
         "joe@example.com",
@@ -143,7 +104,16 @@ async fn xkms_runs_the_whole_lifecycle() {
     );
 
     // T103: the operator issues "secret1"; recover drives Pending → Status → PendingRequest.
-    authorize(dir.path(), "secret1", xkms_service::store::Purpose::Recover).await;
+    server
+        .xkmsd_admin(&[
+            "authorize",
+            "joe@example.com",
+            "--secret",
+            "secret1",
+            "--purpose",
+            "recover",
+        ])
+        .await;
     let (code, out) = xkms(
         &url,
         &[
@@ -198,40 +168,13 @@ async fn xkms_runs_the_whole_lifecycle() {
     assert!(out.contains("Sender/Refused"), "{out}");
 }
 
-async fn start_server(dir: &std::path::Path) -> String {
-    let mut config = xkms_server::config::Config {
-        data_dir: dir.to_path_buf(),
-        ..Default::default()
-    };
-    config.server.listen = "127.0.0.1:0".parse().unwrap();
-    config.ca.key_type = "rsa2048".into();
-    let running = xkms_server::admin::start(config.clone()).await.unwrap();
-    // Authorize Joe the way an operator does.
-    let service = xkms_server::app::build_service(&config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let request = xkms_service::NewAuthorization {
-        identity: "joe@example.com".into(),
-        purpose: xkms_service::store::Purpose::Register,
-        lifetime: None,
-        max_uses: None,
-    };
-    service
-        .create_authorization(
-            &request,
-            &xkms_xmlsec::kdf::SharedSecret::new("secret".into()),
-        )
-        .await
-        .unwrap();
-    running.service_uri
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xkms_register_runs_t100() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = start_server(dir.path()).await;
-    let key = dir.path().join("joe-key.pem");
-    let cert = dir.path().join("cert.pem");
+    let server = TestServer::start(|_| {}).await;
+    server.authorize("joe@example.com", "secret").await;
+    let url = server.url.clone();
+    let key = server.path("joe-key.pem");
+    let cert = server.path("cert.pem");
     let run = |extra: &[&str]| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_xkms"));
         cmd.args([

@@ -28,16 +28,31 @@ use xkms_proto::{
 /// What can go wrong on the client side.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("HTTP: {0}")]
-    Http(String),
-    #[error("the service answered HTTP {status} without an XKMS message")]
-    HttpStatus { status: u16 },
+    #[error("invalid service URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: &'static str },
+    #[error("cannot connect to {url}: {reason} (is the service running there?)")]
+    Connect { url: String, reason: String },
+    #[error("no answer from {url} within {seconds} s (timed out)")]
+    Timeout { url: String, seconds: u64 },
+    #[error("HTTP exchange with {url} failed: {reason}")]
+    Http { url: String, reason: String },
+    #[error("the service at {url} answered HTTP {status} without an XKMS message{hint}")]
+    HttpStatus {
+        url: String,
+        status: u16,
+        hint: &'static str,
+    },
     #[error("SOAP fault {code}: {reason}")]
     Fault { code: String, reason: String },
     #[error("the response is not a valid XKMS message: {0}")]
     BadResponse(String),
     #[error("the result does not answer our request ({0})")]
     Mismatch(&'static str),
+    #[error(
+        "the result comes from Service {answered}, not from {addressed} that we addressed \
+         (a proxy in front, or the service's configured service_uri?)"
+    )]
+    ServiceMismatch { addressed: String, answered: String },
     #[error("signing: {0}")]
     Signing(String),
     #[error("key: {0}")]
@@ -56,6 +71,8 @@ pub struct XkmsClient {
     service_uri: String,
     binding: Binding,
     options: ProtocolOptions,
+    /// Whole-exchange time limit, for the error message (`None`: no limit).
+    timeout: Option<std::time::Duration>,
 }
 
 /// Protocol options the client applies to every request (digest §3.2, §6.3, §8.4).
@@ -82,7 +99,21 @@ impl XkmsClient {
             service_uri: url.to_owned(),
             binding: Binding::Soap(SoapVersion::Soap12),
             options: ProtocolOptions::default(),
+            timeout: None,
         }
+    }
+
+    /// Gives up on an exchange (connect, send, answer) after `timeout`.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Result<XkmsClient, ClientError> {
+        self.http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| ClientError::Http {
+                url: self.url.clone(),
+                reason: format!("cannot set up the HTTP client: {e}"),
+            })?;
+        self.timeout = Some(timeout);
+        Ok(self)
     }
 
     /// Protocol options for every request.
@@ -218,7 +249,7 @@ impl XkmsClient {
         our_signature_value: Option<&[u8]>,
     ) -> Result<ResultMessage, ClientError> {
         let (text, status) = self.post_raw(document).await?;
-        let result = decode_response(&text, status)?;
+        let result = decode_response(&text, status, &self.url)?;
         let header = result_header(&result);
         if !self.options.result_trust.is_empty() {
             let verified = xkms_xmlsec::verify_message_signature(&text, &header.message.id)
@@ -254,11 +285,12 @@ impl XkmsClient {
     /// Posts a prepared document and decodes the answer (faults become errors).
     pub async fn post(&self, document: String) -> Result<ResultMessage, ClientError> {
         let (text, status) = self.post_raw(document).await?;
-        decode_response(&text, status)
+        decode_response(&text, status, &self.url)
     }
 
     /// Posts a prepared document; the response text and HTTP status.
     pub async fn post_raw(&self, document: String) -> Result<(String, u16), ClientError> {
+        check_service_url(&self.url)?;
         let mut req = self.http.post(&self.url).body(document);
         req = match self.binding {
             Binding::Soap(SoapVersion::Soap12) => {
@@ -269,20 +301,91 @@ impl XkmsClient {
                 .header("SOAPAction", "\"\""),
             Binding::Bare => req.header("content-type", "text/xml; charset=utf-8"),
         };
-        let response = req
-            .send()
-            .await
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let response = req.send().await.map_err(|e| self.transport_error(&e))?;
         let status = response.status().as_u16();
         let text = response
             .text()
             .await
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+            .map_err(|e| self.transport_error(&e))?;
         Ok((text, status))
+    }
+
+    /// Says what went wrong on the wire in words: refused, unreachable, timed out.
+    fn transport_error(&self, e: &reqwest::Error) -> ClientError {
+        let url = self.url.clone();
+        if e.is_timeout() {
+            return ClientError::Timeout {
+                url,
+                seconds: self.timeout.map_or(0, |t| t.as_secs()),
+            };
+        }
+        // The innermost cause names the problem ("Connection refused", a DNS failure).
+        let mut cause: &dyn std::error::Error = e;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        let reason = match find_io_error(e) {
+            Some(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                "connection refused".to_owned()
+            }
+            Some(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                return ClientError::Timeout {
+                    url,
+                    seconds: self.timeout.map_or(0, |t| t.as_secs()),
+                };
+            }
+            _ => cause.to_string(),
+        };
+        if e.is_connect() {
+            ClientError::Connect { url, reason }
+        } else {
+            ClientError::Http { url, reason }
+        }
     }
 }
 
-fn decode_response(text: &str, status: u16) -> Result<ResultMessage, ClientError> {
+/// The first `std::io::Error` in an error's chain of causes.
+fn find_io_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// Checks a service URL before anything is sent: absolute, `http`, with a host.
+pub fn check_service_url(url: &str) -> Result<(), ClientError> {
+    let invalid = |reason| ClientError::InvalidUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let parsed = match url::Url::parse(url) {
+        Ok(parsed) => parsed,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            return Err(invalid(
+                "no scheme: write it in full, e.g. http://127.0.0.1:8080/xkms",
+            ));
+        }
+        Err(url::ParseError::EmptyHost) => return Err(invalid("no host")),
+        Err(url::ParseError::InvalidPort) => return Err(invalid("the port is not a number")),
+        Err(_) => return Err(invalid("not a URL")),
+    };
+    match parsed.scheme() {
+        "http" => {}
+        // TLS is not built in yet: a terminator in front serves https to others.
+        "https" => return Err(invalid("https is not supported by this build (no TLS)")),
+        _ => return Err(invalid("the scheme must be http")),
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("no host"));
+    }
+    Ok(())
+}
+
+fn decode_response(text: &str, status: u16, url: &str) -> Result<ResultMessage, ClientError> {
     let limits = Limits {
         max_bytes: 64 * 1024 * 1024,
         ..Limits::default()
@@ -308,7 +411,15 @@ fn decode_response(text: &str, status: u16) -> Result<ResultMessage, ClientError
         Err(DocumentError::Message { error, .. }) => {
             Err(ClientError::BadResponse(error.to_string()))
         }
-        Err(_) => Err(ClientError::HttpStatus { status }),
+        Err(_) => Err(ClientError::HttpStatus {
+            url: url.to_owned(),
+            status,
+            hint: if status == 404 {
+                " (wrong path? xkmsd answers POST /xkms)"
+            } else {
+                ""
+            },
+        }),
     }
 }
 
@@ -326,9 +437,10 @@ fn check_answers(
         ));
     }
     if header.message.service != service {
-        return Err(ClientError::Mismatch(
-            "Service differs from the service we addressed",
-        ));
+        return Err(ClientError::ServiceMismatch {
+            addressed: service.to_owned(),
+            answered: header.message.service.clone(),
+        });
     }
     Ok(())
 }

@@ -137,7 +137,7 @@ impl XkmsClient {
     ) -> Result<(), ClientError> {
         for poll in 1..=max_polls.max(1) {
             let status = StatusRequest {
-                request: self.follow_up(original_id),
+                request: self.follow_up(Some(original_id)),
                 response_id: response_id.to_owned(),
             };
             match self.send(&Request::Status(status)).await? {
@@ -211,6 +211,16 @@ impl XkmsClient {
         original_id: &str,
         response_id: &str,
     ) -> Result<xkms_proto::StatusResult, ClientError> {
+        self.status_of(response_id, Some(original_id)).await
+    }
+
+    /// StatusRequest naming only the ResponseId when the original request Id is not
+    /// at hand (`xkms pending status`).
+    pub async fn status_of(
+        &self,
+        response_id: &str,
+        original_id: Option<&str>,
+    ) -> Result<xkms_proto::StatusResult, ClientError> {
         let status = StatusRequest {
             request: self.follow_up(original_id),
             response_id: response_id.to_owned(),
@@ -230,6 +240,16 @@ impl XkmsClient {
         original_id: &str,
         response_id: &str,
     ) -> Result<ResultMessage, ClientError> {
+        self.fetch_result(response_id, Some(original_id)).await
+    }
+
+    /// PendingRequest naming only the ResponseId when the original request Id is not
+    /// at hand (`xkms pending fetch`).
+    pub async fn fetch_result(
+        &self,
+        response_id: &str,
+        original_id: Option<&str>,
+    ) -> Result<ResultMessage, ClientError> {
         let pending = PendingRequest {
             request: self.follow_up(original_id),
             response_id: response_id.to_owned(),
@@ -237,14 +257,14 @@ impl XkmsClient {
         self.send(&Request::Pending(pending)).await
     }
 
-    fn follow_up(&self, original_id: &str) -> RequestAbstract {
+    fn follow_up(&self, original_id: Option<&str>) -> RequestAbstract {
         RequestAbstract {
             message: xkms_proto::MessageAbstract {
                 id: self.new_id(),
                 service: self.service_uri().to_owned(),
                 ..Default::default()
             },
-            original_request_id: Some(original_id.to_owned()),
+            original_request_id: original_id.map(str::to_owned),
             ..Default::default()
         }
     }

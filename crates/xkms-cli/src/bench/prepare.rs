@@ -141,7 +141,7 @@ impl Prepare<'_> {
 }
 
 fn generate_keys(n: usize, bits: usize) -> anyhow::Result<Vec<ClientKey>> {
-    eprintln!("generating {n} RSA-{bits} client keys …");
+    crate::output::errln!("generating {n} RSA-{bits} client keys …");
     parallel(n, |_| {
         ClientKey::generate(bits).context("generating a client key")
     })
