@@ -15,6 +15,7 @@ pub fn tool(name: &str) -> Command {
             "xmllint" => "libxml2-utils",
             "softhsm2-util" => "softhsm2",
             "psql" | "pg_isready" => "postgresql-client",
+            "script" => "bsdutils",
             other => other,
         };
         panic!(

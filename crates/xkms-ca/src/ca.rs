@@ -98,6 +98,8 @@ pub struct Ca {
     subject: String,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
+    /// End-entity certificates signed by this value (for a metric; per process).
+    issued: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Ca {
@@ -219,6 +221,7 @@ impl Ca {
             subject,
             not_before,
             not_after,
+            issued: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -274,6 +277,12 @@ impl Ca {
         self.not_after
     }
 
+    /// How many end-entity certificates [`Ca::issue`] signed since this value was made
+    /// (the process start, for a server).
+    pub fn issued_count(&self) -> u64 {
+        self.issued.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn signature_algorithm(&self) -> CaSignatureAlgorithm {
         self.signer.algorithm()
     }
@@ -290,6 +299,8 @@ impl Ca {
         let (not_before, not_after) = validity_window(req, now, self.not_before, self.not_after)?;
         let params = end_entity_params(req, serial, not_before, not_after)?;
         let cert = params.signed_by(&key, &self.issuer)?;
+        self.issued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(IssuedCertificate {
             der: cert.der().to_vec(),
             serial: *serial,

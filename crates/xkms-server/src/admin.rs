@@ -36,6 +36,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 }
 
 async fn prepare(config: &Config) -> anyhow::Result<(tokio::net::TcpListener, Arc<AppState>)> {
+    // Everything check-config checks fails here, before anything is created.
+    crate::check::preflight(config)?;
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("binding {}", config.server.listen))?;
@@ -154,7 +156,7 @@ pub async fn run(
                 authorization.id,
                 authorization.identity,
                 authorization.purpose.as_str(),
-                authorization.expires_at,
+                rfc3339(authorization.expires_at),
                 authorization
                     .max_uses
                     .map(|n| format!(", at most {n} uses"))
@@ -225,7 +227,7 @@ async fn pending(
                     r.state.as_str(),
                     r.operation,
                     r.requester,
-                    r.created_at,
+                    rfc3339(r.created_at),
                     r.original_request_id
                 );
             }
@@ -252,6 +254,13 @@ async fn pending(
             Ok(())
         }
     }
+}
+
+/// An instant as admin commands print it: RFC 3339, UTC.
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 /// The service as an admin command needs it: no key pool (nothing to pre-generate).

@@ -205,7 +205,7 @@ pub fn pem_encode(label: &str, der: &[u8]) -> String {
 }
 
 /// The DER contents of every PEM block labelled `label`.
-fn pem_blocks(bytes: &[u8], label: &str) -> Vec<Vec<u8>> {
+pub(crate) fn pem_blocks(bytes: &[u8], label: &str) -> Vec<Vec<u8>> {
     use base64::Engine;
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Vec::new();

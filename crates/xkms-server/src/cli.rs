@@ -8,9 +8,21 @@ use std::path::PathBuf;
 #[command(
     name = "xkmsd",
     version,
-    about = "XKMS 2.0 trust service with a built-in CA"
+    propagate_version = true,
+    about = "XKMS 2.0 trust service with a built-in CA",
+    after_help = "Exit status: 0 on success, 1 on any error (the message says which)."
 )]
 pub struct Cli {
+    /// Format of the log lines on standard error (colour only on a terminal, never
+    /// with NO_COLOR set).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "XKMS_LOG_FORMAT",
+        default_value_t = crate::telemetry::LogFormat::Text
+    )]
+    pub log_format: crate::telemetry::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -30,10 +42,21 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
-    /// Read and check the configuration, then exit.
+    /// Check the configuration as `serve` would (values, database URL, trust files,
+    /// existing key files) without creating or connecting to anything, then exit.
     CheckConfig {
         #[command(flatten)]
         common: Common,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Write manual pages (xkmsd.1, xkmsd-serve.1, …) into a directory.
+    Man {
+        /// Directory to write the pages into (created if missing).
+        dir: PathBuf,
     },
 }
 
@@ -53,6 +76,8 @@ pub enum AdminCommand {
         /// File holding the shared secret (trailing newline ignored).
         #[arg(long)]
         secret_file: Option<PathBuf>,
+        /// What the code authorizes: registering a key, or recovering an escrowed one
+        /// (recovery codes work once).
         #[arg(long, value_enum, default_value_t = PurposeArg::Register)]
         purpose: PurposeArg,
         /// Lifetime in days (default: policy, 30).
@@ -81,6 +106,7 @@ pub enum AdminCommand {
     },
     /// Print the CA's current CRL (DER, or PEM with --pem) on standard output.
     Crl {
+        /// PEM instead of DER.
         #[arg(long)]
         pem: bool,
         #[command(flatten)]
@@ -102,6 +128,7 @@ pub enum AdminCommand {
         /// Local part before the index.
         #[arg(long, default_value = "user")]
         identity_prefix: String,
+        /// Domain of the synthetic e-mail addresses.
         #[arg(long, default_value = "seed.example")]
         domain: String,
         #[command(flatten)]
@@ -111,7 +138,9 @@ pub enum AdminCommand {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PurposeArg {
+    /// Register a key (KeyBindingAuthentication of a RegisterRequest).
     Register,
+    /// Recover an escrowed private key (single use).
     Recover,
 }
 
@@ -132,6 +161,7 @@ pub struct Common {
 pub enum PendingCommand {
     /// Requests awaiting approval (--all: in every state).
     List {
+        /// List requests in every state (queued, running, finished, rejected).
         #[arg(long)]
         all: bool,
         #[command(flatten)]
@@ -139,14 +169,59 @@ pub enum PendingCommand {
     },
     /// Queue a request awaiting approval for processing.
     Approve {
+        /// The ResponseId the client got with its Pending result.
         response_id: String,
         #[command(flatten)]
         common: Common,
     },
     /// Refuse a request awaiting approval (its result becomes Sender/Refused).
     Reject {
+        /// The ResponseId the client got with its Pending result.
         response_id: String,
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// `xkmsd man DIR`: one page per command (`xkmsd.1`, `xkmsd-serve.1`, …).
+pub fn write_man_pages(cmd: clap::Command, dir: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    clap_mangen::generate_to(cmd, dir)
+        .with_context(|| format!("writing manual pages into {}", dir.display()))?;
+    println!("manual pages written to {}", dir.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every flag and positional argument of every subcommand says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "xkmsd", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:#?}");
+    }
 }

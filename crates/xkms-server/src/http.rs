@@ -273,7 +273,7 @@ fn log_result(request_id: &str, operation: &str, result: &ResultMessage, started
         operation,
         result_major = major,
         result_minor = minor,
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        duration_ms = crate::telemetry::duration_ms(started.elapsed()),
         "xkms request"
     );
 }
@@ -283,7 +283,7 @@ fn log_line(request_id: &str, operation: &str, outcome: &str, started: Instant) 
         request_id,
         operation,
         outcome,
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        duration_ms = crate::telemetry::duration_ms(started.elapsed()),
         "xkms request"
     );
 }

@@ -4,11 +4,14 @@
 
 pub mod admin;
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod http;
 pub mod metrics;
+pub mod process;
 mod request_line;
 pub mod seed;
+pub mod telemetry;
 pub mod wsdl;

@@ -1,20 +1,15 @@
 //! `xkmsd`: the XKMS 2.0 service provider.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use xkms_server::admin;
 use xkms_server::cli::{Cli, Command, Common};
 use xkms_server::config::Config;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("XKMS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    xkms_server::telemetry::init(cli.log_format);
+    match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xkmsd: {e:#}");
@@ -34,13 +29,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::CheckConfig { common } => {
             let config = load(&common)?;
-            println!(
-                "configuration OK (data directory {})",
-                config.data_dir.display()
-            );
+            let found = xkms_server::check::preflight(&config)?;
+            println!("configuration OK");
+            for line in found {
+                println!("  {line}");
+            }
             Ok(())
         }
         Command::Admin { command } => admin::run(command, load).await,
+        Command::Completions { shell } => {
+            use std::io::Write;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "xkmsd", &mut script);
+            // A closed pipe (`| head`) is not an error.
+            let _ = std::io::stdout().write_all(&script);
+            Ok(())
+        }
+        Command::Man { dir } => xkms_server::cli::write_man_pages(Cli::command(), &dir),
     }
 }
 

@@ -1,21 +1,31 @@
-//! `GET /metrics`: Prometheus text exposition (format 0.0.4), written by hand.
+//! `GET /metrics`: Prometheus text exposition (format 0.0.4) with the
+//! `prometheus-client` crate.
 //!
-//! Counters live in fixed tables of atomics indexed by operation, ResultMajor and
-//! ResultMinor, so recording a request is four relaxed `fetch_add`s and never takes a
-//! lock. Result values outside the REC vocabularies are counted as `Other`; envelope
-//! level failures (SOAP Faults) as `result_major="Fault"`.
+//! Per request: `xkms_requests_total{operation,result_major,result_minor}` and the
+//! latency histogram `xkms_request_duration_seconds{operation}`. Label values come from
+//! fixed vocabularies: result codes outside the REC are counted as `Other`, envelope
+//! level failures (SOAP Faults) as `result_major="Fault"`, unreadable requests as
+//! `operation="-"`, so the number of series is bounded whatever clients send.
 //!
-//! The gauges are read when scraped: the key pool level, and the number of queued
-//! asynchronous jobs. The store has no cheap count of pending jobs, so the latter lists
-//! at most [`PENDING_SCAN_LIMIT`] queued records (a value at the limit means "at least").
+//! Read when scraped, each cheap: `xkms_build_info`; the process metrics from `/proc`
+//! (`process_*`, Linux); `xkms_ca_certificate_expiry_timestamp_seconds`;
+//! `xkms_certificates_issued_total` (certificates this process's CA signed); the key
+//! pool level; and `xkms_pending_jobs`, the one store query of a scrape, which lists at
+//! most [`PENDING_SCAN_LIMIT`] queued records (a value at the limit means "at least").
 
 use crate::http::AppState;
+use crate::process::ProcessStats;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use std::fmt::Write as _;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use xkms_proto::{ResultMajor, ResultMessage, ResultMinor};
 use xkms_service::store::PendingState;
@@ -23,15 +33,17 @@ use xkms_service::store::PendingState;
 /// Most queued jobs counted per scrape.
 pub const PENDING_SCAN_LIMIT: usize = 10_000;
 
+/// The content type of the exposition.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
 /// Request counters and latency histograms of one server.
 pub struct Metrics {
-    /// `OPERATIONS × MAJORS × MINORS` counters.
-    requests: Box<[AtomicU64]>,
-    /// One histogram per operation.
-    durations: Box<[Histogram]>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<OperationLabels, Histogram>,
 }
 
-/// What `/metrics` reads from the service when scraped.
+/// What `/metrics` reads from the service and the process when scraped.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Gauges {
     /// Ready keys in the pool; `None` when the service generates no keys.
@@ -39,6 +51,11 @@ pub struct Gauges {
     /// Queued asynchronous jobs (at most [`PENDING_SCAN_LIMIT`]); `None` if the store
     /// could not be read.
     pub pending_jobs: Option<usize>,
+    /// notAfter of the CA certificate, Unix seconds.
+    pub ca_expiry_seconds: i64,
+    /// Certificates the CA signed since the process started.
+    pub certificates_issued: u64,
+    pub process: ProcessStats,
 }
 
 /// `GET /metrics`.
@@ -54,18 +71,33 @@ pub async fn handler(State(state): State<Arc<AppState>>) -> Response {
             None
         }
     };
+    let ca = state.service.ca();
     let gauges = Gauges {
         key_pool_level: state.service.key_pool().map(|p| p.level()),
         pending_jobs,
+        ca_expiry_seconds: ca.not_after().unix_timestamp(),
+        certificates_issued: ca.issued_count(),
+        process: ProcessStats::read(),
     };
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(&gauges),
-    )
-        .into_response()
+    match state.metrics.render(&gauges) {
+        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: encoding failed");
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: &'static str,
+    result_major: &'static str,
+    result_minor: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
 }
 
 impl Default for Metrics {
@@ -76,11 +108,30 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "xkms_requests",
+            "XKMS requests answered, by operation and result",
+            requests.clone(),
+        );
+        let durations = Family::<OperationLabels, Histogram>::new_with_constructor(
+            duration_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "xkms_request_duration_seconds",
+            "Time from request received to result ready",
+            durations.clone(),
+        );
+        registry.register(
+            "xkms_build",
+            "Version of this xkmsd",
+            Info::new([("version", env!("CARGO_PKG_VERSION"))]),
+        );
         Metrics {
-            requests: (0..OPERATIONS.len() * MAJORS.len() * MINORS.len())
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            durations: (0..OPERATIONS.len()).map(|_| Histogram::new()).collect(),
+            registry,
+            requests,
+            durations,
         }
     }
 
@@ -88,206 +139,157 @@ impl Metrics {
     /// request element name (`LocateRequest`); anything else counts as `-`.
     pub fn record_result(&self, operation: &str, result: &ResultMessage, started: Instant) {
         let header = xkms_service::service::result_abstract(result);
-        let major = major_index(&header.result_major);
-        let minor = header.result_minor.as_ref().map_or(0, minor_index);
-        self.record(operation_index(operation), major, minor, started);
+        let minor = header.result_minor.as_ref().map_or("-", minor_label);
+        self.record(operation, major_label(&header.result_major), minor, started);
     }
 
     /// Counts a request answered with a SOAP Fault (no XKMS result).
     pub fn record_fault(&self, operation: &str, started: Instant) {
-        self.record(operation_index(operation), FAULT, 0, started);
+        self.record(operation, "Fault", "-", started);
     }
 
-    /// The exposition text.
-    pub fn render(&self, gauges: &Gauges) -> String {
-        let mut out = String::with_capacity(4096);
-        out.push_str(
-            "# HELP xkms_requests_total XKMS requests answered, by operation and result.\n\
-             # TYPE xkms_requests_total counter\n",
-        );
-        for (o, operation) in OPERATIONS.iter().enumerate() {
-            for (j, major) in MAJORS.iter().enumerate() {
-                for (n, minor) in MINORS.iter().enumerate() {
-                    let count = self.requests[slot(o, j, n)].load(Ordering::Relaxed);
-                    if count > 0 {
-                        let _ = writeln!(
-                            out,
-                            "xkms_requests_total{{operation=\"{operation}\",result_major=\"{major}\",result_minor=\"{minor}\"}} {count}"
-                        );
-                    }
-                }
-            }
-        }
-        out.push_str(
-            "# HELP xkms_request_duration_seconds Time from request received to result ready.\n\
-             # TYPE xkms_request_duration_seconds histogram\n",
-        );
-        for (operation, histogram) in OPERATIONS.iter().zip(self.durations.iter()) {
-            histogram.render(operation, &mut out);
-        }
-        if let Some(level) = gauges.key_pool_level {
-            let _ = write!(
-                out,
-                "# HELP xkms_key_pool_level Pre-generated RSA keys ready for service-generated registrations.\n\
-                 # TYPE xkms_key_pool_level gauge\n\
-                 xkms_key_pool_level {level}\n"
-            );
-        }
-        if let Some(pending) = gauges.pending_jobs {
-            let _ = write!(
-                out,
-                "# HELP xkms_pending_jobs Asynchronous jobs queued for a worker (counted up to {PENDING_SCAN_LIMIT}).\n\
-                 # TYPE xkms_pending_jobs gauge\n\
-                 xkms_pending_jobs {pending}\n"
-            );
-        }
-        out
+    /// The exposition text: the request metrics, then what `gauges` read.
+    pub fn render(&self, gauges: &Gauges) -> Result<String, std::fmt::Error> {
+        let mut out = String::with_capacity(8192);
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &scraped(gauges))?;
+        Ok(out)
     }
 
-    fn record(&self, operation: usize, major: usize, minor: usize, started: Instant) {
-        self.requests[slot(operation, major, minor)].fetch_add(1, Ordering::Relaxed);
-        self.durations[operation].observe(started.elapsed().as_secs_f64());
+    fn record(&self, operation: &str, major: &'static str, minor: &'static str, started: Instant) {
+        let operation = operation_label(operation);
+        self.requests
+            .get_or_create(&RequestLabels {
+                operation,
+                result_major: major,
+                result_minor: minor,
+            })
+            .inc();
+        self.durations
+            .get_or_create(&OperationLabels { operation })
+            .observe(started.elapsed().as_secs_f64());
     }
 }
 
-/// Operation label values; the last one (`-`) is for requests that could not be read.
-const OPERATIONS: [&str; 10] = [
-    "Locate", "Validate", "Register", "Reissue", "Recover", "Revoke", "Compound", "Status",
-    "Pending", "-",
-];
-
-/// ResultMajor label values: the REC's, then `Other`, then `Fault` (no XKMS result).
-const MAJORS: [&str; 8] = [
-    "Success",
-    "VersionMismatch",
-    "Sender",
-    "Receiver",
-    "Represent",
-    "Pending",
-    "Other",
-    "Fault",
-];
-const FAULT: usize = 7;
-
-/// ResultMinor label values: none (`-`), the REC's, then `Other`.
-const MINORS: [&str; 16] = [
-    "-",
-    "NoMatch",
-    "TooManyResponses",
-    "Incomplete",
-    "Failure",
-    "Refused",
-    "NoAuthentication",
-    "MessageNotSupported",
-    "UnknownResponseId",
-    "RepresentRequired",
-    "NotSynchronous",
-    "OptionalElementNotSupported",
-    "ProofOfPossessionRequired",
-    "TimeInstantNotSupported",
-    "TimeInstantOutOfRange",
-    "Other",
-];
+/// A registry of this scrape's readings (only those that could be read).
+fn scraped(gauges: &Gauges) -> Registry {
+    let mut registry = Registry::default();
+    if let Some(level) = gauges.key_pool_level {
+        registry.register(
+            "xkms_key_pool_level",
+            "Pre-generated RSA keys ready for service-generated registrations",
+            ConstGauge::new(level as i64),
+        );
+    }
+    if let Some(pending) = gauges.pending_jobs {
+        registry.register(
+            "xkms_pending_jobs",
+            format!("Asynchronous jobs queued for a worker (counted up to {PENDING_SCAN_LIMIT})"),
+            ConstGauge::new(pending as i64),
+        );
+    }
+    registry.register(
+        "xkms_ca_certificate_expiry_timestamp_seconds",
+        "notAfter of the CA certificate, Unix time",
+        ConstGauge::new(gauges.ca_expiry_seconds),
+    );
+    registry.register(
+        "xkms_certificates_issued",
+        "End-entity certificates the CA signed since this process started",
+        ConstCounter::new(gauges.certificates_issued),
+    );
+    let p = &gauges.process;
+    let mut gauge = |name: &str, help: &str, value: Option<f64>| {
+        if let Some(value) = value {
+            registry.register(name, help, ConstGauge::new(value));
+        }
+    };
+    gauge(
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes",
+        p.resident_memory_bytes.map(|v| v as f64),
+    );
+    gauge(
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes",
+        p.virtual_memory_bytes.map(|v| v as f64),
+    );
+    gauge(
+        "process_open_fds",
+        "Number of open file descriptors",
+        p.open_fds.map(|v| v as f64),
+    );
+    gauge(
+        "process_max_fds",
+        "Maximum number of open file descriptors",
+        p.max_fds.map(|v| v as f64),
+    );
+    gauge(
+        "process_start_time_seconds",
+        "Start time of the process since the Unix epoch in seconds",
+        p.start_time_seconds,
+    );
+    if let Some(cpu) = p.cpu_seconds {
+        registry.register(
+            "process_cpu_seconds",
+            "Total user and system CPU time spent in seconds",
+            ConstCounter::new(cpu),
+        );
+    }
+    registry
+}
 
 /// Upper bounds (seconds) of the latency buckets; `+Inf` is implicit.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
-fn slot(operation: usize, major: usize, minor: usize) -> usize {
-    (operation * MAJORS.len() + major) * MINORS.len() + minor
+fn duration_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
-fn operation_index(name: &str) -> usize {
+/// Operation label values; `-` for requests that could not be read.
+const OPERATIONS: [&str; 9] = [
+    "Locate", "Validate", "Register", "Reissue", "Recover", "Revoke", "Compound", "Status",
+    "Pending",
+];
+
+fn operation_label(name: &str) -> &'static str {
     let name = name.strip_suffix("Request").unwrap_or(name);
     OPERATIONS
         .iter()
-        .position(|o| *o == name)
-        .unwrap_or(OPERATIONS.len() - 1)
+        .find(|o| **o == name)
+        .copied()
+        .unwrap_or("-")
 }
 
-fn major_index(major: &ResultMajor) -> usize {
+fn major_label(major: &ResultMajor) -> &'static str {
     match major {
-        ResultMajor::Success => 0,
-        ResultMajor::VersionMismatch => 1,
-        ResultMajor::Sender => 2,
-        ResultMajor::Receiver => 3,
-        ResultMajor::Represent => 4,
-        ResultMajor::Pending => 5,
-        ResultMajor::Other(_) => 6,
+        ResultMajor::Success => "Success",
+        ResultMajor::VersionMismatch => "VersionMismatch",
+        ResultMajor::Sender => "Sender",
+        ResultMajor::Receiver => "Receiver",
+        ResultMajor::Represent => "Represent",
+        ResultMajor::Pending => "Pending",
+        ResultMajor::Other(_) => "Other",
     }
 }
 
-fn minor_index(minor: &ResultMinor) -> usize {
+fn minor_label(minor: &ResultMinor) -> &'static str {
     match minor {
-        ResultMinor::NoMatch => 1,
-        ResultMinor::TooManyResponses => 2,
-        ResultMinor::Incomplete => 3,
-        ResultMinor::Failure => 4,
-        ResultMinor::Refused => 5,
-        ResultMinor::NoAuthentication => 6,
-        ResultMinor::MessageNotSupported => 7,
-        ResultMinor::UnknownResponseId => 8,
-        ResultMinor::RepresentRequired => 9,
-        ResultMinor::NotSynchronous => 10,
-        ResultMinor::OptionalElementNotSupported => 11,
-        ResultMinor::ProofOfPossessionRequired => 12,
-        ResultMinor::TimeInstantNotSupported => 13,
-        ResultMinor::TimeInstantOutOfRange => 14,
-        ResultMinor::Other(_) => 15,
-    }
-}
-
-/// A latency histogram: per-bucket counts (made cumulative when rendered), the count
-/// and the sum in microseconds.
-struct Histogram {
-    /// `BUCKETS.len()` finite buckets, then `+Inf`.
-    buckets: [AtomicU64; BUCKETS.len() + 1],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-}
-
-impl Histogram {
-    fn new() -> Histogram {
-        Histogram {
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            count: AtomicU64::new(0),
-            sum_micros: AtomicU64::new(0),
-        }
-    }
-
-    fn observe(&self, seconds: f64) {
-        let bucket = BUCKETS
-            .iter()
-            .position(|le| seconds <= *le)
-            .unwrap_or(BUCKETS.len());
-        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
-        // Saturating float-to-int cast: a negative or absurd duration cannot wrap.
-        self.sum_micros
-            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
-    }
-
-    fn render(&self, operation: &str, out: &mut String) {
-        let count = self.count.load(Ordering::Relaxed);
-        if count == 0 {
-            return;
-        }
-        let mut cumulative = 0;
-        for (i, bucket) in self.buckets.iter().enumerate() {
-            cumulative += bucket.load(Ordering::Relaxed);
-            let le = BUCKETS
-                .get(i)
-                .map_or_else(|| "+Inf".to_owned(), |b| b.to_string());
-            let _ = writeln!(
-                out,
-                "xkms_request_duration_seconds_bucket{{operation=\"{operation}\",le=\"{le}\"}} {cumulative}"
-            );
-        }
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(
-            out,
-            "xkms_request_duration_seconds_sum{{operation=\"{operation}\"}} {sum}\n\
-             xkms_request_duration_seconds_count{{operation=\"{operation}\"}} {cumulative}"
-        );
+        ResultMinor::NoMatch => "NoMatch",
+        ResultMinor::TooManyResponses => "TooManyResponses",
+        ResultMinor::Incomplete => "Incomplete",
+        ResultMinor::Failure => "Failure",
+        ResultMinor::Refused => "Refused",
+        ResultMinor::NoAuthentication => "NoAuthentication",
+        ResultMinor::MessageNotSupported => "MessageNotSupported",
+        ResultMinor::UnknownResponseId => "UnknownResponseId",
+        ResultMinor::RepresentRequired => "RepresentRequired",
+        ResultMinor::NotSynchronous => "NotSynchronous",
+        ResultMinor::OptionalElementNotSupported => "OptionalElementNotSupported",
+        ResultMinor::ProofOfPossessionRequired => "ProofOfPossessionRequired",
+        ResultMinor::TimeInstantNotSupported => "TimeInstantNotSupported",
+        ResultMinor::TimeInstantOutOfRange => "TimeInstantOutOfRange",
+        ResultMinor::Other(_) => "Other",
     }
 }
 
@@ -320,18 +322,24 @@ mod tests {
             started,
         );
         metrics.record_fault("-", started);
-        let text = metrics.render(&Gauges {
-            key_pool_level: Some(3),
-            pending_jobs: Some(0),
-        });
+        metrics.record_fault("Bogus", started);
+        let text = metrics
+            .render(&Gauges {
+                key_pool_level: Some(3),
+                pending_jobs: Some(0),
+                ca_expiry_seconds: 1_900_000_000,
+                certificates_issued: 7,
+                process: ProcessStats::default(),
+            })
+            .unwrap();
         assert!(text.contains(
             "xkms_requests_total{operation=\"Locate\",result_major=\"Success\",result_minor=\"NoMatch\"} 2\n"
-        ));
+        ), "{text}");
         assert!(text.contains(
             "xkms_requests_total{operation=\"Validate\",result_major=\"Other\",result_minor=\"-\"} 1\n"
         ));
         assert!(text.contains(
-            "xkms_requests_total{operation=\"-\",result_major=\"Fault\",result_minor=\"-\"} 1\n"
+            "xkms_requests_total{operation=\"-\",result_major=\"Fault\",result_minor=\"-\"} 2\n"
         ));
         assert!(text.contains(
             "xkms_request_duration_seconds_bucket{operation=\"Locate\",le=\"+Inf\"} 2\n"
@@ -340,21 +348,42 @@ mod tests {
         assert!(!text.contains("operation=\"Register\""));
         assert!(text.contains("xkms_key_pool_level 3\n"));
         assert!(text.contains("xkms_pending_jobs 0\n"));
+        assert!(text.contains(&format!(
+            "xkms_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )));
+        assert!(text.contains("xkms_ca_certificate_expiry_timestamp_seconds 1900000000\n"));
+        assert!(text.contains("xkms_certificates_issued_total 7\n"));
+        // No /proc reading, no process metrics.
+        assert!(!text.contains("process_"), "{text}");
     }
 
     #[test]
     fn buckets_are_cumulative() {
-        let h = Histogram::new();
+        let metrics = Metrics::new();
+        let h = metrics.durations.get_or_create(&OperationLabels {
+            operation: "Locate",
+        });
         h.observe(0.0005);
         h.observe(0.003);
         h.observe(2.0);
-        let mut out = String::new();
-        h.render("Locate", &mut out);
-        assert!(out.contains("le=\"0.001\"} 1\n"), "{out}");
-        assert!(out.contains("le=\"0.0025\"} 1\n"), "{out}");
-        assert!(out.contains("le=\"0.005\"} 2\n"), "{out}");
-        assert!(out.contains("le=\"1\"} 2\n"), "{out}");
-        assert!(out.contains("le=\"+Inf\"} 3\n"), "{out}");
+        drop(h);
+        let out = metrics.render(&Gauges::default()).unwrap();
+        let bucket = |le: &str| {
+            format!("xkms_request_duration_seconds_bucket{{operation=\"Locate\",le=\"{le}\"}}")
+        };
+        for (le, n) in [
+            ("0.001", 1),
+            ("0.0025", 1),
+            ("0.005", 2),
+            ("1", 2),
+            ("+Inf", 3),
+        ] {
+            assert!(
+                out.contains(&format!("{} {n}\n", bucket(le))),
+                "{le}: {out}"
+            );
+        }
         assert!(out.contains("_count{operation=\"Locate\"} 3\n"), "{out}");
     }
 }

@@ -37,6 +37,32 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     })
 }
 
+/// Where a store URL points, as far as can be told without connecting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// A SQLite database file (it may not exist yet: opening creates it).
+    SqliteFile(std::path::PathBuf),
+    /// A private in-memory SQLite database.
+    SqliteMemory,
+    /// A PostgreSQL server (its URL parses; reachability is not checked).
+    Postgres,
+}
+
+/// Checks `url` without connecting or creating anything (`xkmsd check-config`): a
+/// supported scheme and a URL its backend accepts.
+pub fn check_url(url: &str) -> Result<StoreLocation, StoreError> {
+    Ok(match Backend::of(url)? {
+        Backend::Sqlite => match SqliteStore::database_file(url)? {
+            Some(path) => StoreLocation::SqliteFile(path),
+            None => StoreLocation::SqliteMemory,
+        },
+        Backend::Postgres => {
+            postgres::check_url(url)?;
+            StoreLocation::Postgres
+        }
+    })
+}
+
 /// `url` with any password replaced by `***`, for logs and error messages: the password
 /// of the user-info part (`scheme://user:secret@host`) and `password=` query parameters.
 pub fn redact_url(url: &str) -> String {
@@ -128,6 +154,25 @@ mod tests {
             redact_url("postgres:///xkms?user=a&sslpassword=b"),
             "postgres:///xkms?user=a&sslpassword=***"
         );
+    }
+
+    #[test]
+    fn urls_are_checked_without_connecting() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sub").join("x.db");
+        let url = format!("sqlite://{}?synchronous=normal", file.display());
+        assert_eq!(check_url(&url).unwrap(), StoreLocation::SqliteFile(file));
+        assert!(!dir.path().join("sub").exists(), "nothing is created");
+        assert_eq!(
+            check_url("sqlite::memory:").unwrap(),
+            StoreLocation::SqliteMemory
+        );
+        assert_eq!(
+            check_url("postgres://xkms@db.example/xkms").unwrap(),
+            StoreLocation::Postgres
+        );
+        assert!(check_url("mysql://db/xkms").is_err());
+        assert!(check_url("sqlite:///x.db?synchronous=sometimes").is_err());
     }
 
     #[test]

@@ -131,6 +131,11 @@ impl PgStore {
 
 crate::store_impl::impl_store!(PgStore, sqlx::Postgres);
 
+/// Whether `url` is a PostgreSQL URL sqlx accepts (no connection is made).
+pub(crate) fn check_url(url: &str) -> Result<(), StoreError> {
+    parse(url).map(drop)
+}
+
 fn parse(url: &str) -> Result<PgConnectOptions, StoreError> {
     // The sqlx error may quote the URL, password included: do not pass it on.
     PgConnectOptions::from_str(url)

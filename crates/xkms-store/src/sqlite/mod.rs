@@ -58,6 +58,18 @@ impl SqliteStore {
         Self::connect_with(options, in_memory).await
     }
 
+    /// The database file `url` names (`None` for an in-memory database), checked
+    /// without opening or creating anything.
+    pub fn database_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
+        let (url, _) = split_synchronous(url)?;
+        let options = SqliteConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Backend(format!("invalid SQLite URL: {e}")))?;
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Ok(None);
+        }
+        Ok(Some(options.get_filename().to_path_buf()))
+    }
+
     /// Opens (creating if missing) the database file at `path`.
     pub async fn open_path(path: &Path) -> Result<SqliteStore, StoreError> {
         Self::connect_with(SqliteConnectOptions::new().filename(path), false).await
