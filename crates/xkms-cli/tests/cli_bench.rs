@@ -3,20 +3,14 @@
 //! behaviour, not speed (figures live in docs/PERFORMANCE.md).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
+mod common;
+
+use common::TestServer;
 
 /// Runs `xkms --service URL ARGS…` off the async runtime; (exit code, stdout, stderr).
 async fn xkms(url: &str, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xkms"));
-    cmd.args(["--service", url]).args(args);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = common::xkms(url, args).await;
+    (run.code, run.stdout, run.stderr)
 }
 
 /// The last line must be `<op>: <ops/s> ops/s p50=<ms>ms p99=<ms>ms errors=0`.
@@ -37,16 +31,13 @@ fn assert_summary(op: &str, code: i32, stdout: &str, stderr: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_runs_every_workload() {
-    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(|c| c.policy.key_pool_size = 2).await;
+    let url = server.url.clone();
     let mut config = xkms_server::config::Config {
-        data_dir: dir.path().to_path_buf(),
+        data_dir: server.dir.path().to_path_buf(),
         ..Default::default()
     };
-    config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.ca.key_type = "rsa2048".into();
-    config.policy.key_pool_size = 2;
-    let running = xkms_server::admin::start(config.clone()).await.unwrap();
-    let url = running.service_uri;
     let seeded = xkms_server::seed::seed(
         &config,
         &xkms_server::seed::SeedParams {
@@ -57,23 +48,16 @@ async fn bench_runs_every_workload() {
     .await
     .unwrap();
     assert_eq!(seeded, 30);
-    let mut admin = config.clone();
-    admin.policy.key_pool_size = 0;
-    let service = xkms_server::app::build_service(&admin, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    service
-        .create_authorization(
-            &xkms_service::NewAuthorization {
-                identity: "bench@example.com".into(),
-                purpose: xkms_service::store::Purpose::Register,
-                lifetime: None,
-                max_uses: Some(20),
-            },
-            &xkms_xmlsec::kdf::SharedSecret::new("bench secret".into()),
-        )
-        .await
-        .unwrap();
+    server
+        .xkmsd_admin(&[
+            "authorize",
+            "bench@example.com",
+            "--secret",
+            "bench secret",
+            "--max-uses",
+            "20",
+        ])
+        .await;
 
     let load = ["--requests", "6", "--concurrency", "2", "--warmup", "1"];
     let (code, out, err) = xkms(
@@ -120,8 +104,8 @@ async fn bench_runs_every_workload() {
 
     // 6 + 1 registrations and 2 generated keys used 9 of the 20 uses; one more for a
     // certificate to validate.
-    let cert = dir.path().join("bench.pem");
-    let key = dir.path().join("bench.key");
+    let cert = server.path("bench.pem");
+    let key = server.path("bench.key");
     let (code, out, err) = xkms(
         &url,
         &[

@@ -194,6 +194,10 @@ pub fn write_man_pages(cmd: clap::Command, dir: &std::path::Path) -> anyhow::Res
 }
 
 #[cfg(test)]
+#[path = "../../../tests/cli_help.rs"]
+mod cli_help;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
@@ -201,27 +205,7 @@ mod tests {
     /// Every flag and positional argument of every subcommand says what it is for.
     #[test]
     fn every_argument_has_help() {
-        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
-            for arg in cmd.get_arguments() {
-                let id = arg.get_id().as_str();
-                if matches!(id, "help" | "version") {
-                    continue;
-                }
-                if arg.get_help().is_none() && arg.get_long_help().is_none() {
-                    missing.push(format!("{path} --{id}"));
-                }
-            }
-            for sub in cmd.get_subcommands() {
-                if sub.get_about().is_none() && sub.get_name() != "help" {
-                    missing.push(format!("{path} {} (no about)", sub.get_name()));
-                }
-                walk(sub, &format!("{path} {}", sub.get_name()), missing);
-            }
-        }
-        let cmd = Cli::command();
-        cmd.clone().debug_assert();
-        let mut missing = Vec::new();
-        walk(&cmd, "xkmsd", &mut missing);
+        let missing = super::cli_help::missing_help(&Cli::command());
         assert!(missing.is_empty(), "arguments without help: {missing:#?}");
     }
 }
