@@ -112,16 +112,16 @@ pub fn explain(
                  or the operator rejected it"
             }
             O::Reissue => {
-                "the service refused the reissue: the binding is revoked or unknown, the \
-                 key is below the minimum size, or the request was a replay"
+                "the service refused the reissue: the binding is revoked, the key is below \
+                 the minimum size, or the request was a replay"
             }
             O::Revoke => {
-                "the service refused the revocation: the binding is already revoked or \
-                 unknown, or the request was a replay"
+                "the service refused the revocation: the binding is already revoked, or \
+                 the request was a replay"
             }
             O::Recover => {
-                "the service refused the recovery: no escrowed binding matches, the \
-                 request was a replay, or the operator rejected it"
+                "the service refused the recovery: the request was a replay, or the \
+                 operator rejected it"
             }
             O::Pending | O::Status => "the operator rejected the request",
             _ => {
@@ -129,6 +129,10 @@ pub fn explain(
                  request"
             }
         },
+        (M::Sender, Some(N::NoMatch)) if op.is_krss() => {
+            "the service knows no key binding for the --cert or --key-name given (a \
+             certificate of another CA, or a name never registered here)"
+        }
         (M::Sender, Some(N::ProofOfPossessionRequired)) => {
             "the proof of possession is missing or does not verify: --key must be the \
              private key of the public key being registered"
