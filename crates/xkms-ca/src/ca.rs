@@ -149,7 +149,8 @@ impl Ca {
                 dir,
                 CA_CERT_FILE,
                 ca.certificate_pem().as_bytes(),
-                0o644,
+                // Public, but the data directory keeps every file private.
+                0o600,
             )?;
             if created {
                 return Ok((ca, true));

@@ -138,10 +138,30 @@ pub(crate) fn end_entity_params(
         });
     }
     params.key_usages = key_usages(&req.key_usage);
-    if !req.email_addresses.is_empty() {
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::EmailProtection];
-    }
+    params.extended_key_usages = extended_key_usages(req);
     Ok(params)
+}
+
+/// id-kp-ipsecIKE (RFC 4945).
+const IPSEC_IKE: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 3, 17];
+
+/// The purposes a certificate's names fit — always an explicit list, never "any purpose"
+/// by omission: emailProtection for e-mail names, serverAuth only for DNS names (the
+/// service puts only authorized ones there), ipsecIKE for IP addresses, and clientAuth,
+/// which fits every holder identifying itself.
+fn extended_key_usages(req: &IssueRequest) -> Vec<ExtendedKeyUsagePurpose> {
+    let mut out = Vec::new();
+    if !req.email_addresses.is_empty() {
+        out.push(ExtendedKeyUsagePurpose::EmailProtection);
+    }
+    if !req.dns_names.is_empty() {
+        out.push(ExtendedKeyUsagePurpose::ServerAuth);
+    }
+    out.push(ExtendedKeyUsagePurpose::ClientAuth);
+    if !req.ip_addresses.is_empty() {
+        out.push(ExtendedKeyUsagePurpose::Other(IPSEC_IKE.to_vec()));
+    }
+    out
 }
 
 fn key_usages(usages: &[XkmsKeyUsage]) -> Vec<KeyUsagePurpose> {
@@ -264,6 +284,30 @@ mod tests {
                 XkmsKeyUsage::Encryption
             ]),
             vec![KeyEncipherment, DataEncipherment, KeyAgreement]
+        );
+    }
+
+    #[test]
+    fn extended_key_usage_follows_the_names() {
+        use ExtendedKeyUsagePurpose::*;
+        assert_eq!(
+            extended_key_usages(&IssueRequest::default()),
+            vec![ClientAuth]
+        );
+        let all = IssueRequest {
+            email_addresses: vec!["joe@example.com".into()],
+            dns_names: vec!["www.example.com".into()],
+            ip_addresses: vec!["10.1.2.3".parse().unwrap()],
+            ..Default::default()
+        };
+        assert_eq!(
+            extended_key_usages(&all),
+            vec![
+                EmailProtection,
+                ServerAuth,
+                ClientAuth,
+                Other(IPSEC_IKE.to_vec())
+            ]
         );
     }
 

@@ -30,6 +30,7 @@ pub use name::{DistinguishedName, DnAttribute};
 pub use public_key::{MAX_RSA_BITS, MIN_RSA_BITS, RsaPublicKey};
 pub use serial::Serial;
 pub use signer::{CaKeyType, CaSignatureAlgorithm, CaSigner, FileKeySigner};
+pub use storage::{check_private_mode, publish_exclusive};
 
 /// File name of the CA private key (PKCS#8 PEM) inside the CA directory.
 pub const CA_KEY_FILE: &str = "ca-key.pem";

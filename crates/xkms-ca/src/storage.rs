@@ -26,7 +26,7 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<Zeroizing<String>>, Ca
 /// Publishes `contents` at `dir/name` unless that file already exists.
 /// Returns `true` if this call created it. `mode` is the Unix permission
 /// of the new file (ignored elsewhere).
-pub(crate) fn publish_exclusive(
+pub fn publish_exclusive(
     dir: &Path,
     name: &str,
     contents: &[u8],
@@ -54,7 +54,7 @@ pub(crate) fn publish_exclusive(
 }
 
 /// Refuses a private key file that group or others can access.
-pub(crate) fn check_private_mode(path: &Path) -> Result<(), CaError> {
+pub fn check_private_mode(path: &Path) -> Result<(), CaError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

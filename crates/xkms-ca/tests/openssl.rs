@@ -298,8 +298,11 @@ fn profile_variants() {
         ku.ends_with("Key Encipherment, Data Encipherment, Key Agreement"),
         "{ku}"
     );
-    // No e-mail, no emailProtection.
-    assert!(!x509(d, "alice.pem", &["-text"]).contains("Extended Key Usage"));
+    // No e-mail, no emailProtection; a DNS name, serverAuth.
+    let eku = x509(d, "alice.pem", &["-ext", "extendedKeyUsage"]);
+    assert!(!eku.contains("E-mail Protection"), "{eku}");
+    assert!(eku.contains("TLS Web Server Authentication"), "{eku}");
+    assert!(eku.contains("ipsec Internet Key Exchange"), "{eku}");
     // notBefore is never earlier than one minute before now; notAfter as asked.
     assert!(issued.not_before >= now - Duration::seconds(61));
     assert_eq!(
@@ -320,6 +323,68 @@ fn profile_variants() {
     std::fs::write(d.join("plain.pem"), issued.pem()).unwrap();
     let ku = x509(d, "plain.pem", &["-ext", "keyUsage"]);
     assert!(ku.ends_with("Digital Signature, Key Encipherment"), "{ku}");
+}
+
+/// What `openssl verify -purpose P` says of `file` (OK or the error).
+fn verify_purpose(dir: &Path, file: &str, purpose: &str) -> bool {
+    let out = tools::tool("openssl")
+        .args(["verify", "-CAfile", "ca.pem", "-purpose", purpose, file])
+        .current_dir(dir)
+        .output()
+        .expect("openssl CLI must be installed");
+    out.status.success()
+}
+
+/// Each certificate is good for the purposes its names fit and for no other: an e-mail
+/// certificate is no TLS server certificate, and a certificate without DNS names is none
+/// either (it used to carry no extendedKeyUsage at all, which OpenSSL reads as "any").
+#[test]
+fn purposes_fit_the_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let now = OffsetDateTime::now_utc();
+    let params = CaParams {
+        key_type: CaKeyType::EcdsaP256,
+        ..Default::default()
+    };
+    let (ca, _) = Ca::load_or_create(d, &params, now).unwrap();
+    std::fs::write(d.join("ca.pem"), ca.certificate_pem()).unwrap();
+    let issue = |file: &str, req: IssueRequest| {
+        let issued = ca.issue(&req, &Serial::random().unwrap(), now).unwrap();
+        std::fs::write(d.join(file), issued.pem()).unwrap();
+    };
+    issue("mail.pem", joe_request(client_key()));
+    issue(
+        "plain.pem",
+        IssueRequest {
+            subject: DistinguishedName::parse("CN=www.bank.example").unwrap(),
+            public_key: client_key(),
+            ..Default::default()
+        },
+    );
+    issue(
+        "server.pem",
+        IssueRequest {
+            subject: DistinguishedName::parse("CN=www.joe.example").unwrap(),
+            public_key: client_key(),
+            dns_names: vec!["www.joe.example".into()],
+            ..Default::default()
+        },
+    );
+    for (file, purpose, ok) in [
+        ("mail.pem", "smimesign", true),
+        // KeyUsage Signature only: not for encryption.
+        ("mail.pem", "smimeencrypt", false),
+        ("mail.pem", "sslclient", true),
+        ("mail.pem", "sslserver", false),
+        ("plain.pem", "sslserver", false),
+        ("plain.pem", "smimesign", false),
+        ("plain.pem", "sslclient", true),
+        ("server.pem", "sslserver", true),
+        ("server.pem", "smimesign", false),
+    ] {
+        assert_eq!(verify_purpose(d, file, purpose), ok, "{file} for {purpose}");
+    }
 }
 
 #[test]

@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
-use xkms_client::ProtocolOptions;
 use xkms_client::key::pem_decode;
+use xkms_client::{ProtocolOptions, ResultTrust};
 
 #[derive(Debug, Args)]
 pub struct ProtocolArgs {
@@ -17,9 +17,16 @@ pub struct ProtocolArgs {
     /// Ask the service to echo our request signature (needs --sign-with) and check it.
     #[arg(long, global = true)]
     request_signature_value: bool,
-    /// Require signed results, by a certificate that is (or is issued by) one in this PEM file.
-    #[arg(long, global = true, value_name = "CA.pem")]
+    /// Require results signed with the service's signing certificate in this PEM file
+    /// (`xkmsd admin signing-certificate`); with --signer-name, the file holds the CA
+    /// instead and the signer is named.
+    #[arg(long, global = true, value_name = "SIGNER.pem")]
     verify_with: Option<PathBuf>,
+    /// With --verify-with CA.pem: the subject the signing certificate must carry (RFC
+    /// 4514, e.g. "CN=XKMS Service"); any certificate of that CA with another subject is
+    /// refused.
+    #[arg(long, global = true, value_name = "DN", requires = "verify_with")]
+    signer_name: Option<String>,
 }
 
 impl ProtocolArgs {
@@ -48,14 +55,20 @@ impl ProtocolArgs {
             }
         };
         let result_trust = match &self.verify_with {
-            None => Vec::new(),
+            None => ResultTrust::Unchecked,
             Some(path) => {
-                let trust = certificates(
+                let certs = certificates(
                     &std::fs::read_to_string(path)
                         .with_context(|| format!("reading {}", path.display()))?,
                 );
-                anyhow::ensure!(!trust.is_empty(), "no CERTIFICATE in {}", path.display());
-                trust
+                anyhow::ensure!(!certs.is_empty(), "no CERTIFICATE in {}", path.display());
+                match &self.signer_name {
+                    None => ResultTrust::Pinned(certs),
+                    Some(subject) => ResultTrust::IssuedTo {
+                        issuers: certs,
+                        subject: subject.clone(),
+                    },
+                }
             }
         };
         Ok(ProtocolOptions {

@@ -17,7 +17,7 @@ async fn xkms(url: &str, args: &[&str]) -> (i32, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xkms_runs_the_whole_lifecycle() {
     let server = TestServer::start(|_| {}).await;
-    server.authorize("joe@example.com", "secret").await;
+    server.authorize_joe("secret").await;
     let url = server.url.clone();
     let p = |name: &str| server.path(name).to_str().unwrap().to_owned();
     let seed = [
@@ -171,7 +171,7 @@ async fn xkms_runs_the_whole_lifecycle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xkms_register_runs_t100() {
     let server = TestServer::start(|_| {}).await;
-    server.authorize("joe@example.com", "secret").await;
+    server.authorize_joe("secret").await;
     let url = server.url.clone();
     let key = server.path("joe-key.pem");
     let cert = server.path("cert.pem");
@@ -236,4 +236,41 @@ async fn xkms_register_runs_t100() {
         stdout.contains("result: Sender/NoAuthentication"),
         "{stdout}"
     );
+}
+
+/// `--verify-with` pins the service's signing certificate; the CA alone no longer
+/// vouches for a result signer (every registered user holds a certificate of it), unless
+/// `--signer-name` names the signer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_with_pins_the_service_signer() {
+    let server = TestServer::start(|c| c.protocol.sign_results = true).await;
+    let url = server.url.clone();
+    let p = |name: &str| server.path(name).to_str().unwrap().to_owned();
+    std::fs::copy(server.path("signing-cert.pem"), p("pinned.pem")).unwrap();
+    std::fs::copy(server.path("ca-cert.pem"), p("ca.pem")).unwrap();
+    let locate = ["locate", "--key-name", "joe@example.com"];
+    let (code, out) = xkms(
+        &url,
+        &[&["--verify-with", &p("pinned.pem")][..], &locate].concat(),
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let named = [
+        "--verify-with",
+        &p("ca.pem"),
+        "--signer-name",
+        "CN=XKMS Service",
+    ];
+    let (code, out) = xkms(&url, &[&named[..], &locate].concat()).await;
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = xkms(
+        &url,
+        &[&["--verify-with", &p("ca.pem")][..], &locate].concat(),
+    )
+    .await;
+    assert_ne!(code, 0, "the CA is not the signer: {out}");
+    assert!(out.contains("signing certificate"), "{out}");
+    let wrong_name = ["--verify-with", &p("ca.pem"), "--signer-name", "CN=Joe Doe"];
+    let (code, out) = xkms(&url, &[&wrong_name[..], &locate].concat()).await;
+    assert_ne!(code, 0, "{out}");
 }

@@ -84,10 +84,66 @@ pub struct ProtocolOptions {
     pub signer: Option<xkms_xmlsec::MessageSigner>,
     /// Ask for `#RequestSignatureValue` (and check it) — needs `signer`.
     pub request_signature_value: bool,
-    /// Trusted certificates (DER) for signed results: the service's CA or its signing
-    /// certificate. When set, every result must be signed by a certificate that is, or
-    /// is issued by, one of them.
-    pub result_trust: Vec<Vec<u8>>,
+    /// Whose signature a result must carry (`Unchecked`: results need not be signed).
+    pub result_trust: ResultTrust,
+}
+
+/// Who may sign the results a client accepts.
+///
+/// The service's CA certifies every registered user, so "issued by the CA" alone would
+/// let any user sign results: the signer is pinned, or named.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ResultTrust {
+    /// Results need not be signed.
+    #[default]
+    Unchecked,
+    /// Every result must be signed with one of these certificates (DER): the service's
+    /// signing certificate (`xkmsd admin signing-certificate`).
+    Pinned(Vec<Vec<u8>>),
+    /// Every result must be signed with a certificate, valid now, issued (signature
+    /// verified) by one of `issuers` (DER) and whose subject is `subject` (RFC 4514,
+    /// e.g. `CN=XKMS Service`; attribute order and spacing do not matter).
+    IssuedTo {
+        issuers: Vec<Vec<u8>>,
+        subject: String,
+    },
+}
+
+impl ResultTrust {
+    /// Whether a result signed with `chain` (leaf first, as the signature's KeyInfo
+    /// carries it) is acceptable.
+    pub fn accepts(&self, chain: &[Vec<u8>]) -> bool {
+        let Some(leaf) = chain.first() else {
+            return false;
+        };
+        match self {
+            ResultTrust::Unchecked => true,
+            ResultTrust::Pinned(certs) => certs.contains(leaf),
+            ResultTrust::IssuedTo { issuers, subject } => issued_to(leaf, issuers, subject),
+        }
+    }
+}
+
+/// Checks a result document's signature against `trust`.
+pub fn verify_result_signature(
+    document: &str,
+    result_id: &str,
+    trust: &ResultTrust,
+) -> Result<(), ClientError> {
+    if *trust == ResultTrust::Unchecked {
+        return Ok(());
+    }
+    let verified = xkms_xmlsec::verify_message_signature(document, result_id)
+        .map_err(|e| ClientError::Untrusted(format!("result signature: {e}")))?
+        .ok_or_else(|| ClientError::Untrusted("the result is not signed".into()))?;
+    if !trust.accepts(&verified.signer_chain) {
+        return Err(ClientError::Untrusted(
+            "the result signer is not the service's signing certificate (--verify-with takes \
+             that certificate, `xkmsd admin signing-certificate`; or the CA with --signer-name)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 impl XkmsClient {
@@ -251,16 +307,7 @@ impl XkmsClient {
         let (text, status) = self.post_raw(document).await?;
         let result = decode_response(&text, status, &self.url)?;
         let header = result_header(&result);
-        if !self.options.result_trust.is_empty() {
-            let verified = xkms_xmlsec::verify_message_signature(&text, &header.message.id)
-                .map_err(|e| ClientError::Untrusted(format!("result signature: {e}")))?
-                .ok_or_else(|| ClientError::Untrusted("the result is not signed".into()))?;
-            if !chain_trusted(&verified.signer_chain, &self.options.result_trust) {
-                return Err(ClientError::Untrusted(
-                    "the result signer is not trusted".into(),
-                ));
-            }
-        }
+        verify_result_signature(&text, &header.message.id, &self.options.result_trust)?;
         // A RequestSignatureValue must be ours whenever present. A refusal may come without
         // one (the service answers some errors before it verified our signature); it grants
         // nothing, so it is reported as the XKMS result it is rather than as a mismatch.
@@ -459,16 +506,10 @@ pub fn request_header_mut(request: &mut Request) -> &mut RequestAbstract {
     request.header_mut()
 }
 
-/// Whether the leaf of `chain` is one of `trust`, or is issued (signature verified) by
-/// one of them or by a certificate of the chain that is.
-fn chain_trusted(chain: &[Vec<u8>], trust: &[Vec<u8>]) -> bool {
+/// Whether `leaf_der` is valid now, issued (signature verified) by one of `issuers`,
+/// and has the subject `subject`.
+fn issued_to(leaf_der: &[u8], issuers: &[Vec<u8>], subject: &str) -> bool {
     use x509_parser::prelude::{FromDer, X509Certificate};
-    let Some(leaf_der) = chain.first() else {
-        return false;
-    };
-    if trust.iter().any(|t| t == leaf_der) {
-        return true;
-    }
     let Ok((_, leaf)) = X509Certificate::from_der(leaf_der) else {
         return false;
     };
@@ -476,7 +517,26 @@ fn chain_trusted(chain: &[Vec<u8>], trust: &[Vec<u8>]) -> bool {
     if !leaf.validity().is_valid_at(now) {
         return false;
     }
-    trust.iter().any(|anchor| {
+    let Some(actual) = leaf
+        .subject()
+        .iter_attributes()
+        .map(|atv| {
+            let oid = x509_parser::objects::oid2abbrev(
+                atv.attr_type(),
+                x509_parser::objects::oid_registry(),
+            )
+            .map(str::to_owned)
+            .unwrap_or_else(|_| atv.attr_type().to_id_string());
+            atv.as_str().ok().map(|value| rdn(&oid, value))
+        })
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    if sorted(actual) != sorted(subject.split([',', ';']).filter_map(parse_rdn).collect()) {
+        return false;
+    }
+    issuers.iter().any(|anchor| {
         X509Certificate::from_der(anchor)
             .map(|(_, ca)| {
                 ca.subject() == leaf.issuer()
@@ -484,4 +544,19 @@ fn chain_trusted(chain: &[Vec<u8>], trust: &[Vec<u8>]) -> bool {
             })
             .unwrap_or(false)
     })
+}
+
+/// `TYPE=value` with the type upper-cased and both trimmed, for comparing names.
+fn rdn(attribute: &str, value: &str) -> String {
+    format!("{}={}", attribute.trim().to_ascii_uppercase(), value.trim())
+}
+
+fn parse_rdn(part: &str) -> Option<String> {
+    let (attribute, value) = part.split_once('=')?;
+    Some(rdn(attribute, value))
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
 }

@@ -1,6 +1,6 @@
 //! The subcommands' bodies: serving and administration.
 
-use crate::app::{build_service, open_ca, pem_encode};
+use crate::app::{build_service, pem_encode};
 use crate::cli::{AdminCommand, Common, PurposeArg};
 use crate::config::Config;
 use crate::http::{AppState, router};
@@ -36,7 +36,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 }
 
 async fn prepare(config: &Config) -> anyhow::Result<(tokio::net::TcpListener, Arc<AppState>)> {
-    // Everything check-config checks fails here, before anything is created.
+    // Wider modes of an existing data directory are tightened first (check-config
+    // reports them); then everything check-config checks fails here, before anything is
+    // created.
+    crate::keyfiles::tighten_data_dir(&config.data_dir)?;
     crate::check::preflight(config)?;
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
@@ -78,10 +81,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The asynchronous-request worker: runs queued jobs as they appear.
+/// How often a worker deletes final results past their retention.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The asynchronous-request worker: runs queued jobs as they appear, and now and then
+/// deletes final results past their retention.
 fn spawn_worker(state: Arc<AppState>) {
     tokio::spawn(async move {
+        let mut last_purge: Option<std::time::Instant> = None;
         loop {
+            if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                last_purge = Some(std::time::Instant::now());
+                match state.service.purge_finished_results().await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(deleted = n, "final results past their retention deleted")
+                    }
+                    Err(e) => tracing::error!(error = %e, "purging final results"),
+                }
+            }
             match state.service.run_pending_job().await {
                 Ok(true) => continue,
                 Ok(false) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
@@ -125,19 +143,27 @@ pub async fn run(
             secret,
             secret_file,
             purpose,
+            dn,
+            allow_name,
             lifetime_days,
             max_uses,
             common,
         } => {
             let config = load(&common)?;
-            let secret = match (secret, secret_file) {
-                (Some(s), _) => s,
-                (None, Some(path)) => std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading {}", path.display()))?
-                    .trim_end_matches(['\r', '\n'])
-                    .to_owned(),
-                (None, None) => anyhow::bail!("--secret or --secret-file is required"),
-            };
+            let mut granted_names = Vec::new();
+            if let Some(dn) = dn {
+                granted_names.push(
+                    xkms_service::names::granted_name(xkms_service::store::NameKind::Dn, &dn)
+                        .map_err(|_| anyhow::anyhow!("--dn: not a distinguished name"))?,
+                );
+            }
+            for spec in &allow_name {
+                granted_names.push(
+                    xkms_service::names::parse_granted_name(spec)
+                        .map_err(|e| anyhow::anyhow!("--allow-name {spec}: {e}"))?,
+                );
+            }
+            let (secret, generated) = authorization_secret(secret, secret_file)?;
             let service = admin_service(&config).await?;
             let request = NewAuthorization {
                 identity,
@@ -147,9 +173,10 @@ pub async fn run(
                 },
                 lifetime: lifetime_days.map(time::Duration::days),
                 max_uses,
+                granted_names,
             };
             let authorization = service
-                .create_authorization(&request, &SharedSecret::new(secret))
+                .create_authorization(&request, &SharedSecret::new(secret.to_string()))
                 .await?;
             println!(
                 "authorization {} for {} ({}) valid until {}{}",
@@ -162,7 +189,38 @@ pub async fn run(
                     .map(|n| format!(", at most {n} uses"))
                     .unwrap_or_default()
             );
+            for name in &authorization.granted_names {
+                println!("  also grants {}:{}", name.kind.as_str(), name.value);
+            }
+            if generated {
+                // Shown this once: only keys derived from it are stored.
+                println!("authorization code: {}", secret.as_str());
+            }
             Ok(())
+        }
+        AdminCommand::SigningCertificate { common } => {
+            let config = load(&common)?;
+            admin_service(&config).await?;
+            let (_, cert_path) = crate::keyfiles::signing_files(&config.data_dir);
+            let pem = std::fs::read_to_string(&cert_path)
+                .with_context(|| format!("reading {}", cert_path.display()))?;
+            print!("{pem}");
+            Ok(())
+        }
+        AdminCommand::Audit {
+            since,
+            verify,
+            common,
+        } => {
+            let config = load(&common)?;
+            let since = since
+                .map(|t| {
+                    time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                        .with_context(|| format!("--since {t}: not an RFC 3339 instant"))
+                })
+                .transpose()?;
+            let service = admin_service(&config).await?;
+            crate::audit::print_and_verify(&service, since, verify).await
         }
         AdminCommand::Pending { command } => pending(command, load).await,
         AdminCommand::MigrateStore { from, to } => migrate_store(&from, &to).await,
@@ -179,8 +237,7 @@ pub async fn run(
         }
         AdminCommand::CaCertificate { common } => {
             let config = load(&common)?;
-            std::fs::create_dir_all(&config.data_dir)?;
-            print!("{}", open_ca(&config)?.certificate_pem());
+            print!("{}", admin_service(&config).await?.ca().certificate_pem());
             Ok(())
         }
         AdminCommand::Seed {
@@ -263,8 +320,45 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
+/// The secret of a new authorization code: given, read from a file (`-`: stdin), or
+/// generated (then `true`). A short given secret gets a warning on stderr.
+fn authorization_secret(
+    secret: Option<String>,
+    secret_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<(zeroize::Zeroizing<String>, bool)> {
+    use std::io::Read;
+    let given = match (secret, secret_file) {
+        (Some(s), _) => zeroize::Zeroizing::new(s),
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut text = zeroize::Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the secret from standard input")?;
+            zeroize::Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned())
+        }
+        (None, Some(path)) => {
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            );
+            zeroize::Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned())
+        }
+        (None, None) => return Ok((xkms_service::admin::generate_authorization_code()?, true)),
+    };
+    anyhow::ensure!(!given.is_empty(), "the secret is empty");
+    if xkms_service::admin::is_short_secret(&given) {
+        eprintln!(
+            "xkmsd: warning: a secret of fewer than {} characters can be guessed offline by \
+             anyone who sees one request made with it; omit --secret to have a 100-bit code \
+             generated",
+            xkms_service::admin::SHORT_SECRET_CHARS
+        );
+    }
+    Ok((given, false))
+}
+
 /// The service as an admin command needs it: no key pool (nothing to pre-generate).
-async fn admin_service(config: &Config) -> anyhow::Result<xkms_service::XkmsService> {
+pub async fn admin_service(config: &Config) -> anyhow::Result<xkms_service::XkmsService> {
     let mut config = config.clone();
     config.policy.key_pool_size = 0;
     build_service(&config, config.server.listen).await

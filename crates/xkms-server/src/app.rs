@@ -1,25 +1,29 @@
-//! Start-up: open the store, load or create the CA, build the service.
+//! Start-up: open the store, load (or, for an empty store, create) the key files, build
+//! the service.
 
 use crate::config::Config;
+use crate::keyfiles::{
+    self, Creation, MASTER_KEY_FILE, SERVICE_SECRET_FILE, SIGNING_CERT_FILE, SIGNING_KEY_FILE,
+};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use time::Duration;
-use xkms_ca::{Ca, CaParams};
 use xkms_service::escrow::MasterKey;
 use xkms_service::keypool::KeyPool;
 use xkms_service::{Escrow, Policy, Processing, ServiceConfig, SystemClock, XkmsService};
 
 /// Opens everything `config` names; `bound` is the address the server listens on (it
-/// decides the default Service URI).
+/// decides the default Service URI). Key files are created only for a store without
+/// records ([`keyfiles`]); records an earlier version wrote unsealed are sealed.
 pub async fn build_service(config: &Config, bound: SocketAddr) -> anyhow::Result<XkmsService> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let ca = open_ca(config)?;
+    keyfiles::prepare_data_dir(&config.data_dir)?;
     let url = config.database_url();
     let store = xkms_store::open_store(&url)
         .await
         .with_context(|| format!("opening database {}", xkms_store::redact_url(&url)))?;
+    let creation = Creation::for_store(store.as_ref(), &url).await?;
+    let ca = keyfiles::open_ca(config, &creation)?;
     let service_config = ServiceConfig {
         service_uri: config.service_uri(bound),
         policy: Policy {
@@ -33,52 +37,80 @@ pub async fn build_service(config: &Config, bound: SocketAddr) -> anyhow::Result
             generated_key_bits: config.policy.generated_key_bits,
             private_key_cipher: config.private_key_cipher_uri()?,
             revoke_on_recover: config.policy.revoke_on_recover,
+            result_retention: Duration::hours(config.policy.result_retention_hours),
             ..Policy::default()
         },
         trust: load_trust(config)?,
-        protocol: config.protocol_policy()?,
+        protocol: xkms_service::protocol::ProtocolPolicy {
+            trusted_signers: read_certificates(&config.protocol.trusted_signers)?,
+            ..config.protocol_policy()?
+        },
     };
-    let master_key = open_master_key(config)?;
+    let master_key = MasterKey::from_bytes(&keyfiles::open_secret(
+        &config.data_dir,
+        MASTER_KEY_FILE,
+        "the master key",
+        &creation,
+    )?)?;
     let escrow = Escrow {
-        master_key,
         key_pool: KeyPool::start(
             config.policy.key_pool_size,
             config.policy.generated_key_bits,
         ),
     };
-    let nonce_secret = open_secret_file(&config.data_dir.join(SERVICE_SECRET_FILE))?;
-    let service = XkmsService::new(store, Arc::new(ca), Arc::new(SystemClock), service_config)
-        .with_escrow(escrow)
-        .with_nonce_secret(&nonce_secret);
-    let signer = open_result_signer(config, &service).await?;
+    let nonce_secret = keyfiles::open_secret(
+        &config.data_dir,
+        SERVICE_SECRET_FILE,
+        "the two-phase nonce secret",
+        &creation,
+    )?;
+    let service = XkmsService::new(
+        store,
+        Arc::new(ca),
+        Arc::new(SystemClock),
+        service_config,
+        master_key,
+    )
+    .with_escrow(escrow)
+    .with_nonce_secret(&nonce_secret);
+    service
+        .seal_legacy_records()
+        .await
+        .context("sealing records of an earlier version under the master key (is master.key the one of this store?)")?;
+    let signer = open_result_signer(config, &service, &creation).await?;
     Ok(service.with_result_signer(signer))
 }
-
-/// File of the secret shared by all nodes for two-phase nonces.
-pub const SERVICE_SECRET_FILE: &str = "service.key";
-/// The service's result-signing key and certificate (issued by the built-in CA).
-pub const SIGNING_KEY_FILE: &str = "signing-key.pem";
-pub const SIGNING_CERT_FILE: &str = "signing-cert.pem";
 
 /// Loads the result-signing key and certificate, creating them on first start (a fresh
 /// RSA-2048 key certified by the built-in CA for "XKMS Service").
 async fn open_result_signer(
     config: &Config,
     service: &XkmsService,
+    creation: &Creation,
 ) -> anyhow::Result<xkms_xmlsec::MessageSigner> {
-    let key_path = config.data_dir.join(SIGNING_KEY_FILE);
-    let cert_path = config.data_dir.join(SIGNING_CERT_FILE);
-    if !cert_path.exists() {
+    let (key_path, cert_path) = keyfiles::signing_files(&config.data_dir);
+    if !key_path.exists() {
+        keyfiles::may_create_signing_key(&key_path, creation)?;
         let pkcs8 = xkms_service::keypool::generate(2048).context("generating the signing key")?;
         let pair = xkms_xmlsec::key_pair::rsa_key_pair_from_pkcs8(&pkcs8)?;
         let cert = service
             .issue_signing_certificate(&pair.modulus, &pair.exponent)
             .await?;
-        // Key first (exclusively), then the certificate: a loser of a start-up race
-        // loads the winner's pair.
+        // Key first, then the certificate, each published atomically and exclusively: a
+        // loser of a start-up race loads the winner's pair.
         let key_pem = zeroize::Zeroizing::new(pem_encode("PRIVATE KEY", &pkcs8));
-        if write_exclusive(&key_path, key_pem.as_bytes())? {
-            write_exclusive(&cert_path, pem_encode("CERTIFICATE", &cert).as_bytes())?;
+        if xkms_ca::publish_exclusive(
+            &config.data_dir,
+            SIGNING_KEY_FILE,
+            key_pem.as_bytes(),
+            0o600,
+        )? {
+            xkms_ca::publish_exclusive(
+                &config.data_dir,
+                SIGNING_CERT_FILE,
+                pem_encode("CERTIFICATE", &cert).as_bytes(),
+                0o600,
+            )?;
             tracing::info!(path = %cert_path.display(), "created the result-signing certificate");
         }
     }
@@ -86,54 +118,30 @@ async fn open_result_signer(
         std::fs::read_to_string(&key_path)
             .with_context(|| format!("reading {}", key_path.display()))?,
     );
-    let cert_pem = std::fs::read_to_string(&cert_path)
-        .with_context(|| format!("reading {}", cert_path.display()))?;
+    let cert_pem = std::fs::read_to_string(&cert_path).with_context(|| {
+        format!(
+            "reading {} (restore it with its key from the backup)",
+            cert_path.display()
+        )
+    })?;
     let key = zeroize::Zeroizing::new(
         pem_blocks(key_pem.as_bytes(), "PRIVATE KEY")
             .into_iter()
             .next()
-            .context("signing key file holds no PRIVATE KEY")?,
+            .with_context(|| format!("{} holds no PRIVATE KEY", key_path.display()))?,
     );
     let cert = pem_blocks(cert_pem.as_bytes(), "CERTIFICATE")
         .into_iter()
         .next()
-        .context("signing certificate file holds no CERTIFICATE")?;
+        .with_context(|| format!("{} holds no CERTIFICATE", cert_path.display()))?;
     let chain = vec![cert, service.ca().certificate_der().to_vec()];
-    Ok(xkms_xmlsec::MessageSigner::rsa(&key, chain)?)
-}
-
-/// Creates `path` with `bytes`, mode 0600, only if it does not exist; whether it did.
-fn write_exclusive(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<bool> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            Ok(true)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
-    }
-}
-
-/// 32 secret bytes from `path`, created (0600, exclusively) on first start.
-pub fn open_secret_file(path: &std::path::Path) -> anyhow::Result<zeroize::Zeroizing<Vec<u8>>> {
-    if !path.exists() {
-        let bytes = MasterKey::generate_bytes()?;
-        if write_exclusive(path, &bytes)? {
-            tracing::info!(path = %path.display(), "created a service secret");
-        }
-    }
-    Ok(zeroize::Zeroizing::new(
-        std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-    ))
+    xkms_xmlsec::MessageSigner::rsa(&key, chain).with_context(|| {
+        format!(
+            "{} does not fit {}",
+            key_path.display(),
+            cert_path.display()
+        )
+    })
 }
 
 fn processing(value: &str) -> Processing {
@@ -141,53 +149,32 @@ fn processing(value: &str) -> Processing {
     Processing::parse(value).unwrap_or(Processing::Synchronous)
 }
 
-/// File of the escrow master key in the data directory.
-pub const MASTER_KEY_FILE: &str = "master.key";
-
-/// Loads the escrow master key, creating it (mode 0600, exclusively) on first start.
-/// Every node of a deployment must see the same file (shared data directory or a copy).
-pub fn open_master_key(config: &Config) -> anyhow::Result<MasterKey> {
-    let bytes = open_secret_file(&config.data_dir.join(MASTER_KEY_FILE))?;
-    Ok(MasterKey::from_bytes(&bytes)?)
+/// Every certificate (PEM blocks, or a whole DER file) of `paths`.
+fn read_certificates(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
+    read_pem_files(paths, "CERTIFICATE")
 }
 
-/// Loads the CA from the data directory, creating it on first start.
-pub fn open_ca(config: &Config) -> anyhow::Result<Ca> {
-    let params = CaParams {
-        key_type: config.ca_key_type()?,
-        common_name: config.ca.common_name.clone(),
-        validity: Duration::days(config.ca.validity_days),
-        ..CaParams::default()
-    };
-    let (ca, created) =
-        Ca::load_or_create(&config.data_dir, &params, time::OffsetDateTime::now_utc())
-            .with_context(|| format!("loading the CA from {}", config.data_dir.display()))?;
-    if created {
-        tracing::info!(dir = %config.data_dir.display(), subject = %ca.subject(), "created a new CA");
+/// Every PEM block labelled `label` of `paths` (a file without one is taken as DER).
+fn read_pem_files(paths: &[std::path::PathBuf], label: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let blocks = pem_blocks(&bytes, label);
+        if blocks.is_empty() {
+            out.push(bytes);
+        } else {
+            out.extend(blocks);
+        }
     }
-    Ok(ca)
+    Ok(out)
 }
 
 /// Reads the `[trust]` files: every PEM block (or a whole DER file) becomes one entry.
 pub fn load_trust(config: &Config) -> anyhow::Result<xkms_service::validate::TrustConfig> {
-    let read_all = |paths: &[std::path::PathBuf], label: &str| -> anyhow::Result<Vec<Vec<u8>>> {
-        let mut out = Vec::new();
-        for path in paths {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let blocks = pem_blocks(&bytes, label);
-            if blocks.is_empty() {
-                out.push(bytes);
-            } else {
-                out.extend(blocks);
-            }
-        }
-        Ok(out)
-    };
     Ok(xkms_service::validate::TrustConfig {
-        anchors: read_all(&config.trust.anchors, "CERTIFICATE")?,
-        intermediates: read_all(&config.trust.intermediates, "CERTIFICATE")?,
-        crls: read_all(&config.trust.crls, "X509 CRL")?,
+        anchors: read_pem_files(&config.trust.anchors, "CERTIFICATE")?,
+        intermediates: read_pem_files(&config.trust.intermediates, "CERTIFICATE")?,
+        crls: read_pem_files(&config.trust.crls, "X509 CRL")?,
     })
 }
 

@@ -3,8 +3,8 @@
 //! files of the data directory that exist. Nothing is created or connected to: no data
 //! directory, no CA, no database file (a PostgreSQL server is not contacted).
 
-use crate::app::{MASTER_KEY_FILE, SERVICE_SECRET_FILE, SIGNING_CERT_FILE, SIGNING_KEY_FILE};
 use crate::config::Config;
+use crate::keyfiles::{MASTER_KEY_FILE, SERVICE_SECRET_FILE, SIGNING_CERT_FILE, SIGNING_KEY_FILE};
 use anyhow::{Context, bail};
 use std::path::Path;
 use time::format_description::well_known::Rfc3339;
@@ -31,7 +31,8 @@ pub fn preflight(config: &Config) -> anyhow::Result<Vec<String>> {
     let dir = &config.data_dir;
     if !dir.exists() {
         found.push(format!(
-            "data directory {}: will be created, with a new CA and keys",
+            "data directory {}: will be created, with a new CA and keys if the store holds \
+             no records (otherwise serve refuses: restore the key files)",
             dir.display()
         ));
         return Ok(found);
@@ -46,7 +47,16 @@ pub fn preflight(config: &Config) -> anyhow::Result<Vec<String>> {
         xkms_service::escrow::MasterKey::from_bytes(&bytes)
             .map_err(|_| anyhow::anyhow!("{}: not a 32-byte key", master.display()))?;
     }
-    read_optional(&dir.join(SERVICE_SECRET_FILE))?;
+    let secret = dir.join(SERVICE_SECRET_FILE);
+    if let Some(bytes) = read_optional(&secret)?
+        && bytes.len() != 32
+    {
+        bail!(
+            "{}: {} bytes, expected 32 (restore it from the backup)",
+            secret.display(),
+            bytes.len()
+        );
+    }
     for (name, label) in [
         (SIGNING_KEY_FILE, "PRIVATE KEY"),
         (SIGNING_CERT_FILE, "CERTIFICATE"),
@@ -116,7 +126,7 @@ fn ca_files(dir: &Path) -> anyhow::Result<String> {
     let key = read_optional(&key_path)?;
     let cert = read_optional(&cert_path)?;
     match (key, cert) {
-        (None, None) => Ok("CA: will be created".into()),
+        (None, None) => Ok("CA: will be created if the store holds no records".into()),
         (None, Some(_)) => bail!(
             "{} exists without {}: the CA key is missing",
             cert_path.display(),

@@ -62,24 +62,28 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
-    /// Create an authorization code (shared secret) for an identity.
+    /// Create an authorization code (shared secret) for an identity. Without --secret or
+    /// --secret-file a random code (100 bits) is generated and printed once.
     Authorize {
-        /// E-mail address or X.509 distinguished name the code is for.
+        /// E-mail address or X.509 distinguished name the code is for (always granted).
         identity: String,
         /// The shared secret (prefer --secret-file: command lines are visible to others).
-        #[arg(
-            long,
-            conflicts_with = "secret_file",
-            required_unless_present = "secret_file"
-        )]
+        #[arg(long, conflicts_with = "secret_file")]
         secret: Option<String>,
-        /// File holding the shared secret (trailing newline ignored).
+        /// File holding the shared secret (trailing newline ignored); `-` reads stdin.
         #[arg(long)]
         secret_file: Option<PathBuf>,
         /// What the code authorizes: registering a key, or recovering an escrowed one
         /// (recovery codes work once).
         #[arg(long, value_enum, default_value_t = PurposeArg::Register)]
         purpose: PurposeArg,
+        /// Also grant this certificate subject (seed form `C=US;S=VA;…;CN=Joe Doe` or
+        /// RFC 4514).
+        #[arg(long)]
+        dn: Option<String>,
+        /// Also grant this name: TYPE is email, dns, ip, uri, dn or keyname (repeatable).
+        #[arg(long = "allow-name", value_name = "TYPE:VALUE")]
+        allow_name: Vec<String>,
         /// Lifetime in days (default: policy, 30).
         #[arg(long)]
         lifetime_days: Option<i64>,
@@ -114,6 +118,23 @@ pub enum AdminCommand {
     },
     /// Print the CA certificate (PEM) on standard output.
     CaCertificate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the service's result-signing certificate (PEM): what clients pin with
+    /// `xkms --verify-with`.
+    SigningCertificate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the audit trail (hash-chained) and, with --verify, check the chain.
+    Audit {
+        /// Only events at or after this instant (RFC 3339, e.g. 2025-06-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Check every link of the chain and the head; exit non-zero if broken.
+        #[arg(long)]
+        verify: bool,
         #[command(flatten)]
         common: Common,
     },

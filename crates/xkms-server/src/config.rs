@@ -33,8 +33,12 @@ pub struct ProtocolConfig {
     pub nonce_lifetime_seconds: i64,
     /// How long X-KRSS request Ids are remembered to refuse replays.
     pub replay_window_seconds: i64,
-    /// Operations whose requests must be signed by a trusted signer, e.g. ["Register"].
+    /// Operations whose requests must be signed by one of `trusted_signers`, e.g.
+    /// ["Register"].
     pub require_signed: Vec<String>,
+    /// Certificate files (PEM) of the signers `require_signed` accepts: each is pinned
+    /// (a certificate merely issued by a trusted CA is not enough).
+    pub trusted_signers: Vec<PathBuf>,
     /// Sign every result with the service signing key (otherwise only on request).
     pub sign_results: bool,
     /// Inner requests one CompoundRequest may carry (more: Sender/Failure, nothing done).
@@ -49,6 +53,7 @@ impl Default for ProtocolConfig {
             nonce_lifetime_seconds: 300,
             replay_window_seconds: 600,
             require_signed: Vec::new(),
+            trusted_signers: Vec::new(),
             sign_results: false,
             max_compound_requests: 64,
         }
@@ -130,6 +135,9 @@ pub struct PolicyConfig {
     pub private_key_cipher: String,
     /// Whether Recover revokes the binding whose key it returns.
     pub revoke_on_recover: bool,
+    /// Hours a final asynchronous result is kept for its client (one with a private key
+    /// is deleted as soon as it is fetched).
+    pub result_retention_hours: i64,
 }
 
 impl Default for Config {
@@ -185,6 +193,7 @@ impl Default for PolicyConfig {
             key_pool_size: 8,
             private_key_cipher: "tripledes-cbc".into(),
             revoke_on_recover: false,
+            result_retention_hours: 24,
         }
     }
 }
@@ -282,6 +291,10 @@ impl Config {
             "policy.authorization_lifetime_days",
             self.policy.authorization_lifetime_days,
         )?;
+        positive(
+            "policy.result_retention_hours",
+            self.policy.result_retention_hours,
+        )?;
         if self.policy.min_rsa_bits < 2048 {
             return Err(ConfigError::Invalid {
                 name: "policy.min_rsa_bits",
@@ -309,6 +322,14 @@ impl Config {
         }
         self.private_key_cipher_uri()?;
         self.protocol_policy()?;
+        if !self.protocol.require_signed.is_empty() && self.protocol.trusted_signers.is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "protocol.trusted_signers",
+                message: "required when protocol.require_signed names operations (the \
+                          certificates whose signatures they accept)"
+                    .into(),
+            });
+        }
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid {
                 name: "server.max_body_bytes",
@@ -404,6 +425,8 @@ impl Config {
                 .iter()
                 .map(|op| operation("protocol.require_signed", op))
                 .collect::<Result<_, _>>()?,
+            // Read from `trusted_signers` at start (files).
+            trusted_signers: Vec::new(),
             sign_results: self.protocol.sign_results,
             max_compound_requests: match self.protocol.max_compound_requests {
                 0 => {

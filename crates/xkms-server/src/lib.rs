@@ -4,11 +4,13 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod http;
+pub mod keyfiles;
 pub mod metrics;
 pub mod process;
 mod request_line;

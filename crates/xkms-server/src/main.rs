@@ -7,6 +7,9 @@ use xkms_server::config::Config;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Before anything creates a file: the database, its WAL and every key file are
+    // private to the service account.
+    xkms_server::keyfiles::restrict_umask();
     let cli = Cli::parse();
     xkms_server::telemetry::init(cli.log_format);
     match run(cli).await {

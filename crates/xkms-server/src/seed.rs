@@ -9,7 +9,6 @@
 //! name returns it; Validate of seeded bindings is meaningless (the DER does not match
 //! the binding's key) — benchmark Validate with a certificate registered for real.
 
-use crate::app::open_ca;
 use crate::config::Config;
 use anyhow::Context;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -53,10 +52,8 @@ const RANDOM_PER_ROW: usize = MODULUS_LEN + 20 + 16 + 20;
 
 /// Seeds the store `config` names; progress on stderr. Returns the number written.
 pub async fn seed(config: &Config, params: &SeedParams) -> anyhow::Result<u64> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let now = OffsetDateTime::now_utc();
-    let template = template_certificate(config, now)?;
+    let template = template_certificate(config, now).await?;
     let url = config.database_url();
     let store = BulkStore::open(&url)
         .await
@@ -136,8 +133,9 @@ impl BulkStore {
 
 /// One real certificate (a random key certified by the CA) whose DER every seeded row
 /// carries, so responses have a realistic size and parse.
-fn template_certificate(config: &Config, now: OffsetDateTime) -> anyhow::Result<Vec<u8>> {
-    let ca = open_ca(config)?;
+async fn template_certificate(config: &Config, now: OffsetDateTime) -> anyhow::Result<Vec<u8>> {
+    // The whole start-up, so a fresh data directory gets every key file at once.
+    let ca = crate::admin::admin_service(config).await?.ca().clone();
     let rng = SystemRandom::new();
     let mut modulus = vec![0u8; MODULUS_LEN];
     rng.fill(&mut modulus)
@@ -235,6 +233,7 @@ fn synthetic(
         certificate,
         authorization_id: None,
         escrowed_private_key: None,
+        replay: Vec::new(),
         audit: Vec::new(),
     }
 }

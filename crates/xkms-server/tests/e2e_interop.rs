@@ -138,7 +138,7 @@ fn decrypted_modulus(dir: &std::path::Path, result: &str, secret: &str) -> Vec<u
 /// The whole seed lifecycle and X-KISS with the legacy client on one wire.
 async fn lifecycle(wire: Wire, c14n: C14n) -> Vec<(String, String)> {
     let server = Server::start();
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let dir = tempfile::tempdir().unwrap();
     let service = server.url.clone();
     let mut c = Legacy::new(&service, wire, c14n, dir.path());
@@ -202,7 +202,7 @@ async fn lifecycle(wire: Wire, c14n: C14n) -> Vec<(String, String)> {
     assert_eq!(certified_modulus(dir.path(), &reissued), joe.modulus);
 
     // T103: recover the T101 key asynchronously with the single-use code "secret1".
-    server.authorize("joe@example.com", "secret1", "recover");
+    server.authorize_joe("secret1", "recover");
     let (id, kb) = (c.id(), c.id());
     let request = format!(
         "{open}<ResponseMechanism>http://www.w3.org/2002/03/xkms#Pending</ResponseMechanism>\
@@ -569,7 +569,7 @@ async fn deviations_and_error_paths_are_answered_schema_valid() {
     )
     .unwrap();
     let server = Server::start_in(data, &["--config", config.to_str().unwrap()]);
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let mut c = Legacy::new(
         &server.url.clone(),
         Wire::Soap12,

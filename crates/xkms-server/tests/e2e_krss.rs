@@ -105,7 +105,7 @@ async fn register_generated(server: &Server, client: &XkmsClient) -> (Registered
 #[tokio::test]
 async fn t101_register_service_generated_key() {
     let server = Server::start();
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let client = XkmsClient::new(&server.url);
     let (registered, body) = register_generated(&server, &client).await;
     let header = &registered.result.result;
@@ -189,7 +189,7 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn t102_reissue_client_and_generated_keys() {
     let server = Server::start();
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let client = XkmsClient::new(&server.url);
     let secret = SharedSecret::new("secret".into());
     let phrase = SharedSecret::new(PHRASE.into());
@@ -291,7 +291,7 @@ async fn t102_reissue_client_and_generated_keys() {
 #[tokio::test]
 async fn t103_recover_asynchronously() {
     let server = Server::start();
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let client = XkmsClient::new(&server.url);
     let (t101, _) = register_generated(&server, &client).await;
     let original = t101
@@ -300,7 +300,7 @@ async fn t103_recover_asynchronously() {
     let cert = t101.certificate().unwrap().to_vec();
 
     // The administrator issues the recovery code "secret1".
-    server.authorize("joe@example.com", "secret1", "recover");
+    server.authorize_joe("secret1", "recover");
     let secret1 = SharedSecret::new("secret1".into());
     let params = RecoverParams {
         binding: BindingRef {
@@ -353,7 +353,7 @@ async fn t103_recover_asynchronously() {
     );
 
     // Without #Pending the service does not answer Pending: Receiver/NotSynchronous.
-    server.authorize("joe@example.com", "secret2", "recover");
+    server.authorize_joe("secret2", "recover");
     let secret2 = SharedSecret::new("secret2".into());
     let request = client.recover_request(
         &BindingRef {
@@ -391,13 +391,13 @@ async fn t103_recovery_survives_a_restart() {
         ),
     );
     let server = Server::start_in(data, &["--config", &config]);
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let client = XkmsClient::new(&server.url).with_service_uri(SERVICE);
     let (t101, _) = register_generated(&server, &client).await;
     let original = t101
         .private_key(&SharedSecret::new("secret".into()), SASL)
         .unwrap();
-    server.authorize("joe@example.com", "secret1", "recover");
+    server.authorize_joe("secret1", "recover");
     let secret1 = SharedSecret::new("secret1".into());
 
     // Send the RecoverRequest and stop at Pending.
@@ -491,7 +491,7 @@ async fn operator_rejects_a_pending_registration() {
         ),
     );
     let server = Server::start_in(data, &["--config", &config]);
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let client = XkmsClient::new(&server.url).with_service_uri(SERVICE);
     let secret = SharedSecret::new("secret".into());
     let phrase = SharedSecret::new(PHRASE.into());
@@ -562,7 +562,7 @@ async fn operator_rejects_a_pending_registration() {
 #[tokio::test]
 async fn t104_revoke_with_the_revocation_phrase() {
     let server = Server::start();
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let client = XkmsClient::new(&server.url);
     let secret = SharedSecret::new("secret".into());
     let phrase = SharedSecret::new(PHRASE.into());
@@ -729,7 +729,7 @@ async fn t104_revoke_with_the_revocation_phrase() {
 #[tokio::test]
 async fn revoke_with_an_authorization_code() {
     let server = Server::start();
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let client = XkmsClient::new(&server.url);
     let secret = SharedSecret::new("secret".into());
     let phrase = SharedSecret::new(PHRASE.into());

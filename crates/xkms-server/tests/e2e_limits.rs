@@ -245,7 +245,7 @@ async fn post(url: &str, body: String) -> (std::time::Duration, String) {
 async fn compound_work_is_capped_and_proportional_to_size() {
     // Default cap (64): one more is refused whole, before any inner work.
     let (server, _) = server_with("");
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let (_, answer) = post(&server.url, compound_of_broken_registers(&server.url, 65)).await;
     assert!(
         answer.contains("ResultMajor=\"http://www.w3.org/2002/03/xkms#Sender\"")
@@ -264,7 +264,7 @@ async fn compound_work_is_capped_and_proportional_to_size() {
     let config = data.path().join("xkmsd.toml");
     std::fs::write(&config, "[protocol]\nmax_compound_requests = 256\n").unwrap();
     let server = Server::start_in(data, &["--config", config.to_str().unwrap()]);
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let body = compound_of_broken_registers(&server.url, 200);
     let (took, answer) = post(&server.url, body).await;
     assert_eq!(answer.matches("#NoAuthentication").count(), 200);
@@ -283,7 +283,7 @@ async fn compound_work_is_capped_and_proportional_to_size() {
 async fn key_size_is_checked_before_any_signature_work() {
     use base64::Engine;
     let (server, _) = server_with("");
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     for (bits, label) in [(20_000usize, "too large"), (1024, "too small")] {
         let mut modulus = vec![0xC5u8; bits / 8];
         modulus[0] = 0xFF;

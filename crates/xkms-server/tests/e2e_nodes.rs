@@ -111,7 +111,8 @@ async fn two_nodes_share_one_postgresql_database() {
     let b = Server::start_shared(&shared, b_dir, &args);
     let node_a = XkmsClient::new(&a.url).with_service_uri(SERVICE);
     let node_b = XkmsClient::new(&b.url).with_service_uri(SERVICE);
-    a.admin(&[
+    // Joe's code also grants the key names the test tells its bindings apart by.
+    let mut authorize = vec![
         "authorize",
         "joe@example.com",
         "--secret",
@@ -120,7 +121,14 @@ async fn two_nodes_share_one_postgresql_database() {
         &db.url,
         "--config",
         config.to_str().unwrap(),
-    ]);
+    ];
+    let names: Vec<String> = std::iter::once("keyname:gen@example.com".to_owned())
+        .chain((0..8).map(|i| format!("keyname:c{i}@example.com")))
+        .collect();
+    for name in &names {
+        authorize.extend(["--allow-name", name.as_str()]);
+    }
+    a.admin(&authorize);
 
     // Register on A, locate and reissue on B.
     let secret = SharedSecret::new("secret".into());
@@ -276,7 +284,7 @@ async fn migrate_store_from_sqlite_to_postgresql() {
     .unwrap();
     let config = config.to_str().unwrap().to_owned();
     let sqlite = Server::start_in(data, &["--config", &config]);
-    sqlite.authorize("joe@example.com", "secret", "register");
+    sqlite.authorize_joe("secret", "register");
     let client = XkmsClient::new(&sqlite.url).with_service_uri(SERVICE);
     let secret = SharedSecret::new("secret".into());
     let key = ClientKey::generate(2048).unwrap();

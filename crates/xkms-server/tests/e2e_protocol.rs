@@ -56,7 +56,7 @@ fn server_with(config: &str) -> (Server, XkmsClient) {
     )
     .unwrap();
     let server = Server::start_in(data, &["--config", path.to_str().unwrap()]);
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let client = XkmsClient::new(&server.url).with_service_uri(SERVICE);
     (server, client)
 }
@@ -372,21 +372,69 @@ fn openssl(args: &[&str]) -> std::process::Output {
     common::tools::tool("openssl").args(args).output().unwrap()
 }
 
+/// A self-signed certificate and key made by `openssl req` in `dir`: (key.pem, cert.pem).
+fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key_path = dir.join(format!("{name}-key.pem"));
+    let cert_path = dir.join(format!("{name}.pem"));
+    let made = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        &format!("/CN={name}"),
+        "-days",
+        "2",
+        "-keyout",
+        key_path.to_str().unwrap(),
+        "-out",
+        cert_path.to_str().unwrap(),
+    ]);
+    assert!(made.status.success());
+    (key_path, cert_path)
+}
+
+fn signer_from(key: &std::path::Path, cert: &std::path::Path) -> xkms_xmlsec::MessageSigner {
+    let key = ClientKey::from_pem(&std::fs::read_to_string(key).unwrap()).unwrap();
+    let cert = pem_der(cert);
+    xkms_xmlsec::MessageSigner::rsa(key.pkcs8_der(), vec![cert]).unwrap()
+}
+
+fn pem_der(path: &std::path::Path) -> Vec<u8> {
+    xkms_client::key::pem_decode(&std::fs::read_to_string(path).unwrap(), &["CERTIFICATE"]).unwrap()
+}
+
+fn locate_id(request: &Request) -> String {
+    match request {
+        Request::Locate(l) => l.request.message.id.clone(),
+        _ => unreachable!(),
+    }
+}
+
+/// Signed requests where policy requires them come from a configured (pinned) signer
+/// only — not from any holder of a certificate our CA issued — and clients accept signed
+/// results from the service's signing certificate only.
 #[tokio::test]
 async fn signed_requests_and_signed_results() {
-    let (server, client) = server_with("[protocol]\nrequire_signed = [\"Locate\"]\n");
+    let keys = tempfile::tempdir().unwrap();
+    let (operator_key, operator_cert) = self_signed(keys.path(), "Operator");
+    let (server, client) = server_with(&format!(
+        "[protocol]\nrequire_signed = [\"Locate\"]\ntrusted_signers = [\"{}\"]\n",
+        operator_cert.display()
+    ));
     let dir = server.dir();
-    // Joe's key, certified by the service's CA, signs his requests.
+    // Joe's key, certified by the service's CA.
     let key = ClientKey::generate(2048).unwrap();
     let t100 = client.register(&joe(Some(&key), secret())).await.unwrap();
     let cert = t100.certificate().unwrap().to_vec();
     let ca_path = server.ca_pem_file();
-    let ca_der = xkms_client::key::pem_decode(
-        &std::fs::read_to_string(&ca_path).unwrap(),
-        &["CERTIFICATE"],
-    )
-    .unwrap();
-    let signer = xkms_xmlsec::MessageSigner::rsa(key.pkcs8_der(), vec![cert.clone()]).unwrap();
+    let ca_der = pem_der(&ca_path);
+    let joe_signer = xkms_xmlsec::MessageSigner::rsa(key.pkcs8_der(), vec![cert.clone()]).unwrap();
+    let operator = signer_from(&operator_key, &operator_cert);
+    let signing_path = dir.join("signing-from-admin.pem");
+    std::fs::write(&signing_path, server.admin(&["signing-certificate"]).stdout).unwrap();
+    let signing_der = pem_der(&signing_path);
 
     // Unsigned where policy requires a signature.
     let unsigned = client.post(doc_of(&locate_joe(&client))).await.unwrap();
@@ -395,31 +443,47 @@ async fn signed_requests_and_signed_results() {
         (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
     );
 
-    // Signed, asking for RequestSignatureValue, results verified against the CA.
-    let signing = client.clone().with_options(ProtocolOptions {
-        signer: Some(signer.clone()),
-        request_signature_value: true,
-        result_trust: vec![ca_der.clone()],
-        ..Default::default()
-    });
-    let result = signing.send(&locate_joe(&signing)).await.unwrap();
-    assert_eq!(codes(&result), (ResultMajor::Success, None));
-    assert!(
-        xkms_client::result_header(&result)
-            .request_signature_value
-            .is_some()
+    // Signed by Joe, whose certificate the service's own CA issued: not a configured
+    // signer (any registered user has such a certificate).
+    let request = locate_joe(&client);
+    let by_joe =
+        xkms_xmlsec::sign_message(&doc_of(&request), &locate_id(&request), &joe_signer).unwrap();
+    assert_eq!(
+        codes(&client.post(by_joe).await.unwrap()),
+        (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
     );
+
+    // Signed by the configured signer, asking for RequestSignatureValue; the result is
+    // checked against the pinned signing certificate, and against the CA plus its name.
+    for trust in [
+        xkms_client::ResultTrust::Pinned(vec![signing_der.clone()]),
+        xkms_client::ResultTrust::IssuedTo {
+            issuers: vec![ca_der.clone()],
+            subject: "CN=XKMS Service".into(),
+        },
+    ] {
+        let signing = client.clone().with_options(ProtocolOptions {
+            signer: Some(operator.clone()),
+            request_signature_value: true,
+            result_trust: trust,
+            ..Default::default()
+        });
+        let result = signing.send(&locate_joe(&signing)).await.unwrap();
+        assert_eq!(codes(&result), (ResultMajor::Success, None));
+        assert!(
+            xkms_client::result_header(&result)
+                .request_signature_value
+                .is_some()
+        );
+    }
 
     // The signed result verifies in xmlsec1 against the CA.
     let mut request = locate_joe(&client);
     xkms_client::request_header_mut(&mut request)
         .response_mechanism
         .push(ResponseMechanism::RequestSignatureValue);
-    let id = xkms_client::request_header_mut(&mut request)
-        .message
-        .id
-        .clone();
-    let signed_doc = xkms_xmlsec::sign_message(&doc_of(&request), &id, &signer).unwrap();
+    let id = locate_id(&request);
+    let signed_doc = xkms_xmlsec::sign_message(&doc_of(&request), &id, &operator).unwrap();
     let (body, _) = client.post_raw(signed_doc.clone()).await.unwrap();
     let (_, message) = soap::parse_document(&body, &Default::default()).unwrap();
     let Message::Result(result) = message else {
@@ -467,38 +531,12 @@ async fn signed_requests_and_signed_results() {
         (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
     );
 
-    // Untrusted signer: a self-signed certificate.
-    let key_path = dir.join("eve-key.pem");
-    let cert_path = dir.join("eve.pem");
-    let made = openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=Eve",
-        "-days",
-        "2",
-        "-keyout",
-        key_path.to_str().unwrap(),
-        "-out",
-        cert_path.to_str().unwrap(),
-    ]);
-    assert!(made.status.success());
-    let eve_key = ClientKey::from_pem(&std::fs::read_to_string(&key_path).unwrap()).unwrap();
-    let eve_cert = xkms_client::key::pem_decode(
-        &std::fs::read_to_string(&cert_path).unwrap(),
-        &["CERTIFICATE"],
-    )
-    .unwrap();
-    let eve = xkms_xmlsec::MessageSigner::rsa(eve_key.pkcs8_der(), vec![eve_cert]).unwrap();
+    // Untrusted signer: a self-signed certificate nobody configured.
+    let (eve_key, eve_cert) = self_signed(keys.path(), "Eve");
+    let eve = signer_from(&eve_key, &eve_cert);
     let request = locate_joe(&client);
-    let id = match &request {
-        Request::Locate(l) => l.request.message.id.clone(),
-        _ => unreachable!(),
-    };
-    let untrusted = xkms_xmlsec::sign_message(&doc_of(&request), &id, &eve).unwrap();
+    let untrusted =
+        xkms_xmlsec::sign_message(&doc_of(&request), &locate_id(&request), &eve).unwrap();
     assert_eq!(
         codes(&client.post(untrusted).await.unwrap()),
         (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
@@ -522,16 +560,46 @@ async fn signed_requests_and_signed_results() {
             .is_none()
     );
 
-    // A client that trusts another CA refuses the service's signed results.
-    let other_ca = xkms_client::key::pem_decode(
-        &std::fs::read_to_string(&cert_path).unwrap(),
-        &["CERTIFICATE"],
+    // A "result" signed by Joe (a certificate of the same CA): its signature is sound,
+    // but a client pinning the service's certificate, or naming its signer, refuses it.
+    let request = locate_joe(&client);
+    let plain =
+        xkms_xmlsec::sign_message(&doc_of(&request), &locate_id(&request), &operator).unwrap();
+    let (unsigned_body, _) = client.post_raw(plain).await.unwrap();
+    let (_, message) = soap::parse_document(&unsigned_body, &Default::default()).unwrap();
+    let Message::Result(result) = message else {
+        panic!()
+    };
+    let result_id = xkms_client::result_header(&result).message.id.clone();
+    let by_user = xkms_xmlsec::sign_message(&unsigned_body, &result_id, &joe_signer).unwrap();
+    let joe_subject = "CN=Joe Doe,OU=Test,O=Joe Corp,ST=VA,C=US";
+    xkms_client::verify_result_signature(
+        &by_user,
+        &result_id,
+        &xkms_client::ResultTrust::IssuedTo {
+            issuers: vec![ca_der.clone()],
+            subject: joe_subject.into(),
+        },
     )
     .unwrap();
+    for trust in [
+        xkms_client::ResultTrust::Pinned(vec![signing_der.clone()]),
+        xkms_client::ResultTrust::IssuedTo {
+            issuers: vec![ca_der.clone()],
+            subject: "CN=XKMS Service".into(),
+        },
+    ] {
+        assert!(matches!(
+            xkms_client::verify_result_signature(&by_user, &result_id, &trust),
+            Err(xkms_client::ClientError::Untrusted(_))
+        ));
+    }
+
+    // A client that pins another certificate refuses the service's signed results.
     let wary = client.clone().with_options(ProtocolOptions {
-        signer: Some(signer),
+        signer: Some(operator),
         request_signature_value: true,
-        result_trust: vec![other_ca],
+        result_trust: xkms_client::ResultTrust::Pinned(vec![pem_der(&eve_cert)]),
         ..Default::default()
     });
     assert!(matches!(

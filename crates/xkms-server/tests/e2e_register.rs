@@ -55,7 +55,7 @@ fn seed_params<'a>(
 #[tokio::test]
 async fn t100_register_client_generated_key() {
     let server = Server::start();
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let client = XkmsClient::new(&server.url);
     let key = ClientKey::generate(2048).unwrap();
     let secret = SharedSecret::new("secret".into());
@@ -123,7 +123,7 @@ async fn t100_register_client_generated_key() {
 #[tokio::test]
 async fn register_over_soap11_and_bare_xml() {
     let server = Server::start();
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let secret = SharedSecret::new("secret".into());
     let phrase = SharedSecret::new("phrase".into());
     for binding in [Binding::Soap(SoapVersion::Soap11), Binding::Bare] {
@@ -145,7 +145,7 @@ async fn register_over_soap11_and_bare_xml() {
 #[tokio::test]
 async fn register_with_legacy_secret_preparation() {
     let server = Server::start();
-    server.authorize("joe@example.com", "Kymi Joki", "register");
+    server.authorize_joe("Kymi Joki", "register");
     let client = XkmsClient::new(&server.url);
     let key = ClientKey::generate(2048).unwrap();
     let secret = SharedSecret::new("Kymi Joki".into());
@@ -212,7 +212,7 @@ async fn raw_post(url: &str, content_type: &str, body: impl Into<reqwest::Body>)
 #[tokio::test]
 async fn bad_requests_get_clear_answers_and_change_nothing() {
     let mut server = Server::start();
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let client = XkmsClient::new(&server.url);
     let key = ClientKey::generate(2048).unwrap();
     let other_key = ClientKey::generate(2048).unwrap();

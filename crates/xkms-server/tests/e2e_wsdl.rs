@@ -25,7 +25,7 @@ fn python() -> String {
 async fn zeep_loads_the_wsdl_and_calls_locate_and_validate() {
     let python = python();
     let server = Server::start();
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let client = XkmsClient::new(&server.url);
     let key = ClientKey::generate(2048).unwrap();
     let secret = SharedSecret::new("secret".into());

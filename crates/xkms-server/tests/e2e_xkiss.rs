@@ -63,7 +63,7 @@ async fn register(
 }
 
 async fn register_joe(server: &Server, client: &XkmsClient) -> (ClientKey, Registered) {
-    server.authorize("joe@example.com", "secret", "register");
+    server.authorize_joe("secret", "register");
     let pkix = UseKeyWith {
         application: Application::Pkix,
         identifier: SEED_DN.into(),

@@ -7,18 +7,27 @@
 //! to the key-binding element of the very request being processed (no wrapping).
 
 use crate::error::ServiceError;
-use crate::store::{Authorization, Purpose, Store};
+use crate::escrow::MasterKey;
+use crate::store::{Authorization, DerivedSecrets, Purpose, ReplayMark, Store};
 use time::OffsetDateTime;
 use xkms_ca::RsaPublicKey;
 use xkms_proto::{Authentication, KeyInfo, KeyValue, ProofOfPossession};
 use xkms_xmlsec::kdf::{SecretPreparation, SharedSecret, constant_time_eq};
 use xkms_xmlsec::signature::{Slot, VerifyKey, verify_key_binding_signature_any};
 
+/// Replay kind of an accepted KeyBindingAuthentication SignatureValue.
+const KBA_REPLAY: &str = "kba";
+/// Replay kind of an accepted ProofOfPossession SignatureValue.
+const POP_REPLAY: &str = "pop";
+
 /// Proof that the request's authentication verified against a stored authorization.
 #[derive(Debug)]
 pub struct AuthenticationVerified {
     authorization: Authorization,
+    secrets: DerivedSecrets,
     preparation: SecretPreparation,
+    /// The KeyBindingAuthentication's SignatureValue (`None` for NotBoundAuthentication).
+    signature_value: Option<Vec<u8>>,
 }
 
 impl AuthenticationVerified {
@@ -36,10 +45,25 @@ impl AuthenticationVerified {
     /// preparation the client authenticated with.
     pub fn private_key_encryption_key(&self, len: usize) -> Option<&[u8]> {
         let kek = match self.preparation {
-            SecretPreparation::SaslPrep => &self.authorization.secrets.kek_saslprep,
-            SecretPreparation::Legacy => &self.authorization.secrets.kek_legacy,
+            SecretPreparation::SaslPrep => &self.secrets.kek_saslprep,
+            SecretPreparation::Legacy => &self.secrets.kek_legacy,
         };
         kek.get(..len)
+    }
+
+    /// The accepted authentication value, remembered with the change it authorizes for
+    /// as long as the authorization could still be used: a captured request replayed
+    /// under a new Id (the KeyBindingAuthentication does not cover the request Id) is
+    /// refused. NotBoundAuthentication is a password and has nothing single-use.
+    pub fn replay_marks(&self) -> Vec<ReplayMark> {
+        self.signature_value
+            .iter()
+            .map(|value| ReplayMark {
+                kind: KBA_REPLAY.to_owned(),
+                value: value.clone(),
+                expires_at: self.authorization.expires_at,
+            })
+            .collect()
     }
 }
 
@@ -47,11 +71,21 @@ impl AuthenticationVerified {
 #[derive(Debug)]
 pub struct PossessionProven {
     key: RsaPublicKey,
+    signature_value: Vec<u8>,
 }
 
 impl PossessionProven {
     pub fn key(&self) -> &RsaPublicKey {
         &self.key
+    }
+
+    /// The accepted ProofOfPossession value, remembered like the authentication's.
+    pub fn replay_mark(&self, auth: &AuthenticationVerified) -> ReplayMark {
+        ReplayMark {
+            kind: POP_REPLAY.to_owned(),
+            value: self.signature_value.clone(),
+            expires_at: auth.authorization.expires_at,
+        }
     }
 }
 
@@ -64,13 +98,21 @@ pub struct SignedRequest<'a> {
     pub request_id: &'a str,
 }
 
+/// An authorization with its secrets unsealed.
+struct Candidate {
+    authorization: Authorization,
+    secrets: DerivedSecrets,
+}
+
 /// Verifies `authentication` against the usable authorizations of `identities`.
 ///
 /// KeyBindingAuthentication is tried with each candidate's K_auth, SASLprep first, then
 /// the legacy preparation. NotBoundAuthentication compares the derived K_auth of the
-/// presented value in constant time (it has no integrity: deploy behind TLS).
+/// presented value in constant time (it has no integrity: deploy behind TLS). A
+/// KeyBindingAuthentication already accepted once is refused (`Sender/Refused`).
 pub async fn authenticate(
     store: &dyn Store,
+    master_key: &MasterKey,
     signed: SignedRequest<'_>,
     authentication: &Authentication,
     identities: &[String],
@@ -88,6 +130,22 @@ pub async fn authenticate(
     let candidates = store
         .usable_authorizations(identities, purpose, now)
         .await?;
+    let candidates: Vec<Candidate> = candidates
+        .into_iter()
+        .filter_map(|authorization| {
+            match crate::secrets::open_authorization_secrets(master_key, &authorization) {
+                Ok(secrets) => Some(Candidate {
+                    authorization,
+                    secrets,
+                }),
+                Err(_) => {
+                    // Not sealed yet, sealed for another row, or another master key.
+                    tracing::warn!(authorization = %authorization.id, "authorization secrets do not open: skipped");
+                    None
+                }
+            }
+        })
+        .collect();
     if candidates.is_empty() {
         return Err(ServiceError::NoAuthentication("no usable authorization"));
     }
@@ -95,26 +153,35 @@ pub async fn authenticate(
     let found = if authentication.key_binding_authentication.is_some() {
         find_kba_match(signed, &candidates)?
     } else {
-        find_not_bound_match(authentication, &candidates)?
+        find_not_bound_match(authentication, &candidates)?.map(|(i, p)| (i, p, None))
     };
-    match found {
-        Some((index, preparation)) => Ok(verified(candidates, index, preparation)),
-        None => Err(ServiceError::NoAuthentication(
+    let Some((index, preparation, signature_value)) = found else {
+        return Err(ServiceError::NoAuthentication(
             "authentication did not verify",
-        )),
+        ));
+    };
+    if let Some(value) = &signature_value
+        && store.is_remembered(KBA_REPLAY, value, now).await?
+    {
+        return Err(ServiceError::Refused(
+            "this authentication was already used",
+        ));
     }
+    Ok(verified(candidates, index, preparation, signature_value))
 }
 
-/// The candidate (and preparation) whose K_auth verifies the KeyBindingAuthentication.
-/// All candidate keys are tried over one parse of each reading of the document.
+/// The candidate (and preparation) whose K_auth verifies the KeyBindingAuthentication,
+/// with the SignatureValue it accepted. All candidate keys are tried over one parse of
+/// each reading of the document.
+#[allow(clippy::type_complexity)]
 fn find_kba_match(
     signed: SignedRequest<'_>,
-    candidates: &[Authorization],
-) -> Result<Option<(usize, SecretPreparation)>, ServiceError> {
+    candidates: &[Candidate],
+) -> Result<Option<(usize, SecretPreparation, Option<Vec<u8>>)>, ServiceError> {
     let mut owners = Vec::new();
     let mut keys = Vec::new();
-    for (index, authorization) in candidates.iter().enumerate() {
-        for (preparation, key) in authorization.secrets.auth_keys() {
+    for (index, candidate) in candidates.iter().enumerate() {
+        for (preparation, key) in candidate.secrets.auth_keys() {
             owners.push((index, preparation));
             keys.push(VerifyKey::Hmac(key));
         }
@@ -125,7 +192,9 @@ fn find_kba_match(
         Slot::KeyBindingAuthentication,
         &keys,
     ) {
-        Ok((key, _)) => Ok(owners.get(key).copied()),
+        Ok((key, signature)) => Ok(owners
+            .get(key)
+            .map(|&(index, preparation)| (index, preparation, Some(signature.signature_value)))),
         // A wrong key only means "no candidate verifies".
         Err(e) if e.is_wrong_key() => Ok(None),
         // Anything structural fails the request at once.
@@ -141,7 +210,7 @@ fn find_kba_match(
 /// The candidate whose K_auth equals the one derived from the presented plain secret.
 fn find_not_bound_match(
     authentication: &Authentication,
-    candidates: &[Authorization],
+    candidates: &[Candidate],
 ) -> Result<Option<(usize, SecretPreparation)>, ServiceError> {
     let Some(nba) = &authentication.not_bound_authentication else {
         return Err(ServiceError::NoAuthentication("no authentication element"));
@@ -149,8 +218,8 @@ fn find_not_bound_match(
     let presented = std::str::from_utf8(&nba.value)
         .map_err(|_| ServiceError::NoAuthentication("not-bound value is not text"))?;
     let secret = SharedSecret::new(presented.to_owned());
-    for (index, authorization) in candidates.iter().enumerate() {
-        for (preparation, stored) in authorization.secrets.auth_keys() {
+    for (index, candidate) in candidates.iter().enumerate() {
+        for (preparation, stored) in candidate.secrets.auth_keys() {
             let Ok(derived) = secret.authentication_key(preparation) else {
                 continue;
             };
@@ -163,13 +232,17 @@ fn find_not_bound_match(
 }
 
 fn verified(
-    mut candidates: Vec<Authorization>,
+    mut candidates: Vec<Candidate>,
     index: usize,
     preparation: SecretPreparation,
+    signature_value: Option<Vec<u8>>,
 ) -> AuthenticationVerified {
+    let candidate = candidates.swap_remove(index);
     AuthenticationVerified {
-        authorization: candidates.swap_remove(index),
+        authorization: candidate.authorization,
+        secrets: candidate.secrets,
         preparation,
+        signature_value,
     }
 }
 
@@ -193,7 +266,10 @@ pub fn prove_possession(
             exponent: &key.exponent,
         }],
     ) {
-        Ok(_) => Ok(PossessionProven { key }),
+        Ok(v) => Ok(PossessionProven {
+            key,
+            signature_value: v.1.signature_value,
+        }),
         Err(e) => {
             tracing::info!(error = %e, "proof of possession refused");
             Err(ServiceError::ProofOfPossessionRequired(

@@ -100,6 +100,8 @@ impl ServiceError {
             ServiceError::TimeInstantOutOfRange(_) => {
                 (Sender, Some(ResultMinor::TimeInstantOutOfRange))
             }
+            // A single-use value (authentication, revocation code) used a second time.
+            ServiceError::Store(StoreError::Replayed) => (Sender, Some(ResultMinor::Refused)),
             ServiceError::Store(_) | ServiceError::Ca(_) | ServiceError::Internal(_) => {
                 (Receiver, Some(ResultMinor::Failure))
             }
@@ -109,10 +111,11 @@ impl ServiceError {
     /// Whether the failure is a fault of the service itself (logged at error level),
     /// as opposed to a refusal or an unsupported option.
     pub fn is_receiver_fault(&self) -> bool {
-        matches!(
-            self,
-            ServiceError::Store(_) | ServiceError::Ca(_) | ServiceError::Internal(_)
-        )
+        self.result_code().0 == ResultMajor::Receiver
+            && matches!(
+                self,
+                ServiceError::Store(_) | ServiceError::Ca(_) | ServiceError::Internal(_)
+            )
     }
 }
 
@@ -142,6 +145,10 @@ mod tests {
                     bits: 1024,
                     minimum: 2048,
                 },
+                ResultMinor::Refused,
+            ),
+            (
+                ServiceError::Store(StoreError::Replayed),
                 ResultMinor::Refused,
             ),
         ];

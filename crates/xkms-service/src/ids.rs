@@ -23,6 +23,15 @@ impl IdSource {
 
 static FALLBACK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// Longest request Id accepted: Ids are stored (replay records, pending requests) and
+/// logged, so an unbounded one is an unbounded cost.
+pub const MAX_REQUEST_ID_CHARS: usize = 256;
+
+/// Whether `id` is an `xs:ID` (an NCName) of at most [`MAX_REQUEST_ID_CHARS`] characters.
+pub fn acceptable_request_id(id: &str) -> bool {
+    id.chars().nth(MAX_REQUEST_ID_CHARS).is_none() && xkms_proto::is_ncname(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,5 +43,16 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 33);
         assert!(a.starts_with('I'));
+        assert!(acceptable_request_id(&a));
+    }
+
+    #[test]
+    fn request_ids_are_bounded_ncnames() {
+        for ok in ["I1", "_x", "a-b.c", "Ié", &"I".repeat(256)] {
+            assert!(acceptable_request_id(ok), "{ok}");
+        }
+        for bad in ["", "1abc", "a:b", "a b", "-x", &"I".repeat(257)] {
+            assert!(!acceptable_request_id(bad), "{bad}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! signatures are always verified over that document (see [`authenticate`]).
 
 pub mod admin;
+pub mod audit;
 pub mod authenticate;
 mod binding;
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod identity;
 mod ids;
 pub mod keypool;
 pub mod locate;
+pub mod names;
 pub mod pending;
 pub mod protocol;
 pub mod recover;
@@ -21,6 +23,7 @@ pub mod register;
 pub mod reissue;
 pub mod respond;
 pub mod revoke;
+pub mod secrets;
 pub mod service;
 pub mod store;
 pub mod trust;

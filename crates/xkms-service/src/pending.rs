@@ -4,9 +4,14 @@
 //! A deferred request is stored verbatim (the whole received document) and, when its
 //! job runs, processed exactly like a synchronous one — signatures are verified over the
 //! same bytes — so every X-KRSS operation can be deferred by policy without special code.
+//!
+//! Final results are stored sealed under the master key (`crate::secrets`); one that
+//! carries a private key is deleted once it has been fetched, and every final result is
+//! deleted after the retention period (`Policy::result_retention`).
 
 use crate::Processing;
 use crate::error::ServiceError;
+use crate::secrets::{open_result, seal_result};
 use crate::service::{
     RequestContext, XkmsService, operation_name, request_abstract, result_abstract,
     result_abstract_mut,
@@ -15,9 +20,10 @@ use crate::store::{AuditEvent, PendingRecord, PendingState};
 use time::Duration;
 use xkms_proto::soap;
 use xkms_proto::{
-    Limits, Message, PendingRequest, Request, ResponseMechanism, ResultMajor, ResultMessage,
-    StatusRequest, StatusResult, parse_message, write_message,
+    InnerResult, Limits, Message, PendingRequest, Request, ResponseMechanism, ResultMajor,
+    ResultMessage, StatusRequest, StatusResult, parse_message, write_message,
 };
+use zeroize::Zeroizing;
 
 /// How long a worker owns a claimed job before another node may take it over.
 const LEASE: Duration = Duration::seconds(60);
@@ -113,7 +119,8 @@ impl XkmsService {
         let result = self.complete_job(&job).await;
         let counters = crate::protocol::compound_counters(&result);
         let outcome = short(result_abstract(&result).result_major.as_uri()).to_owned();
-        let xml = write_message(&Message::Result(result));
+        let xml = Zeroizing::new(write_message(&Message::Result(result)));
+        let sealed = seal_result(&self.master_key, &job.response_id, &xml)?;
         let done = self.clock.now();
         let audit = AuditEvent {
             at: done,
@@ -127,7 +134,7 @@ impl XkmsService {
                 &job.response_id,
                 PendingState::Running,
                 PendingState::Done,
-                Some(&xml),
+                Some(&sealed),
                 counters,
                 done,
                 &audit,
@@ -170,14 +177,9 @@ impl XkmsService {
             record = self.pending_record(&req.response_id, None).await?;
         }
         let (major, counters) = if record.state.is_final() {
-            let success = record
-                .result
-                .as_deref()
-                .and_then(|xml| parse_message(xml, &Limits::default()).ok())
-                .is_some_and(|m| match m {
-                    Message::Result(r) => result_abstract(&r).result_major == ResultMajor::Success,
-                    Message::Request(_) => false,
-                });
+            let success = self
+                .stored_result(&record)?
+                .is_some_and(|r| result_abstract(&r).result_major == ResultMajor::Success);
             let (s, f, p) = record
                 .counters
                 .unwrap_or(if success { (1, 0, 0) } else { (0, 1, 0) });
@@ -203,21 +205,34 @@ impl XkmsService {
         let record = self
             .pending_record(&req.response_id, req.request.original_request_id.as_deref())
             .await?;
-        let stored = match (&record.result, record.state.is_final()) {
-            (Some(xml), true) => parse_message(xml, &Limits::default())
-                .map_err(|_| ServiceError::Internal("stored result does not parse".into()))?,
-            _ => {
-                let original = stored_request(&record)?;
-                let mut result = self.empty_result(&original, ResultMajor::Pending, None);
-                let header = result_abstract_mut(&mut result);
-                header.request_id = Some(req.request.message.id.clone());
-                header.message.opaque_client_data = req.request.message.opaque_client_data.clone();
-                return Ok(result);
-            }
+        let stored = match record.state.is_final() {
+            true => self.stored_result(&record)?,
+            false => None,
         };
-        let Message::Result(mut result) = stored else {
-            return Err(ServiceError::Internal("stored result is a request".into()));
+        let Some(mut result) = stored else {
+            let original = stored_request(&record)?;
+            let mut result = self.empty_result(&original, ResultMajor::Pending, None);
+            let header = result_abstract_mut(&mut result);
+            header.request_id = Some(req.request.message.id.clone());
+            header.message.opaque_client_data = req.request.message.opaque_client_data.clone();
+            return Ok(result);
         };
+        if carries_private_key(&result) {
+            // Delivered: a private key does not wait in the store for a second fetch.
+            let audit = AuditEvent {
+                at: self.clock.now(),
+                kind: "result.delivered".into(),
+                request_id: Some(req.request.message.id.clone()),
+                subject: record.response_id.clone(),
+                detail: format!(
+                    "{} result with a private key fetched and deleted",
+                    record.operation
+                ),
+            };
+            self.store
+                .delete_pending(&record.response_id, &audit)
+                .await?;
+        }
         let fresh = self.result_for(&req.request, ResultMajor::Success, None);
         let header = result_abstract_mut(&mut result);
         header.message.id = fresh.message.id;
@@ -225,6 +240,38 @@ impl XkmsService {
         header.message.opaque_client_data = fresh.message.opaque_client_data;
         header.request_id = fresh.request_id;
         Ok(result)
+    }
+
+    /// Deletes final records older than the retention period (workers call this now and
+    /// then); how many.
+    pub async fn purge_finished_results(&self) -> Result<u64, ServiceError> {
+        let now = self.clock.now();
+        let before = now - self.config.policy.result_retention;
+        let audit = AuditEvent {
+            at: now,
+            kind: "pending.purged".into(),
+            request_id: None,
+            subject: "-".into(),
+            detail: format!("final results finished before {before} deleted (retention)"),
+        };
+        Ok(self.store.purge_pending(before, &audit).await?)
+    }
+
+    /// The final result of a record, opened and parsed (`None` if it has none).
+    fn stored_result(&self, record: &PendingRecord) -> Result<Option<ResultMessage>, ServiceError> {
+        let Some(stored) = &record.result else {
+            return Ok(None);
+        };
+        let xml = open_result(&self.master_key, &record.response_id, stored)?;
+        match parse_message(&xml, &Limits::default()) {
+            Ok(Message::Result(result)) => Ok(Some(result)),
+            Ok(Message::Request(_)) => {
+                Err(ServiceError::Internal("stored result is a request".into()))
+            }
+            Err(_) => Err(ServiceError::Internal(
+                "stored result does not parse".into(),
+            )),
+        }
     }
 
     /// Operator: a request awaiting approval is queued for a worker.
@@ -253,7 +300,11 @@ impl XkmsService {
         let request = stored_request(&record)?;
         let result =
             self.error_result(&request, &ServiceError::Refused("rejected by the operator"));
-        let xml = write_message(&Message::Result(result));
+        let xml = seal_result(
+            &self.master_key,
+            response_id,
+            &write_message(&Message::Result(result)),
+        )?;
         let audit = operator_event(now, "request.rejected", response_id);
         self.store
             .transition_pending(
@@ -311,8 +362,21 @@ fn stored_request(job: &PendingRecord) -> Result<Request, ServiceError> {
     }
 }
 
+/// Whether a result (or a member of a compound result) returns a private key.
+fn carries_private_key(result: &ResultMessage) -> bool {
+    match result {
+        ResultMessage::Register(r) => r.private_key.is_some(),
+        ResultMessage::Recover(r) => r.private_key.is_some(),
+        ResultMessage::Compound(c) => c.results.iter().any(|inner| {
+            matches!(inner, InnerResult::Register(r) if r.private_key.is_some())
+                || matches!(inner, InnerResult::Recover(r) if r.private_key.is_some())
+        }),
+        _ => false,
+    }
+}
+
 /// Who a request is for, for operators: the names of its key binding.
-fn requester_of(request: &Request) -> String {
+pub(crate) fn requester_of(request: &Request) -> String {
     let core = match request {
         Request::Register(r) => &r.prototype_key_binding.core,
         Request::Reissue(r) => &r.reissue_key_binding.core,

@@ -50,8 +50,12 @@ pub struct ProtocolPolicy {
     pub nonce_lifetime: Duration,
     /// How long a request Id is remembered (X-KRSS and Compound requests).
     pub replay_window: Duration,
-    /// Operations whose requests must carry a message signature by a trusted signer.
+    /// Operations whose requests must carry a message signature by one of
+    /// `trusted_signers`.
     pub require_signed: Vec<String>,
+    /// The signers (certificates, DER) whose signatures satisfy `require_signed`: pinned,
+    /// not merely issued by a trusted CA — our CA certifies every registered user.
+    pub trusted_signers: Vec<Vec<u8>>,
     /// Sign every result (otherwise only when the client asks for RequestSignatureValue).
     pub sign_results: bool,
     /// Inner requests one CompoundRequest may carry; more is refused before any inner work.
@@ -66,6 +70,7 @@ impl Default for ProtocolPolicy {
             nonce_lifetime: Duration::minutes(5),
             replay_window: Duration::minutes(10),
             require_signed: Vec::new(),
+            trusted_signers: Vec::new(),
             sign_results: false,
             max_compound_requests: 64,
         }
@@ -98,20 +103,24 @@ pub(crate) enum Stage {
 
 impl XkmsService {
     /// Verifies the request's enveloped signature, if any, and that its signer is
-    /// trusted; refuses unsigned requests where policy requires signatures. The
-    /// verified SignatureValue (for RequestSignatureValue) when signed.
+    /// trusted; refuses unsigned requests where policy requires signatures. Where policy
+    /// requires them, only a configured signer (`trusted_signers`) will do; elsewhere a
+    /// signer our trust configuration vouches for may ask for RequestSignatureValue.
+    /// The verified SignatureValue (for RequestSignatureValue) when signed.
     pub(crate) async fn check_message_signature(
         &self,
         ctx: &RequestContext<'_>,
         request: &Request,
     ) -> Result<Option<Vec<u8>>, ServiceError> {
         let header = request_abstract(request);
+        let required = self
+            .config
+            .protocol
+            .require_signed
+            .iter()
+            .any(|op| op.eq_ignore_ascii_case(operation_name(request)));
         if header.message.signature.is_none() {
-            let required = &self.config.protocol.require_signed;
-            if required
-                .iter()
-                .any(|op| op.eq_ignore_ascii_case(operation_name(request)))
-            {
+            if required {
                 return Err(ServiceError::NoAuthentication(
                     "this operation requires a signed request",
                 ));
@@ -126,12 +135,51 @@ impl XkmsService {
             .ok_or(ServiceError::NoAuthentication(
                 "the request signature is not where it belongs",
             ))?;
-        if !self.signer_trusted(&verified.signer_chain).await? {
+        let trusted = if required {
+            self.signer_configured(&verified.signer_chain).await?
+        } else {
+            self.signer_trusted(&verified.signer_chain).await?
+        };
+        if !trusted {
             return Err(ServiceError::NoAuthentication(
                 "the request signer is not trusted",
             ));
         }
         Ok(Some(verified.signature_value))
+    }
+
+    /// A configured signer: the leaf is one of `trusted_signers`, valid now and, if
+    /// ours, not revoked.
+    async fn signer_configured(&self, chain: &[Vec<u8>]) -> Result<bool, ServiceError> {
+        let Some(leaf) = chain.first() else {
+            return Ok(false);
+        };
+        if !self.config.protocol.trusted_signers.contains(leaf) {
+            return Ok(false);
+        }
+        let Some(cert) = Cert::parse(leaf) else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        if now < cert.info.not_before || now > cert.info.not_after {
+            return Ok(false);
+        }
+        self.not_revoked_here(&cert).await
+    }
+
+    /// False if the certificate is one we issued for a binding since revoked.
+    async fn not_revoked_here(&self, cert: &Cert) -> Result<bool, ServiceError> {
+        if self.ca.verify_issued(&cert.der).is_err() {
+            return Ok(true);
+        }
+        let bindings = self
+            .store
+            .find_bindings(
+                &BindingSelector::CertificateSerial(cert.info.serial_hex.clone()),
+                1,
+            )
+            .await?;
+        Ok(!bindings.iter().any(|b| b.status == BindingStatus::Revoked))
     }
 
     /// A signer is trusted when its certificate chains to the built-in CA or a configured
@@ -155,19 +203,7 @@ impl XkmsService {
         {
             return Ok(false);
         }
-        if self.ca.verify_issued(&leaf.der).is_ok() {
-            let bindings = self
-                .store
-                .find_bindings(
-                    &BindingSelector::CertificateSerial(leaf.info.serial_hex.clone()),
-                    1,
-                )
-                .await?;
-            if bindings.iter().any(|b| b.status == BindingStatus::Revoked) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        self.not_revoked_here(&leaf).await
     }
 
     /// Refuses an X-KRSS or Compound request whose Id was seen within the replay window

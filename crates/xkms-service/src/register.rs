@@ -7,9 +7,8 @@ use crate::authenticate::{
     rsa_key_of,
 };
 use crate::error::ServiceError;
-use crate::identity::{
-    candidate_identities, is_email_identity, normalize_identifier, stored_use_key_with,
-};
+use crate::identity::{candidate_identities, normalize_identifier, stored_use_key_with};
+use crate::names::Grants;
 use crate::respond::{BindingMaterial, describe};
 use crate::service::{RequestContext, XkmsService};
 use crate::store::{
@@ -63,6 +62,7 @@ impl XkmsService {
         let identities = candidate_identities(&key_names, &pkb.core.use_key_with);
         let auth = authenticate(
             self.store.as_ref(),
+            &self.master_key,
             signed,
             &req.authentication,
             &identities,
@@ -70,14 +70,20 @@ impl XkmsService {
             now,
         )
         .await?;
-        check_names_against_identity(&auth, pkb)?;
+        // Every name the binding and the certificate will carry, before any key is
+        // generated or anything signed.
+        let names = self.issue_request(pkb)?;
+        Grants::of(auth.authorization()).check(&key_names, &pkb.core.use_key_with, &names)?;
 
         let new_key = match client_key {
-            Some(key) => NewKey::Client(prove_possession(
-                signed,
-                req.proof_of_possession.as_ref(),
-                key,
-            )?),
+            Some(key) => {
+                self.refuse_compromised_key(&key).await?;
+                NewKey::Client(prove_possession(
+                    signed,
+                    req.proof_of_possession.as_ref(),
+                    key,
+                )?)
+            }
             None => NewKey::Generated(Box::new(self.generated_key().await?)),
         };
         let private_key = match &new_key {
@@ -85,7 +91,7 @@ impl XkmsService {
             NewKey::Client(_) => None,
         };
         let issued = self
-            .issue_and_commit(&req.request.message.id, &auth, &new_key, pkb, now)
+            .issue_and_commit(&req.request.message.id, &auth, &new_key, pkb, names, now)
             .await?;
         Ok(self.register_result(req, pkb, new_key.public_key(), &issued, private_key))
     }
@@ -101,6 +107,24 @@ impl XkmsService {
                 bits,
                 maximum: xkms_ca::MAX_RSA_BITS,
             });
+        }
+        Ok(())
+    }
+
+    /// Refuses a key whose binding was revoked for key compromise: a compromised key
+    /// stays dead, whoever asks and under whichever names.
+    pub(crate) async fn refuse_compromised_key(
+        &self,
+        key: &RsaPublicKey,
+    ) -> Result<(), ServiceError> {
+        if self
+            .store
+            .key_compromised(&crate::identity::key_fingerprint(key))
+            .await?
+        {
+            return Err(ServiceError::Refused(
+                "this key was revoked for key compromise",
+            ));
         }
         Ok(())
     }
@@ -130,11 +154,10 @@ impl XkmsService {
             modulus: pair.modulus.clone(),
             exponent: pair.exponent.clone(),
         };
-        let escrowed = escrow.master_key.seal(&pkcs8)?;
         Ok(GeneratedKeyPair {
             pair,
             public,
-            escrowed,
+            pkcs8: Zeroizing::new(pkcs8.to_vec()),
         })
     }
 
@@ -167,12 +190,24 @@ impl XkmsService {
         auth: &AuthenticationVerified,
         new_key: &NewKey,
         pkb: &PrototypeKeyBinding,
+        mut issue_request: IssueRequest,
         now: OffsetDateTime,
     ) -> Result<Issued, ServiceError> {
         let key = new_key.public_key();
-        let issue_request = self.issue_request(pkb, key)?;
-        let certificate = self.issue_certificate(&issue_request, now).await?;
+        issue_request.public_key = key.clone();
         let binding_id = self.ids.message_id();
+        let escrowed_private_key = match new_key {
+            NewKey::Generated(g) => Some(
+                self.master_key
+                    .seal(&g.pkcs8, &crate::escrow::escrow_aad(&binding_id))?,
+            ),
+            NewKey::Client(_) => None,
+        };
+        let mut replay = auth.replay_marks();
+        if let NewKey::Client(proof) = new_key {
+            replay.push(proof.replay_mark(auth));
+        }
+        let certificate = self.issue_certificate(&issue_request, now).await?;
         let mut use_key_with: Vec<_> = pkb
             .core
             .use_key_with
@@ -244,10 +279,8 @@ impl XkmsService {
             certificate: certificate_record(&binding_id, &certificate, now),
             binding: record,
             authorization_id: Some(auth.authorization().id.clone()),
-            escrowed_private_key: match new_key {
-                NewKey::Generated(g) => Some(g.escrowed.clone()),
-                NewKey::Client(_) => None,
-            },
+            escrowed_private_key,
+            replay,
             audit,
         };
         match self.store.commit_registration(&registration).await {
@@ -309,13 +342,9 @@ impl XkmsService {
         ))
     }
 
-    fn issue_request(
-        &self,
-        pkb: &PrototypeKeyBinding,
-        key: &RsaPublicKey,
-    ) -> Result<IssueRequest, ServiceError> {
+    /// What the certificate for `pkb` will say (its key is filled in later).
+    fn issue_request(&self, pkb: &PrototypeKeyBinding) -> Result<IssueRequest, ServiceError> {
         let mut req = IssueRequest {
-            public_key: key.clone(),
             validity: self.config.policy.certificate_validity,
             ..IssueRequest::default()
         };
@@ -473,11 +502,12 @@ impl NewKey {
     }
 }
 
-/// A service-generated key: components (for the client), public key, escrow blob.
+/// A service-generated key: components (for the client), public key, PKCS#8 (sealed
+/// for escrow once the binding has its id).
 struct GeneratedKeyPair {
     pair: RsaKeyPair,
     public: RsaPublicKey,
-    escrowed: Vec<u8>,
+    pkcs8: Zeroizing<Vec<u8>>,
 }
 
 /// The store record of a certificate the CA just issued.
@@ -537,33 +567,6 @@ fn key_names_of(pkb: &PrototypeKeyBinding) -> Vec<String> {
         .as_ref()
         .map(|ki| ki.key_names.clone())
         .unwrap_or_default()
-}
-
-/// An authorization for an e-mail identity may bind only that address as an e-mail
-/// name; one for a DN only that DN as X.509 name. Other names are policy-free here.
-fn check_names_against_identity(
-    auth: &AuthenticationVerified,
-    pkb: &PrototypeKeyBinding,
-) -> Result<(), ServiceError> {
-    let identity = &auth.authorization().identity;
-    let email = is_email_identity(identity);
-    for ukw in &pkb.core.use_key_with {
-        let governed = match ukw.application {
-            Application::Smime | Application::Pgp => email,
-            Application::Pkix => !email,
-            _ => false,
-        };
-        if !governed {
-            continue;
-        }
-        let normalized = normalize_identifier(&ukw.application, &ukw.identifier);
-        if normalized.as_deref() != Some(identity.as_str()) {
-            return Err(ServiceError::Refused(
-                "a requested name is not covered by the authorization",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The SubjectKeyIdentifier of a certificate we issued (empty if it has none).

@@ -4,6 +4,7 @@
 use crate::authenticate::{SignedRequest, authenticate, prove_possession};
 use crate::binding::binding_identities;
 use crate::error::ServiceError;
+use crate::names::Grants;
 use crate::register::{audit_event, certificate_record};
 use crate::service::{RequestContext, XkmsService};
 use crate::store::{BindingStatus, KeyBindingRecord, Purpose, Reissue, StoreError};
@@ -35,6 +36,7 @@ impl XkmsService {
         let binding = self.identify_binding(kb).await?;
         let auth = authenticate(
             self.store.as_ref(),
+            &self.master_key,
             signed,
             &req.authentication,
             &binding_identities(&binding),
@@ -49,9 +51,12 @@ impl XkmsService {
             modulus: binding.modulus.clone(),
             exponent: binding.exponent.clone(),
         };
+        self.refuse_compromised_key(&key).await?;
+        let mut replay = auth.replay_marks();
         let escrowed = self.store.escrowed_key(&binding.id).await?.is_some();
         if !escrowed || req.proof_of_possession.is_some() {
-            prove_possession(signed, req.proof_of_possession.as_ref(), key.clone())?;
+            let proof = prove_possession(signed, req.proof_of_possession.as_ref(), key.clone())?;
+            replay.push(proof.replay_mark(&auth));
         }
 
         let previous = self
@@ -62,12 +67,20 @@ impl XkmsService {
             .next()
             .ok_or(ServiceError::Internal("binding without certificate".into()))?;
         let issue_request = self.reissue_request(&binding, &previous.der, key.clone())?;
+        // The new certificate repeats the binding's names: the code that asks for it must
+        // grant them all (a code for one of the binding's names does not suffice).
+        Grants::of(auth.authorization()).check(
+            &binding.key_name.iter().cloned().collect::<Vec<_>>(),
+            &stored_use_key_with(&binding),
+            &issue_request,
+        )?;
         let certificate = self.issue_certificate(&issue_request, now).await?;
         let request_id = &req.request.message.id;
         let reissue = Reissue {
             binding_id: binding.id.clone(),
             certificate: certificate_record(&binding.id, &certificate, now),
             authorization_id: Some(auth.authorization().id.clone()),
+            replay,
             audit: vec![
                 audit_event(
                     now,

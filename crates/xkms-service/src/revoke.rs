@@ -7,7 +7,7 @@ use crate::register::audit_event;
 use crate::reissue::{stored_key_usage, stored_use_key_with};
 use crate::respond::{BindingMaterial, describe};
 use crate::service::{RequestContext, XkmsService};
-use crate::store::{BindingStatus, KeyBindingRecord, Purpose, Revocation, StoreError};
+use crate::store::{BindingStatus, KeyBindingRecord, Purpose, ReplayMark, Revocation, StoreError};
 use xkms_ca::{RevocationReason, RevokedEntry, Serial};
 use xkms_proto::{
     KeyBinding, KeyBindingAbstract, Reason, RespondWith, ResultMajor, ResultMinor,
@@ -32,7 +32,7 @@ impl XkmsService {
         let kb = &req.revoke_key_binding;
         let binding = self.identify_binding(kb).await?;
         let request_id = &req.request.message.id;
-        let authority = match &req.authorization {
+        let (authority, replay) = match &req.authorization {
             RevokeAuthorization::RevocationCode(code) => {
                 let stored = binding.revocation_code_identifier.as_deref().ok_or(
                     ServiceError::NoAuthentication("the binding has no revocation code"),
@@ -40,7 +40,8 @@ impl XkmsService {
                 if !constant_time_eq(&revocation_code_identifier(code), stored) {
                     return Err(ServiceError::NoAuthentication("wrong revocation code"));
                 }
-                "revocation code".to_owned()
+                let mark = self.revocation_code_mark(&binding.id, code, now).await?;
+                ("revocation code".to_owned(), vec![mark])
             }
             RevokeAuthorization::Authentication(authentication) => {
                 if kb.core.id.is_none() {
@@ -52,6 +53,7 @@ impl XkmsService {
                 };
                 let auth = authenticate(
                     self.store.as_ref(),
+                    &self.master_key,
                     signed,
                     authentication,
                     &binding_identities(&binding),
@@ -59,7 +61,10 @@ impl XkmsService {
                     now,
                 )
                 .await?;
-                format!("authorization {}", auth.authorization().id)
+                (
+                    format!("authorization {}", auth.authorization().id),
+                    auth.replay_marks(),
+                )
             }
         };
         if binding.status == BindingStatus::Revoked {
@@ -69,6 +74,7 @@ impl XkmsService {
             binding_id: binding.id.clone(),
             at: now,
             reason: KEY_COMPROMISE,
+            replay,
             audit: vec![audit_event(
                 now,
                 "keybinding.revoked",
@@ -98,6 +104,31 @@ impl XkmsService {
                 incomplete.then_some(ResultMinor::Incomplete),
             ),
             key_bindings: vec![key_binding],
+        })
+    }
+
+    /// The use of a revocation code, remembered (as a hash) while the binding has a
+    /// certificate that could still be revoked.
+    async fn revocation_code_mark(
+        &self,
+        binding_id: &str,
+        code: &[u8],
+        now: time::OffsetDateTime,
+    ) -> Result<ReplayMark, ServiceError> {
+        let until = self
+            .store
+            .certificates_of(binding_id)
+            .await?
+            .iter()
+            .map(|c| c.not_after)
+            .max()
+            .unwrap_or(now)
+            .max(now + self.config.protocol.replay_window);
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, code);
+        Ok(ReplayMark {
+            kind: "revocation-code".to_owned(),
+            value: digest.as_ref().to_vec(),
+            expires_at: until,
         })
     }
 

@@ -61,6 +61,9 @@ pub struct Policy {
     pub recover_authorization_uses: u32,
     /// Lifetime of a CRL (nextUpdate − thisUpdate).
     pub crl_lifetime: Duration,
+    /// How long a final asynchronous result is kept for its client to fetch (one that
+    /// carries a private key is deleted as soon as it is fetched).
+    pub result_retention: Duration,
 }
 
 impl Default for Policy {
@@ -78,6 +81,7 @@ impl Default for Policy {
             revoke_on_recover: false,
             recover_authorization_uses: 1,
             crl_lifetime: Duration::days(1),
+            result_retention: Duration::hours(24),
         }
     }
 }
@@ -111,7 +115,9 @@ pub struct XkmsService {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: IdSource,
     pub(crate) config: ServiceConfig,
-    /// Master key and key pool; without them service-generated keys and Recover are off.
+    /// Seals secrets at rest: authorization secrets, escrowed keys, finished results.
+    pub(crate) master_key: crate::escrow::MasterKey,
+    /// Key pool; without it service-generated keys and Recover are off.
     pub(crate) escrow: Option<Escrow>,
     /// Key for two-phase nonces (shared by all nodes); without it Represent is never used.
     pub(crate) nonce_key: Option<aws_lc_rs::hmac::Key>,
@@ -121,10 +127,9 @@ pub struct XkmsService {
     pub(crate) trust_base: std::sync::OnceLock<crate::trust::TrustContext>,
 }
 
-/// What service-generated keys need: the key pool and the escrow master key.
+/// What service-generated keys need besides the master key: the key pool.
 #[derive(Debug)]
 pub struct Escrow {
-    pub master_key: crate::escrow::MasterKey,
     pub key_pool: crate::keypool::KeyPool,
 }
 
@@ -134,6 +139,7 @@ impl XkmsService {
         ca: Arc<Ca>,
         clock: Arc<dyn Clock>,
         config: ServiceConfig,
+        master_key: crate::escrow::MasterKey,
     ) -> Self {
         XkmsService {
             store,
@@ -141,6 +147,7 @@ impl XkmsService {
             clock,
             ids: IdSource,
             config,
+            master_key,
             escrow: None,
             nonce_key: None,
             result_signer: None,
@@ -210,7 +217,11 @@ impl XkmsService {
             request,
             Request::Compound(c) if c.requests.len() > self.config.protocol.max_compound_requests
         );
-        let outcome = if abstract_.message.service != self.config.service_uri {
+        let outcome = if !crate::ids::acceptable_request_id(&abstract_.message.id) {
+            Err(ServiceError::InvalidRequest(
+                "the request Id must be an NCName of at most 256 characters",
+            ))
+        } else if abstract_.message.service != self.config.service_uri {
             Err(ServiceError::WrongService)
         } else if oversized_compound {
             Err(ServiceError::InvalidRequest(
@@ -229,6 +240,7 @@ impl XkmsService {
             Ok(result) => result,
             Err(err) => {
                 log_error(&abstract_.message.id, &err);
+                self.audit_refusal(ctx, request, &err).await;
                 self.error_result(request, &err)
             }
         };
@@ -243,21 +255,29 @@ impl XkmsService {
         result
     }
 
-    /// Two-phase, replay and deferral (live requests only), then the operation.
+    /// Two-phase, replay and deferral (live requests; Compound members: replay), then the
+    /// operation.
     async fn answer_checked(
         &self,
         ctx: &RequestContext<'_>,
         request: &Request,
         stage: Stage,
     ) -> Result<ResultMessage, ServiceError> {
-        if stage == Stage::Live {
-            if let Some(represent) = self.two_phase(ctx, request).await? {
-                return Ok(represent);
+        match stage {
+            Stage::Live => {
+                if let Some(represent) = self.two_phase(ctx, request).await? {
+                    return Ok(represent);
+                }
+                self.check_replay(request).await?;
+                if let Some(mode) = self.deferred_mode(request) {
+                    return self.defer(ctx, request, mode).await;
+                }
             }
-            self.check_replay(request).await?;
-            if let Some(mode) = self.deferred_mode(request) {
-                return self.defer(ctx, request, mode).await;
-            }
+            // The members of a compound are requests of their own: their Ids are
+            // checked like a top-level request's (their authentication values are
+            // checked by the operations, whatever the stage).
+            Stage::Inner => self.check_replay(request).await?,
+            Stage::Deferred => {}
         }
         self.dispatch(ctx, request).await
     }
@@ -281,7 +301,8 @@ impl XkmsService {
     }
 
     /// Keeps the result schema-valid whatever Id the request carried: `RequestId` (an
-    /// `xs:NCName`) is left out when the request's Id is not one (`Id="?"`, a DN), and
+    /// `xs:NCName`) is left out when the request's Id is not one (`Id="?"`, a DN) or is
+    /// longer than the service accepts (it is not echoed back either), and
     /// every key-binding `Id` (an `xs:ID`) is unique in the document — a binding returned
     /// twice (two inner results of a compound) gets a fresh Id for each later occurrence.
     fn tidy_ids(&self, result: &mut ResultMessage) {
@@ -289,7 +310,7 @@ impl XkmsService {
         if header
             .request_id
             .as_deref()
-            .is_some_and(|id| !xkms_proto::is_ncname(id))
+            .is_some_and(|id| !crate::ids::acceptable_request_id(id))
         {
             header.request_id = None;
         }
@@ -404,7 +425,7 @@ impl XkmsService {
             result_major: major,
             result_minor: minor,
             request_id: request_id
-                .filter(|id| xkms_proto::is_ncname(id))
+                .filter(|id| crate::ids::acceptable_request_id(id))
                 .map(str::to_owned),
         })
     }
@@ -416,6 +437,12 @@ pub fn request_abstract(request: &Request) -> &RequestAbstract {
 }
 
 fn log_error(request_id: &str, err: &ServiceError) {
+    // An unacceptable Id is not logged (it may be half a megabyte).
+    let request_id = if crate::ids::acceptable_request_id(request_id) {
+        request_id
+    } else {
+        "-"
+    };
     if err.is_receiver_fault() {
         tracing::error!(request_id, error = %err, "request failed in the service");
     } else {

@@ -20,6 +20,10 @@ pub enum StoreError {
     /// A precondition checked inside the transaction failed (e.g. authorization used up).
     #[error("conflict: {what}")]
     Conflict { what: &'static str },
+    /// A single-use value (an authentication value, a revocation code) written with
+    /// the change was already remembered: the whole change is refused.
+    #[error("single-use value already used")]
+    Replayed,
     /// The backend failed (connection, I/O, corrupt row).
     #[error("store backend: {0}")]
     Backend(String),
@@ -83,14 +87,73 @@ impl std::fmt::Debug for DerivedSecrets {
     }
 }
 
+/// The kind of a name an authorization grants (`xkmsd admin authorize --allow-name
+/// TYPE:VALUE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NameKind {
+    /// rfc822Name / S/MIME and PGP identifiers.
+    Email,
+    /// dNSName / TLS/HTTPS and TLS/SMTP identifiers.
+    Dns,
+    /// iPAddress / IPsec identifiers.
+    Ip,
+    /// uniformResourceIdentifier / TLS and XKMS identifiers.
+    Uri,
+    /// A certificate subject / PKIX identifiers.
+    Dn,
+    /// A `ds:KeyName`.
+    KeyName,
+}
+
+impl NameKind {
+    pub const ALL: [NameKind; 6] = [
+        NameKind::Email,
+        NameKind::Dns,
+        NameKind::Ip,
+        NameKind::Uri,
+        NameKind::Dn,
+        NameKind::KeyName,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NameKind::Email => "email",
+            NameKind::Dns => "dns",
+            NameKind::Ip => "ip",
+            NameKind::Uri => "uri",
+            NameKind::Dn => "dn",
+            NameKind::KeyName => "keyname",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NameKind> {
+        NameKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A name an authorization grants besides its identity, normalised (see
+/// [`crate::names`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GrantedName {
+    pub kind: NameKind,
+    pub value: String,
+}
+
 /// An authorization code ("shared secret" of the seeds), created by an administrator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authorization {
     pub id: String,
     /// E-mail address (lower case) or DN (RFC 4514, as normalised by the CA crate).
+    /// Always granted.
     pub identity: String,
     pub purpose: Purpose,
-    pub secrets: DerivedSecrets,
+    /// Further names a request authenticated by this code may put into a binding or
+    /// certificate (normalised, no control characters).
+    pub granted_names: Vec<GrantedName>,
+    /// The [`DerivedSecrets`], sealed under the master key with the row's identity as
+    /// associated data (`crate::secrets`). Empty for a row written before sealing (it
+    /// authenticates nobody until the start-up re-encryption seals it).
+    pub sealed_secrets: Vec<u8>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     /// `None` = unlimited until expiry.
@@ -168,6 +231,16 @@ pub struct CertificateRecord {
     pub revocation_reason: Option<u8>,
 }
 
+/// A value that may be accepted once (an authentication SignatureValue, a revocation
+/// code's hash), remembered until `expires_at` in the same transaction as the change it
+/// authorized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayMark {
+    pub kind: String,
+    pub value: Vec<u8>,
+    pub expires_at: OffsetDateTime,
+}
+
 /// An audit event, written in the same transaction as the change it records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
@@ -182,6 +255,58 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
+/// An audit event with its place in the hash chain: `hash` = SHA-256 over the previous
+/// event's hash, `seq` and the event's fields ([`audit_hash`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainedAuditEvent {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: u64,
+    pub event: AuditEvent,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// The newest link of the audit chain (`seq` 0 and 32 zero bytes before the first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditHead {
+    pub seq: u64,
+    pub hash: Vec<u8>,
+}
+
+/// The hash of the chain before its first event.
+pub const AUDIT_GENESIS: [u8; 32] = [0u8; 32];
+
+/// The chain hash of `event` at position `seq` after an event hashed `prev`: SHA-256 of a
+/// length-prefixed encoding, so no two different events hash the same input. Stores call
+/// it when they append; `xkmsd admin audit --verify` recomputes it.
+pub fn audit_hash(prev: &[u8], seq: u64, event: &AuditEvent) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(b"xkms audit v1\0");
+    let mut field = |bytes: &[u8]| {
+        ctx.update(&(bytes.len() as u64).to_be_bytes());
+        ctx.update(bytes);
+    };
+    field(prev);
+    field(&seq.to_be_bytes());
+    field(
+        &event
+            .at
+            .unix_timestamp_nanos()
+            .div_euclid(1_000)
+            .to_be_bytes(),
+    );
+    field(event.kind.as_bytes());
+    match &event.request_id {
+        Some(id) => field(id.as_bytes()),
+        None => field(b"\xff"),
+    }
+    field(event.subject.as_bytes());
+    field(event.detail.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
 /// Everything a successful registration writes, atomically.
 #[derive(Debug, Clone)]
 pub struct Registration {
@@ -191,9 +316,13 @@ pub struct Registration {
     /// incremented inside the transaction and the whole registration fails with
     /// `Conflict` if it is used up, expired, or not of purpose `register`.
     pub authorization_id: Option<String>,
-    /// The service-generated private key, encrypted under the service master key
-    /// (escrow for Recover). `None` for client-generated keys.
+    /// The service-generated private key, encrypted under the service master key with
+    /// the binding id as associated data (escrow for Recover). `None` for
+    /// client-generated keys.
     pub escrowed_private_key: Option<Vec<u8>>,
+    /// Single-use values this registration consumes (`StoreError::Replayed` if one was
+    /// already remembered).
+    pub replay: Vec<ReplayMark>,
     pub audit: Vec<AuditEvent>,
 }
 
@@ -205,6 +334,8 @@ pub struct Reissue {
     pub certificate: CertificateRecord,
     /// Counted like in [`Registration`] (purpose `register`), when present.
     pub authorization_id: Option<String>,
+    /// As in [`Registration`].
+    pub replay: Vec<ReplayMark>,
     pub audit: Vec<AuditEvent>,
 }
 
@@ -215,6 +346,8 @@ pub struct Revocation {
     pub at: OffsetDateTime,
     /// RFC 5280 CRLReason for the certificates (1 = keyCompromise).
     pub reason: u8,
+    /// As in [`Registration`].
+    pub replay: Vec<ReplayMark>,
     pub audit: Vec<AuditEvent>,
 }
 
@@ -227,6 +360,8 @@ pub struct Recovery {
     pub authorization_id: String,
     /// When set, the binding is revoked as by [`Revocation`] in the same transaction.
     pub revoke: Option<Revocation>,
+    /// As in [`Registration`].
+    pub replay: Vec<ReplayMark>,
     pub audit: Vec<AuditEvent>,
 }
 
@@ -339,6 +474,17 @@ pub trait AuthorizationStore: Send + Sync {
 
     /// One authorization by id, whatever its state.
     async fn get_authorization(&self, id: &str) -> Result<Option<Authorization>, StoreError>;
+
+    /// Up to `limit` authorizations written before secrets were sealed, with their
+    /// derived secrets in the clear (start-up re-encryption only).
+    async fn unsealed_authorizations(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(Authorization, DerivedSecrets)>, StoreError>;
+
+    /// Stores the sealed secrets of an unsealed authorization and erases the clear ones.
+    /// `Conflict` if it is already sealed; `NotFound` if absent.
+    async fn seal_authorization(&self, id: &str, sealed_secrets: &[u8]) -> Result<(), StoreError>;
 }
 
 /// Key bindings, certificates and serials.
@@ -373,6 +519,26 @@ pub trait KeyBindingStore: Send + Sync {
     /// The escrowed (master-key encrypted) private key of a binding, if any.
     async fn escrowed_key(&self, binding_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Up to `limit` escrowed keys sealed in the first format (whose associated data
+    /// did not name the binding), as (binding id, blob).
+    async fn legacy_escrowed_keys(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+
+    /// Replaces a first-format escrow blob by one bound to its binding. `Conflict` if the
+    /// row is not in the first format; `NotFound` if absent.
+    async fn reseal_escrowed_key(&self, binding_id: &str, blob: &[u8]) -> Result<(), StoreError>;
+
+    /// Whether a binding with this key (SHA-256 SPKI fingerprint) has a certificate
+    /// revoked for key compromise.
+    async fn key_compromised(&self, key_fingerprint: &[u8]) -> Result<bool, StoreError>;
+
+    /// Whether the store holds anything the key files vouch for: an authorization, a
+    /// key binding or a reserved serial (a certificate). A new CA or master key may only
+    /// be created for a store without any.
+    async fn holds_records(&self) -> Result<bool, StoreError>;
+
     /// Records a recovery (consumes the authorization; revokes if asked), atomically.
     async fn commit_recovery(&self, recovery: &Recovery) -> Result<(), StoreError>;
 
@@ -383,11 +549,30 @@ pub trait KeyBindingStore: Send + Sync {
     async fn count_bindings(&self) -> Result<u64, StoreError>;
 }
 
-/// Audit trail.
+/// Audit trail: a hash chain ([`audit_hash`]). Every append, in every transaction that
+/// writes events, extends the chain under a lock on its head, so concurrent writers
+/// (several nodes on one database) link one after the other.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Most recent events first.
     async fn recent_audit_events(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Appends one event on its own (a refusal or failed authentication: nothing else
+    /// changes).
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Chained events with `seq > after`, in chain order, at most `limit`.
+    async fn audit_chain(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ChainedAuditEvent>, StoreError>;
+
+    /// The newest link.
+    async fn audit_head(&self) -> Result<AuditHead, StoreError>;
+
+    /// Events written before the chain existed (not covered by it).
+    async fn unchained_audit_events(&self) -> Result<u64, StoreError>;
 }
 
 /// Asynchronous requests and their jobs, shared by every node.
@@ -431,6 +616,30 @@ pub trait PendingStore: Send + Sync {
         state: Option<PendingState>,
         limit: usize,
     ) -> Result<Vec<PendingRecord>, StoreError>;
+
+    /// Deletes a final record (its result was delivered). `Conflict` if it is not
+    /// final; `NotFound` if absent.
+    async fn delete_pending(&self, response_id: &str, audit: &AuditEvent)
+    -> Result<(), StoreError>;
+
+    /// Deletes every final record last updated before `before`; how many. An audit event
+    /// `audit` is written when any was deleted.
+    async fn purge_pending(
+        &self,
+        before: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<u64, StoreError>;
+
+    /// Up to `limit` (response id, result) whose result is not sealed (`sealed:` prefix),
+    /// written before results were sealed.
+    async fn unsealed_pending_results(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Replaces an unsealed result by its sealed form. `Conflict` if the stored result
+    /// is already sealed or absent.
+    async fn seal_pending_result(&self, response_id: &str, sealed: &str) -> Result<(), StoreError>;
 }
 
 /// Single-use values with an expiry: request Ids (replay window) and two-phase nonces.
@@ -444,6 +653,14 @@ pub trait ReplayStore: Send + Sync {
         kind: &str,
         value: &[u8],
         expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Whether `value` of `kind` is remembered and has not expired (read only).
+    async fn is_remembered(
+        &self,
+        kind: &str,
+        value: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 }

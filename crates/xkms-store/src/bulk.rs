@@ -82,6 +82,7 @@ impl Encoded {
                 escrow.push(vec![
                     Value::Text(Some(b.id.clone())),
                     Value::Blob(Some(key.clone())),
+                    Value::Int(Some(crate::ESCROW_FORMAT_BOUND)),
                 ]);
             }
         }

@@ -5,7 +5,7 @@
 //! identically by another.
 
 use time::OffsetDateTime;
-use xkms_service::store::{BindingStatus, Purpose, StoreError};
+use xkms_service::store::{BindingStatus, GrantedName, NameKind, Purpose, StoreError};
 
 /// Microseconds since the Unix epoch, UTC. Sub-microsecond precision is truncated
 /// (towards negative infinity, so ordering is preserved for pre-1970 times too).
@@ -47,6 +47,39 @@ pub(crate) fn key_usage_to_column(uris: &[String]) -> Result<String, StoreError>
 
 pub(crate) fn key_usage_from_column(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_owned).collect()
+}
+
+/// Granted names as `kind:value` lines. A value with a control character would not
+/// round-trip, so it is refused instead.
+pub(crate) fn granted_names_to_column(names: &[GrantedName]) -> Result<String, StoreError> {
+    let mut out = String::new();
+    for name in names {
+        if name.value.is_empty() || name.value.chars().any(char::is_control) {
+            return Err(StoreError::Backend(
+                "granted name is empty or contains a control character".into(),
+            ));
+        }
+        out.push_str(name.kind.as_str());
+        out.push(':');
+        out.push_str(&name.value);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+pub(crate) fn granted_names_from_column(text: &str) -> Result<Vec<GrantedName>, StoreError> {
+    text.lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (kind, value) = line
+                .split_once(':')
+                .ok_or_else(|| corrupt("granted name"))?;
+            Ok(GrantedName {
+                kind: NameKind::parse(kind).ok_or_else(|| corrupt("granted name kind"))?,
+                value: value.to_owned(),
+            })
+        })
+        .collect()
 }
 
 pub(crate) fn count_from_column(value: i64, what: &'static str) -> Result<u32, StoreError> {
@@ -117,6 +150,29 @@ mod tests {
         assert!(key_usage_from_column("").is_empty());
         assert!(key_usage_to_column(&["a b".to_owned()]).is_err());
         assert!(key_usage_to_column(&[String::new()]).is_err());
+    }
+
+    #[test]
+    fn granted_names_round_trip_and_refuse_control_characters() {
+        let names = vec![
+            GrantedName {
+                kind: NameKind::Dn,
+                value: "CN=Joe Doe,O=Joe Corp,C=US".into(),
+            },
+            GrantedName {
+                kind: NameKind::Uri,
+                value: "https://example.com/a:b".into(),
+            },
+        ];
+        let text = granted_names_to_column(&names).unwrap();
+        assert_eq!(granted_names_from_column(&text).unwrap(), names);
+        assert!(granted_names_from_column("").unwrap().is_empty());
+        assert!(granted_names_from_column("bogus:x\n").is_err());
+        let bad = GrantedName {
+            kind: NameKind::KeyName,
+            value: "a\nb".into(),
+        };
+        assert!(granted_names_to_column(&[bad]).is_err());
     }
 
     #[test]

@@ -181,6 +181,8 @@ pub(crate) static AUTHORIZATIONS: Table = Table {
         ("expires_at", Int),
         ("max_uses", Int),
         ("uses", Int),
+        ("granted_names", Text),
+        ("sealed_secrets", Blob),
     ],
     key_len: 1,
 };
@@ -238,7 +240,7 @@ pub(crate) static CERTIFICATES: Table = Table {
 
 pub(crate) static ESCROWED_KEYS: Table = Table {
     name: "escrowed_keys",
-    columns: &[("binding_id", Text), ("private_key", Blob)],
+    columns: &[("binding_id", Text), ("private_key", Blob), ("format", Int)],
     key_len: 1,
 };
 
@@ -251,6 +253,9 @@ static AUDIT_EVENTS: Table = Table {
         ("request_id", Text),
         ("subject", Text),
         ("detail", Text),
+        ("seq", Int),
+        ("prev_hash", Blob),
+        ("hash", Blob),
     ],
     key_len: 1,
 };
@@ -281,7 +286,9 @@ static REPLAY_VALUES: Table = Table {
     key_len: 2,
 };
 
-/// Every table of the schema (except `schema_migrations`), parents before children.
+/// Every table of the schema (except `schema_migrations`, and `audit_head`, which every
+/// store has from its migration and `finish_copy` moves to the copied chain's end),
+/// parents before children.
 static TABLES: [&Table; 9] = [
     &AUTHORIZATIONS,
     &SERIALS,

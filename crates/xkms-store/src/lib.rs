@@ -25,6 +25,10 @@ use std::sync::Arc;
 use xkms_service::store::{Store, StoreError};
 
 pub use copy::{CopyReport, TableCopied, copy_store};
+
+/// `escrowed_keys.format` of rows this version writes: the blob's associated data names
+/// its binding (the service's escrow sealing); format 1 rows are resealed at start.
+pub(crate) const ESCROW_FORMAT_BOUND: i64 = 2;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 

@@ -6,13 +6,15 @@
 
 use sqlx::Row;
 use xkms_service::store::{
-    AuditEvent, Authorization, CertificateRecord, DerivedSecrets, KeyBindingRecord, PendingRecord,
-    PendingState, RevokedCertificate, StoreError, StoredUseKeyWith,
+    AuditEvent, AuditHead, Authorization, CertificateRecord, ChainedAuditEvent, DerivedSecrets,
+    KeyBindingRecord, PendingRecord, PendingState, RevokedCertificate, StoreError,
+    StoredUseKeyWith,
 };
 
 use crate::columns::{
-    corrupt, count_from_column, key_usage_from_column, optional_timestamp_from_column,
-    purpose_from_column, reason_from_column, status_from_column, timestamp_from_column,
+    corrupt, count_from_column, granted_names_from_column, key_usage_from_column,
+    optional_timestamp_from_column, purpose_from_column, reason_from_column, status_from_column,
+    timestamp_from_column,
 };
 use crate::db_error::db_error;
 
@@ -86,13 +88,23 @@ impl<R: ColumnReader> Reader<'_, R> {
     }
 }
 
+/// The columns [`authorization`] reads. The four clear secret columns of rows written
+/// before sealing are read only by [`unsealed_secrets`].
 macro_rules! authorization_columns {
     () => {
-        "id, identity, purpose, auth_key_saslprep, \
-     auth_key_legacy, kek_saslprep, kek_legacy, created_at, expires_at, max_uses, uses"
+        "id, identity, purpose, granted_names, sealed_secrets, created_at, expires_at, \
+         max_uses, uses"
     };
 }
 pub(crate) use authorization_columns;
+
+/// The clear secrets of a row written before sealing.
+macro_rules! unsealed_secret_columns {
+    () => {
+        "auth_key_saslprep, auth_key_legacy, kek_saslprep, kek_legacy"
+    };
+}
+pub(crate) use unsealed_secret_columns;
 
 pub(crate) fn authorization<R: ColumnReader>(row: &R) -> Result<Authorization, StoreError> {
     let r = Reader {
@@ -103,12 +115,8 @@ pub(crate) fn authorization<R: ColumnReader>(row: &R) -> Result<Authorization, S
         id: r.text("id")?,
         identity: r.text("identity")?,
         purpose: purpose_from_column(&r.text("purpose")?)?,
-        secrets: DerivedSecrets {
-            auth_key_saslprep: r.bytes("auth_key_saslprep")?,
-            auth_key_legacy: r.bytes("auth_key_legacy")?,
-            kek_saslprep: r.bytes("kek_saslprep")?,
-            kek_legacy: r.bytes("kek_legacy")?,
-        },
+        granted_names: granted_names_from_column(&r.text("granted_names")?)?,
+        sealed_secrets: r.opt_bytes("sealed_secrets")?.unwrap_or_default(),
         created_at: r.time("created_at")?,
         expires_at: r.time("expires_at")?,
         max_uses: r
@@ -116,6 +124,19 @@ pub(crate) fn authorization<R: ColumnReader>(row: &R) -> Result<Authorization, S
             .map(|v| count_from_column(v, "max_uses"))
             .transpose()?,
         uses: count_from_column(r.int("uses")?, "uses")?,
+    })
+}
+
+pub(crate) fn unsealed_secrets<R: ColumnReader>(row: &R) -> Result<DerivedSecrets, StoreError> {
+    let r = Reader {
+        row,
+        what: "authorization row",
+    };
+    Ok(DerivedSecrets {
+        auth_key_saslprep: r.bytes("auth_key_saslprep")?,
+        auth_key_legacy: r.bytes("auth_key_legacy")?,
+        kek_saslprep: r.bytes("kek_saslprep")?,
+        kek_legacy: r.bytes("kek_legacy")?,
     })
 }
 
@@ -241,6 +262,39 @@ pub(crate) fn audit_event<R: ColumnReader>(row: &R) -> Result<AuditEvent, StoreE
         request_id: r.opt_text("request_id")?,
         subject: r.text("subject")?,
         detail: r.text("detail")?,
+    })
+}
+
+macro_rules! chained_audit_columns {
+    () => {
+        "seq, prev_hash, hash, at, kind, request_id, subject, detail"
+    };
+}
+pub(crate) use chained_audit_columns;
+
+pub(crate) fn chained_audit_event<R: ColumnReader>(
+    row: &R,
+) -> Result<ChainedAuditEvent, StoreError> {
+    let r = Reader {
+        row,
+        what: "audit row",
+    };
+    Ok(ChainedAuditEvent {
+        seq: u64::try_from(r.int("seq")?).map_err(|_| corrupt("audit seq"))?,
+        event: audit_event(row)?,
+        prev_hash: r.bytes("prev_hash")?,
+        hash: r.bytes("hash")?,
+    })
+}
+
+pub(crate) fn audit_head<R: ColumnReader>(row: &R) -> Result<AuditHead, StoreError> {
+    let r = Reader {
+        row,
+        what: "audit head",
+    };
+    Ok(AuditHead {
+        seq: u64::try_from(r.int("seq")?).map_err(|_| corrupt("audit seq"))?,
+        hash: r.bytes("hash")?,
     })
 }
 

@@ -9,6 +9,9 @@
 //!   conditional `UPDATE`s or row locks, and REPEATABLE READ reads);
 //! - `LOCK_BINDING_SQL`: reads a binding's status and, where the backend has row locks,
 //!   locks the row until commit so a concurrent revocation waits;
+//! - `LOCK_AUDIT_HEAD_SQL`: reads the audit chain's head and, where the backend has row
+//!   locks, locks it until commit, so the events of concurrent transactions (several
+//!   nodes) link one after the other (SQLite: the `BEGIN IMMEDIATE` write lock does it);
 //! - `CLAIM_PENDING_SQL`: the claim of the oldest runnable pending job;
 //! - `AFTER_COPY_SQL`: statements run once after `copy_store` filled the store.
 //!
@@ -22,22 +25,23 @@ macro_rules! impl_store {
             use sqlx::Row;
             use time::OffsetDateTime;
             use xkms_service::store::{
-                AuditEvent, AuditStore, Authorization, AuthorizationStore, BindingSelector,
-                BindingStatus, CertificateRecord, KeyBindingRecord, KeyBindingStore,
-                PendingRecord, PendingState, PendingStore, Purpose, Recovery, Registration,
-                Reissue, ReplayStore, Revocation, RevokedCertificate, StoreError,
+                AuditEvent, AuditHead, AuditStore, Authorization, AuthorizationStore,
+                BindingSelector, BindingStatus, CertificateRecord, ChainedAuditEvent,
+                DerivedSecrets, KeyBindingRecord, KeyBindingStore, PendingRecord, PendingState,
+                PendingStore, Purpose, Recovery, Registration, Reissue, ReplayMark, ReplayStore,
+                Revocation, RevokedCertificate, StoreError, audit_hash,
             };
 
             use super::$store;
             use $crate::columns::{
-                corrupt, key_usage_to_column, limit_to_column, optional_timestamp_to_column,
-                timestamp_to_column,
+                corrupt, granted_names_to_column, key_usage_to_column, limit_to_column,
+                optional_timestamp_to_column, timestamp_to_column,
             };
             use $crate::copy::{RawTables, Table, Value};
             use $crate::db_error::db_error;
             use $crate::rows::{
                 self, audit_columns, authorization_columns, certificate_columns,
-                pending_columns,
+                chained_audit_columns, pending_columns, unsealed_secret_columns,
             };
 
             type Db = $db;
@@ -51,23 +55,26 @@ macro_rules! impl_store {
                     audit: &AuditEvent,
                 ) -> Result<(), StoreError> {
                     let a = authorization;
+                    let granted = granted_names_to_column(&a.granted_names)?;
                     let mut tx = self.begin_write().await?;
+                    // The clear secret columns of the first schema stay empty.
                     sqlx::query(concat!(
                         "INSERT INTO authorizations (",
                         authorization_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                        ", ",
+                        unsealed_secret_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $10)"
                     ))
                     .bind(&a.id)
                     .bind(&a.identity)
                     .bind(a.purpose.as_str())
-                    .bind(a.secrets.auth_key_saslprep.as_slice())
-                    .bind(a.secrets.auth_key_legacy.as_slice())
-                    .bind(a.secrets.kek_saslprep.as_slice())
-                    .bind(a.secrets.kek_legacy.as_slice())
+                    .bind(granted)
+                    .bind(a.sealed_secrets.as_slice())
                     .bind(timestamp_to_column(a.created_at)?)
                     .bind(timestamp_to_column(a.expires_at)?)
                     .bind(a.max_uses.map(i64::from))
                     .bind(i64::from(a.uses))
+                    .bind(Vec::<u8>::new())
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error("authorization"))?;
@@ -121,6 +128,56 @@ macro_rules! impl_store {
                     .map_err(db_error("authorization"))?;
                     row.as_ref().map(rows::authorization).transpose()
                 }
+
+                async fn unsealed_authorizations(
+                    &self,
+                    limit: usize,
+                ) -> Result<Vec<(Authorization, DerivedSecrets)>, StoreError> {
+                    let rows = sqlx::query(concat!(
+                        "SELECT ",
+                        authorization_columns!(),
+                        ", ",
+                        unsealed_secret_columns!(),
+                        " FROM authorizations WHERE sealed_secrets IS NULL ORDER BY id LIMIT $1"
+                    ))
+                    .bind(limit_to_column(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error("authorizations"))?;
+                    rows.iter()
+                        .map(|row| Ok((rows::authorization(row)?, rows::unsealed_secrets(row)?)))
+                        .collect()
+                }
+
+                async fn seal_authorization(
+                    &self,
+                    id: &str,
+                    sealed_secrets: &[u8],
+                ) -> Result<(), StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    let sealed = sqlx::query(
+                        "UPDATE authorizations SET sealed_secrets = $2, auth_key_saslprep = $3, \
+                         auth_key_legacy = $3, kek_saslprep = $3, kek_legacy = $3 \
+                         WHERE id = $1 AND sealed_secrets IS NULL",
+                    )
+                    .bind(id)
+                    .bind(sealed_secrets)
+                    .bind(Vec::<u8>::new())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error("authorization"))?;
+                    if sealed.rows_affected() != 1 {
+                        return Err(missing_or_conflict(
+                            &mut tx,
+                            "SELECT 1 FROM authorizations WHERE id = $1",
+                            id,
+                            "authorization",
+                            "authorization already sealed",
+                        )
+                        .await);
+                    }
+                    tx.commit().await.map_err(db_error("commit"))
+                }
             }
 
             #[async_trait]
@@ -159,14 +216,17 @@ macro_rules! impl_store {
                             .await?;
                     }
                     require_reserved(&mut tx, &registration.certificate.serial).await?;
+                    remember_all(&mut tx, &registration.replay, row.created_at).await?;
                     row.insert(&mut tx, binding).await?;
                     insert_certificate(&mut tx, &registration.certificate).await?;
                     if let Some(key) = &registration.escrowed_private_key {
                         sqlx::query(
-                            "INSERT INTO escrowed_keys (binding_id, private_key) VALUES ($1, $2)",
+                            "INSERT INTO escrowed_keys (binding_id, private_key, format) \
+                             VALUES ($1, $2, $3)",
                         )
                         .bind(&binding.id)
                         .bind(key.as_slice())
+                        .bind($crate::ESCROW_FORMAT_BOUND)
                         .execute(&mut *tx)
                         .await
                         .map_err(db_error("escrowed key"))?;
@@ -251,18 +311,21 @@ macro_rules! impl_store {
                             .await?;
                     }
                     require_reserved(&mut tx, &certificate.serial).await?;
+                    remember_all(&mut tx, &reissue.replay, issued_at).await?;
                     insert_certificate(&mut tx, certificate).await?;
                     insert_audits(&mut tx, &reissue.audit).await?;
                     tx.commit().await.map_err(db_error("commit"))
                 }
 
                 async fn revoke_binding(&self, revocation: &Revocation) -> Result<(), StoreError> {
+                    let at = timestamp_to_column(revocation.at)?;
                     let mut tx = self.begin_write().await?;
                     if !revoke(&mut tx, revocation).await? {
                         return Err(StoreError::Conflict {
                             what: "binding already revoked",
                         });
                     }
+                    remember_all(&mut tx, &revocation.replay, at).await?;
                     insert_audits(&mut tx, &revocation.audit).await?;
                     tx.commit().await.map_err(db_error("commit"))
                 }
@@ -281,6 +344,77 @@ macro_rules! impl_store {
                     row.map(|r| r.try_get::<Vec<u8>, _>(0))
                         .transpose()
                         .map_err(db_error("escrowed key"))
+                }
+
+                async fn legacy_escrowed_keys(
+                    &self,
+                    limit: usize,
+                ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT binding_id, private_key FROM escrowed_keys WHERE format = 1 \
+                         ORDER BY binding_id LIMIT $1",
+                    )
+                    .bind(limit_to_column(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error("escrowed keys"))?;
+                    rows.iter()
+                        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<Vec<u8>, _>(1)?)))
+                        .collect::<Result<_, sqlx::Error>>()
+                        .map_err(db_error("escrowed keys"))
+                }
+
+                async fn reseal_escrowed_key(
+                    &self,
+                    binding_id: &str,
+                    blob: &[u8],
+                ) -> Result<(), StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    let resealed = sqlx::query(
+                        "UPDATE escrowed_keys SET private_key = $2, format = $3 \
+                         WHERE binding_id = $1 AND format = 1",
+                    )
+                    .bind(binding_id)
+                    .bind(blob)
+                    .bind($crate::ESCROW_FORMAT_BOUND)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error("escrowed key"))?;
+                    if resealed.rows_affected() != 1 {
+                        return Err(missing_or_conflict(
+                            &mut tx,
+                            "SELECT 1 FROM escrowed_keys WHERE binding_id = $1",
+                            binding_id,
+                            "escrowed key",
+                            "escrowed key already resealed",
+                        )
+                        .await);
+                    }
+                    tx.commit().await.map_err(db_error("commit"))
+                }
+
+                async fn key_compromised(&self, key_fingerprint: &[u8]) -> Result<bool, StoreError> {
+                    let row = sqlx::query(
+                        "SELECT 1 FROM key_bindings kb JOIN certificates c ON c.binding_id = kb.id \
+                         WHERE kb.key_fingerprint = $1 AND c.revocation_reason = 1 LIMIT 1",
+                    )
+                    .bind(key_fingerprint)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error("compromised keys"))?;
+                    Ok(row.is_some())
+                }
+
+                async fn holds_records(&self) -> Result<bool, StoreError> {
+                    let n = count(
+                        &self.pool,
+                        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM authorizations LIMIT 1) a) \
+                         + (SELECT COUNT(*) FROM (SELECT 1 FROM key_bindings LIMIT 1) b) \
+                         + (SELECT COUNT(*) FROM (SELECT 1 FROM serials LIMIT 1) s)",
+                        "record count",
+                    )
+                    .await?;
+                    Ok(n > 0)
                 }
 
                 async fn commit_recovery(&self, recovery: &Recovery) -> Result<(), StoreError> {
@@ -318,14 +452,17 @@ macro_rules! impl_store {
                     }
                     use_authorization(&mut tx, &recovery.authorization_id, Purpose::Recover, at)
                         .await?;
-                    insert_audits(&mut tx, &recovery.audit).await?;
+                    remember_all(&mut tx, &recovery.replay, at).await?;
                     // An already revoked binding may still be recovered: then there is
                     // nothing to revoke, and the revocation's own events are not written.
+                    let mut events = recovery.audit.clone();
                     if let Some(revocation) = &recovery.revoke {
                         if revoke(&mut tx, revocation).await? {
-                            insert_audits(&mut tx, &revocation.audit).await?;
+                            events.extend(revocation.audit.iter().cloned());
                         }
                     }
+                    // Last: the audit chain's head is the last lock a transaction takes.
+                    insert_audits(&mut tx, &events).await?;
                     tx.commit().await.map_err(db_error("commit"))
                 }
 
@@ -360,6 +497,48 @@ macro_rules! impl_store {
                     .await
                     .map_err(db_error("audit events"))?;
                     rows.iter().map(rows::audit_event).collect()
+                }
+
+                async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    insert_audit(&mut tx, event).await?;
+                    tx.commit().await.map_err(db_error("commit"))
+                }
+
+                async fn audit_chain(
+                    &self,
+                    after: u64,
+                    limit: usize,
+                ) -> Result<Vec<ChainedAuditEvent>, StoreError> {
+                    let after = i64::try_from(after).unwrap_or(i64::MAX);
+                    let rows = sqlx::query(concat!(
+                        "SELECT ",
+                        chained_audit_columns!(),
+                        " FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+                    ))
+                    .bind(after)
+                    .bind(limit_to_column(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error("audit events"))?;
+                    rows.iter().map(rows::chained_audit_event).collect()
+                }
+
+                async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+                    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db_error("audit head"))?;
+                    rows::audit_head(&row)
+                }
+
+                async fn unchained_audit_events(&self) -> Result<u64, StoreError> {
+                    count(
+                        &self.pool,
+                        "SELECT COUNT(*) FROM audit_events WHERE seq IS NULL",
+                        "audit events",
+                    )
+                    .await
                 }
             }
 
@@ -511,6 +690,99 @@ macro_rules! impl_store {
                         .map_err(db_error("pending requests"))?;
                     rows.iter().map(rows::pending).collect()
                 }
+
+                async fn delete_pending(
+                    &self,
+                    response_id: &str,
+                    audit: &AuditEvent,
+                ) -> Result<(), StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    let deleted = sqlx::query(
+                        "DELETE FROM pending_requests WHERE response_id = $1 \
+                         AND state IN ('done', 'rejected')",
+                    )
+                    .bind(response_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error("pending request"))?;
+                    if deleted.rows_affected() != 1 {
+                        return Err(missing_or_conflict(
+                            &mut tx,
+                            "SELECT 1 FROM pending_requests WHERE response_id = $1",
+                            response_id,
+                            "pending request",
+                            "pending request not final",
+                        )
+                        .await);
+                    }
+                    insert_audit(&mut tx, audit).await?;
+                    tx.commit().await.map_err(db_error("commit"))
+                }
+
+                async fn purge_pending(
+                    &self,
+                    before: OffsetDateTime,
+                    audit: &AuditEvent,
+                ) -> Result<u64, StoreError> {
+                    let before = timestamp_to_column(before)?;
+                    let mut tx = self.begin_write().await?;
+                    let purged = sqlx::query(
+                        "DELETE FROM pending_requests WHERE state IN ('done', 'rejected') \
+                         AND updated_at < $1",
+                    )
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error("pending requests"))?
+                    .rows_affected();
+                    if purged == 0 {
+                        return Ok(0);
+                    }
+                    insert_audit(&mut tx, audit).await?;
+                    tx.commit().await.map_err(db_error("commit"))?;
+                    Ok(purged)
+                }
+
+                async fn unsealed_pending_results(
+                    &self,
+                    limit: usize,
+                ) -> Result<Vec<(String, String)>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT response_id, result FROM pending_requests \
+                         WHERE result IS NOT NULL AND result NOT LIKE 'sealed:%' \
+                         ORDER BY response_id LIMIT $1",
+                    )
+                    .bind(limit_to_column(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error("pending results"))?;
+                    rows.iter()
+                        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+                        .collect::<Result<_, sqlx::Error>>()
+                        .map_err(db_error("pending results"))
+                }
+
+                async fn seal_pending_result(
+                    &self,
+                    response_id: &str,
+                    sealed: &str,
+                ) -> Result<(), StoreError> {
+                    let updated = sqlx::query(
+                        "UPDATE pending_requests SET result = $2 WHERE response_id = $1 \
+                         AND result IS NOT NULL AND result NOT LIKE 'sealed:%'",
+                    )
+                    .bind(response_id)
+                    .bind(sealed)
+                    .execute(self.writer())
+                    .await
+                    .map_err(db_error("pending result"))?;
+                    if updated.rows_affected() != 1 {
+                        return Err(StoreError::Conflict {
+                            what: "pending result absent or already sealed",
+                        });
+                    }
+                    Ok(())
+                }
             }
 
             #[async_trait]
@@ -552,6 +824,25 @@ macro_rules! impl_store {
                     .await
                     .map_err(db_error("replay value"))?;
                     Ok(remembered.rows_affected() == 1)
+                }
+
+                async fn is_remembered(
+                    &self,
+                    kind: &str,
+                    value: &[u8],
+                    now: OffsetDateTime,
+                ) -> Result<bool, StoreError> {
+                    let row = sqlx::query(
+                        "SELECT 1 FROM replay_values WHERE kind = $1 AND value = $2 \
+                         AND expires_at > $3",
+                    )
+                    .bind(kind)
+                    .bind(value)
+                    .bind(timestamp_to_column(now)?)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error("replay value"))?;
+                    Ok(row.is_some())
                 }
             }
 
@@ -641,6 +932,17 @@ macro_rules! impl_store {
                 }
 
                 async fn finish_copy(&self) -> Result<(), StoreError> {
+                    // The chain continues after the copied events.
+                    sqlx::query(
+                        "UPDATE audit_head SET \
+                         seq = COALESCE((SELECT MAX(seq) FROM audit_events), 0), \
+                         hash = COALESCE((SELECT hash FROM audit_events WHERE seq = \
+                         (SELECT MAX(seq) FROM audit_events)), $1) WHERE id = 1",
+                    )
+                    .bind(xkms_service::store::AUDIT_GENESIS.to_vec())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error("copy finish"))?;
                     if let Some(sql) = <$store>::AFTER_COPY_SQL {
                         sqlx::raw_sql(sql)
                             .execute(&self.pool)
@@ -856,46 +1158,99 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            /// Several audit events in one statement.
+            /// Appends `events` to the audit chain: reads (and, where the backend has row
+            /// locks, locks) the head, links each event to the one before, writes them in
+            /// one statement and moves the head — all inside the caller's transaction.
             async fn insert_audits(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), StoreError> {
                 if events.is_empty() {
                     return Ok(());
                 }
+                let head = sqlx::query(<$store>::LOCK_AUDIT_HEAD_SQL)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(db_error("audit head"))?;
+                let head = rows::audit_head(&head)?;
+                let mut prev = head.hash;
+                let mut seq = head.seq;
+                let mut rows = Vec::with_capacity(events.len());
+                for event in events {
+                    seq += 1;
+                    let hash = audit_hash(&prev, seq, event).to_vec();
+                    let column = i64::try_from(seq).map_err(|_| corrupt("audit seq"))?;
+                    rows.push((timestamp_to_column(event.at)?, column, prev, hash.clone(), event));
+                    prev = hash;
+                }
                 let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
                     "INSERT INTO audit_events (",
                     audit_columns!(),
-                    ") "
+                    ", seq, prev_hash, hash) "
                 ));
-                let mut rows = Vec::with_capacity(events.len());
-                for event in events {
-                    rows.push((timestamp_to_column(event.at)?, event));
-                }
-                q.push_values(rows, |mut b, (at, event)| {
+                q.push_values(rows, |mut b, (at, seq, prev_hash, hash, event)| {
                     b.push_bind(at)
                         .push_bind(event.kind.clone())
                         .push_bind(event.request_id.clone())
                         .push_bind(event.subject.clone())
-                        .push_bind(event.detail.clone());
+                        .push_bind(event.detail.clone())
+                        .push_bind(seq)
+                        .push_bind(prev_hash)
+                        .push_bind(hash);
                 });
                 q.build().execute(&mut **tx).await.map_err(db_error("audit event"))?;
+                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                    .bind(i64::try_from(seq).map_err(|_| corrupt("audit seq"))?)
+                    .bind(prev)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_error("audit head"))?;
                 Ok(())
             }
 
             async fn insert_audit(tx: &mut Tx, event: &AuditEvent) -> Result<(), StoreError> {
-                sqlx::query(concat!(
-                    "INSERT INTO audit_events (",
-                    audit_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5)"
-                ))
-                .bind(timestamp_to_column(event.at)?)
-                .bind(&event.kind)
-                .bind(event.request_id.as_deref())
-                .bind(&event.subject)
-                .bind(&event.detail)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error("audit event"))?;
+                insert_audits(tx, std::slice::from_ref(event)).await
+            }
+
+            /// Remembers each single-use value until its expiry, inside the caller's
+            /// transaction; `Replayed` (rolling everything back) if one is remembered and
+            /// unexpired at `now` (column microseconds). Expired rows are taken over.
+            async fn remember_all(
+                tx: &mut Tx,
+                marks: &[ReplayMark],
+                now: i64,
+            ) -> Result<(), StoreError> {
+                for mark in marks {
+                    let remembered = sqlx::query(
+                        "INSERT INTO replay_values (kind, value, expires_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (kind, value) DO UPDATE SET expires_at = excluded.expires_at \
+                         WHERE replay_values.expires_at <= $4",
+                    )
+                    .bind(&mark.kind)
+                    .bind(mark.value.as_slice())
+                    .bind(timestamp_to_column(mark.expires_at)?)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_error("replay value"))?;
+                    if remembered.rows_affected() != 1 {
+                        return Err(StoreError::Replayed);
+                    }
+                }
                 Ok(())
+            }
+
+            /// After a conditional change matched no row: `NotFound` if `exists_sql`
+            /// (with `$1` = `key`) finds no row, else `Conflict`.
+            async fn missing_or_conflict(
+                tx: &mut Tx,
+                exists_sql: &'static str,
+                key: &str,
+                what: &'static str,
+                conflict: &'static str,
+            ) -> StoreError {
+                match sqlx::query(exists_sql).bind(key).fetch_optional(&mut **tx).await {
+                    Ok(None) => StoreError::NotFound { what },
+                    Ok(Some(_)) => StoreError::Conflict { what: conflict },
+                    Err(e) => db_error(what)(e),
+                }
             }
 
             async fn count(

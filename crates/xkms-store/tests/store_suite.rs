@@ -10,9 +10,9 @@ mod suite {
     use time::macros::datetime;
     use time::{Duration, OffsetDateTime};
     use xkms_service::store::{
-        AuditEvent, Authorization, BindingSelector, BindingStatus, CertificateRecord,
-        DerivedSecrets, KeyBindingRecord, PendingRecord, PendingState, Purpose, Recovery,
-        Registration, Reissue, Revocation, RevokedCertificate, Store, StoreError, StoredUseKeyWith,
+        AuditEvent, Authorization, BindingSelector, BindingStatus, CertificateRecord, GrantedName,
+        KeyBindingRecord, NameKind, PendingRecord, PendingState, Purpose, Recovery, Registration,
+        Reissue, Revocation, RevokedCertificate, Store, StoreError, StoredUseKeyWith,
     };
 
     pub const T0: OffsetDateTime = datetime!(2025-03-01 12:00 UTC);
@@ -30,12 +30,11 @@ mod suite {
             id: id.into(),
             identity: identity.into(),
             purpose: Purpose::Register,
-            secrets: DerivedSecrets {
-                auth_key_saslprep: vec![tag; 20],
-                auth_key_legacy: vec![tag ^ 1; 20],
-                kek_saslprep: vec![tag ^ 2; 32],
-                kek_legacy: vec![tag ^ 3; 32],
-            },
+            granted_names: vec![GrantedName {
+                kind: NameKind::Dns,
+                value: format!("{id}.example.org"),
+            }],
+            sealed_secrets: vec![tag; 49],
             created_at: T0,
             expires_at: T0 + Duration::days(7),
             max_uses,
@@ -138,6 +137,7 @@ mod suite {
             certificate: certificate(serial, id, at),
             authorization_id: authorization_id.map(str::to_owned),
             escrowed_private_key: None,
+            replay: Vec::new(),
             audit: audit_events,
         }
     }
@@ -721,6 +721,7 @@ mod suite {
             binding_id: id.into(),
             certificate: certificate(serial, id, at),
             authorization_id: auth.map(str::to_owned),
+            replay: Vec::new(),
             audit: audit_events,
         }
     }
@@ -730,6 +731,7 @@ mod suite {
             binding_id: id.into(),
             at,
             reason,
+            replay: Vec::new(),
             audit: vec![audit("keybinding.revoked", id, at)],
         }
     }
@@ -739,6 +741,7 @@ mod suite {
             binding_id: id.into(),
             authorization_id: auth.into(),
             revoke: revoke.then(|| revocation(id, at, 1)),
+            replay: Vec::new(),
             audit: vec![
                 audit("authorization.used", auth, at),
                 audit("key.recovered", id, at),
@@ -785,6 +788,7 @@ mod suite {
         revoked: Vec<RevokedCertificate>,
         authorizations: Vec<Option<Authorization>>,
         pending: Vec<PendingRecord>,
+        audit_head: xkms_service::store::AuditHead,
     }
 
     async fn world(store: &dyn Store, binding_ids: &[&str], auth_ids: &[&str]) -> World {
@@ -810,6 +814,7 @@ mod suite {
             revoked: store.revoked_certificates().await.unwrap(),
             authorizations,
             pending: store.list_pending(None, 1000).await.unwrap(),
+            audit_head: store.audit_head().await.unwrap(),
         }
     }
 
@@ -1897,7 +1902,19 @@ mod suite {
             events[0].subject, "a-new",
             "new events come after the copied ones"
         );
+        assert_eq!(
+            integrity::chain_holds(target).await as usize,
+            before + 1,
+            "the copied chain goes on"
+        );
     }
+
+    /// The integrity cases, in their own file (`include!`: a child module of `suite`
+    /// that sees its fixtures).
+    mod integrity {
+        include!("store_suite/integrity.rs");
+    }
+    pub use integrity::*;
 }
 
 /// Every `&dyn Store` case of the suite; each backend runs all of them.
@@ -1930,6 +1947,13 @@ macro_rules! all_cases {
             pending_lifecycle,
             pending_claim_order_and_list,
             remember_once_until_expiry,
+            replay_marks_are_written_with_the_change,
+            compromised_keys_are_found_by_fingerprint,
+            holds_records_of_any_kind,
+            holds_records_with_an_authorization,
+            current_rows_need_no_sealing,
+            pending_results_are_deleted_when_delivered_or_old,
+            audit_events_are_chained,
         );
     };
 }
@@ -1982,6 +2006,16 @@ mod sqlite {
     async fn concurrent_claims() {
         let db = fresh().await;
         suite::concurrent_claims(Arc::new(db.store.clone())).await;
+    }
+
+    /// Two stores (two nodes) on one database file.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_audit_writers() {
+        let db = fresh().await;
+        let other = SqliteStore::open_path(&db.dir.path().join("xkms.db"))
+            .await
+            .unwrap();
+        suite::concurrent_audit_writers(vec![Arc::new(db.store.clone()), Arc::new(other)]).await;
     }
 
     #[tokio::test]
@@ -2194,6 +2228,15 @@ mod postgres {
         suite::concurrent_claims(store).await;
     }
 
+    /// Two nodes (two connection pools) append audit events at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "needs PostgreSQL (scripts/test runs it when reachable)"]
+    async fn concurrent_audit_writers() {
+        let (store, url, _schema) = fresh("concurrent_audit_writers").await;
+        let other = Arc::new(PgStore::connect(&url).await.unwrap());
+        suite::concurrent_audit_writers(vec![store, other]).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[ignore = "needs PostgreSQL (scripts/test runs it when reachable)"]
     async fn bulk_insert_registrations() {
@@ -2242,7 +2285,7 @@ mod postgres {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-            assert_eq!(versions, 1);
+            assert_eq!(versions, 2);
             for store in &stores {
                 store.close().await;
             }

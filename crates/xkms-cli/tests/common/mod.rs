@@ -76,6 +76,19 @@ impl TestServer {
         self.xkmsd_admin(&["authorize", identity, "--secret", secret])
             .await;
     }
+
+    /// The README's T100 authorization: joe@example.com, the seed DN granted too.
+    pub async fn authorize_joe(&self, secret: &str) {
+        self.xkmsd_admin(&[
+            "authorize",
+            "joe@example.com",
+            "--secret",
+            secret,
+            "--dn",
+            "C=US;S=VA;O=Joe Corp;OU=Test;CN=Joe Doe",
+        ])
+        .await;
+    }
 }
 
 /// What a finished `xkms` run printed.

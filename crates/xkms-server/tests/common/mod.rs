@@ -11,6 +11,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+/// The X.509 name of seed T100.
+pub const SEED_DN: &str = "C=US;S=VA;O=Joe Corp;OU=Test;CN=Joe Doe";
+
 /// A running `xkmsd serve`, killed on drop.
 pub struct Server {
     child: Child,
@@ -101,6 +104,22 @@ impl Server {
             identity,
             "--secret",
             secret,
+            "--purpose",
+            purpose,
+        ]);
+    }
+
+    /// The README's T100 authorization: `xkmsd admin authorize joe@example.com --secret
+    /// SECRET --dn 'C=US;S=VA;O=Joe Corp;OU=Test;CN=Joe Doe' --purpose PURPOSE` (the
+    /// seed's DN is granted besides the e-mail identity).
+    pub fn authorize_joe(&self, secret: &str, purpose: &str) {
+        self.admin(&[
+            "authorize",
+            "joe@example.com",
+            "--secret",
+            secret,
+            "--dn",
+            SEED_DN,
             "--purpose",
             purpose,
         ]);

@@ -111,6 +111,12 @@ impl PgStore {
     const LOCK_BINDING_SQL: &'static str =
         "SELECT status FROM key_bindings WHERE id = $1 FOR UPDATE";
 
+    /// Appenders of audit events wait here for each other until commit: the chain is
+    /// one sequence however many nodes write. Taken as the last lock of a transaction
+    /// (audit events are written last), so it never waits inside a lock cycle.
+    const LOCK_AUDIT_HEAD_SQL: &'static str =
+        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+
     /// The inner select locks the oldest runnable job, skipping rows another
     /// transaction has locked; the outer update takes it.
     const CLAIM_PENDING_SQL: &'static str = concat!(

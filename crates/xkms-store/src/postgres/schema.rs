@@ -12,7 +12,10 @@ use crate::db_error::db_error;
 
 /// (version, SQL). Append only; never edit a released migration. The versions are this
 /// backend's own; they need not match SQLite's.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_initial.sql")),
+    (2, include_str!("migrations/0002_integrity.sql")),
+];
 
 /// Brings the schema in the connection's `search_path` to the newest version known.
 pub(crate) async fn migrate(pool: &PgPool) -> Result<(), StoreError> {

@@ -136,6 +136,9 @@ impl SqliteStore {
     /// other writer until commit.
     const LOCK_BINDING_SQL: &'static str = "SELECT status FROM key_bindings WHERE id = $1";
 
+    /// No row locks in SQLite: the `BEGIN IMMEDIATE` write lock orders appenders.
+    const LOCK_AUDIT_HEAD_SQL: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+
     /// Runs inside `BEGIN IMMEDIATE`: the select and the update are one atomic step.
     const CLAIM_PENDING_SQL: &'static str = concat!(
         "UPDATE pending_requests SET state = 'running', lease_until = $2, updated_at = $1 \

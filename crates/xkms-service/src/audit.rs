@@ -1,0 +1,133 @@
+//! The audit trail beyond the changes themselves: refusals and failed authentications
+//! (who, from where, why — never a secret), and the check of the hash chain
+//! (`xkmsd admin audit --verify`).
+
+use crate::error::ServiceError;
+use crate::service::{RequestContext, XkmsService, operation_name, request_abstract};
+use crate::store::{AUDIT_GENESIS, AuditEvent, AuditHead, ChainedAuditEvent, audit_hash};
+use xkms_proto::Request;
+
+/// Longest requester text an audit event keeps of what a request names.
+const MAX_REQUESTER_CHARS: usize = 256;
+/// Events read per store round trip while walking the chain.
+const PAGE: usize = 1_000;
+
+/// The outcome of walking the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainVerdict {
+    /// Every link recomputes and the head names the last event.
+    Intact {
+        events: u64,
+        head: AuditHead,
+        /// Events written before the chain existed (not covered).
+        unchained: u64,
+    },
+    /// The first link that does not hold.
+    Broken { seq: u64, reason: &'static str },
+}
+
+impl XkmsService {
+    /// Records a refusal or failed authentication: the names the request gave (bounded),
+    /// the client address and the service's reason. Written on its own, after the
+    /// request was answered with nothing else changed; a failure to write is logged and
+    /// does not change the answer.
+    pub(crate) async fn audit_refusal(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: &Request,
+        err: &ServiceError,
+    ) {
+        let kind = match err {
+            ServiceError::NoAuthentication(_) | ServiceError::ProofOfPossessionRequired(_) => {
+                "authentication.failed"
+            }
+            ServiceError::Refused(_)
+            | ServiceError::KeyTooSmall { .. }
+            | ServiceError::Store(crate::store::StoreError::Replayed) => "request.refused",
+            _ => return,
+        };
+        let id = &request_abstract(request).message.id;
+        let mut requester: String = crate::pending::requester_of(request)
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_REQUESTER_CHARS + 1)
+            .collect();
+        if requester.chars().count() > MAX_REQUESTER_CHARS {
+            requester = requester.chars().take(MAX_REQUESTER_CHARS).collect();
+            requester.push('…');
+        }
+        let event = AuditEvent {
+            at: self.clock.now(),
+            kind: kind.to_owned(),
+            request_id: crate::ids::acceptable_request_id(id).then(|| id.clone()),
+            subject: requester,
+            detail: format!(
+                "{} from {}: {err}",
+                operation_name(request),
+                ctx.peer
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "-".into())
+            ),
+        };
+        if let Err(e) = self.store.append_audit(&event).await {
+            tracing::error!(error = %e, "could not audit a refusal");
+        }
+    }
+
+    /// Chained audit events after `after` (a `seq`), oldest first, at most `limit`.
+    pub async fn audit_page(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ChainedAuditEvent>, ServiceError> {
+        Ok(self.store.audit_chain(after, limit).await?)
+    }
+
+    /// Walks the whole chain: positions without gaps from 1, each event linked to the one
+    /// before and its hash recomputed, the head naming the last one. Detects an event
+    /// edited, inserted or deleted by someone who did not rewrite every later hash and
+    /// the head; compare the head hash with one noted earlier to detect that too.
+    pub async fn verify_audit_chain(&self) -> Result<ChainVerdict, ServiceError> {
+        let head = self.store.audit_head().await?;
+        let unchained = self.store.unchained_audit_events().await?;
+        let mut prev = AUDIT_GENESIS.to_vec();
+        let mut seq = 0u64;
+        loop {
+            let page = self.store.audit_chain(seq, PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            for link in page {
+                let broken = |reason| ChainVerdict::Broken {
+                    seq: link.seq,
+                    reason,
+                };
+                if link.seq != seq + 1 {
+                    return Ok(ChainVerdict::Broken {
+                        seq: seq + 1,
+                        reason: "an event is missing",
+                    });
+                }
+                if link.prev_hash != prev {
+                    return Ok(broken("does not link to the event before"));
+                }
+                if audit_hash(&prev, link.seq, &link.event).as_slice() != link.hash {
+                    return Ok(broken("its content does not match its hash"));
+                }
+                prev = link.hash;
+                seq = link.seq;
+            }
+        }
+        if head.seq != seq || head.hash != prev {
+            return Ok(ChainVerdict::Broken {
+                seq: head.seq.max(seq),
+                reason: "the head does not name the last event",
+            });
+        }
+        Ok(ChainVerdict::Intact {
+            events: seq,
+            head,
+            unchained,
+        })
+    }
+}
