@@ -27,16 +27,15 @@ pub enum ChainVerdict {
 }
 
 impl XkmsService {
-    /// Records a refusal or failed authentication: the names the request gave (bounded),
-    /// the client address and the service's reason. Written on its own, after the
-    /// request was answered with nothing else changed; a failure to write is logged and
-    /// does not change the answer.
-    pub(crate) async fn audit_refusal(
+    /// The audit event of a refusal or failed authentication (`None` for other
+    /// failures): the names the request gave (bounded), the client address and the
+    /// service's reason.
+    pub(crate) fn refusal_event(
         &self,
         ctx: &RequestContext<'_>,
         request: &Request,
         err: &ServiceError,
-    ) {
+    ) -> Option<AuditEvent> {
         let kind = match err {
             ServiceError::NoAuthentication(_) | ServiceError::ProofOfPossessionRequired(_) => {
                 "authentication.failed"
@@ -44,7 +43,7 @@ impl XkmsService {
             ServiceError::Refused(_)
             | ServiceError::KeyTooSmall { .. }
             | ServiceError::Store(crate::store::StoreError::Replayed) => "request.refused",
-            _ => return,
+            _ => return None,
         };
         let id = &request_abstract(request).message.id;
         let mut requester: String = crate::pending::requester_of(request)
@@ -56,7 +55,7 @@ impl XkmsService {
             requester = requester.chars().take(MAX_REQUESTER_CHARS).collect();
             requester.push('…');
         }
-        let event = AuditEvent {
+        Some(AuditEvent {
             at: self.clock.now(),
             kind: kind.to_owned(),
             request_id: crate::ids::acceptable_request_id(id).then(|| id.clone()),
@@ -68,9 +67,15 @@ impl XkmsService {
                     .map(|p| p.to_string())
                     .unwrap_or_else(|| "-".into())
             ),
-        };
-        if let Err(e) = self.store.append_audit(&event).await {
-            tracing::error!(error = %e, "could not audit a refusal");
+        })
+    }
+
+    /// Writes refusal events on their own, in one transaction (a compound's members
+    /// together), after the requests were answered with nothing else changed. A failure
+    /// to write is logged and does not change the answers.
+    pub(crate) async fn record_refusals(&self, events: &[AuditEvent]) {
+        if let Err(e) = self.store.append_audit(events).await {
+            tracing::error!(error = %e, "could not audit refusals");
         }
     }
 

@@ -324,12 +324,23 @@ impl XkmsService {
                 "a CompoundRequest with no request",
             ));
         }
-        let mut results = Vec::with_capacity(req.requests.len());
+        let mut answers = Vec::with_capacity(req.requests.len());
+        let mut refusals = Vec::new();
         for inner in &req.requests {
             let request = outer(inner.clone());
-            let result = Box::pin(self.answer(ctx, &request, Stage::Inner)).await;
-            results.push(inner_result(result)?);
+            let (result, refusal) =
+                Box::pin(self.answer_unaudited(ctx, &request, Stage::Inner)).await;
+            answers.push(result);
+            refusals.extend(refusal);
         }
+        // One audit transaction for every refused member, not one each.
+        if !refusals.is_empty() {
+            self.record_refusals(&refusals).await;
+        }
+        let results = answers
+            .into_iter()
+            .map(inner_result)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(CompoundResult {
             result: self.result_for(&req.request, ResultMajor::Success, None),
             results,

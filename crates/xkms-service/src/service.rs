@@ -5,7 +5,7 @@ use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::ids::IdSource;
 use crate::protocol::Stage;
-use crate::store::Store;
+use crate::store::{AuditEvent, Store};
 use std::sync::Arc;
 use time::Duration;
 use xkms_ca::Ca;
@@ -204,13 +204,29 @@ impl XkmsService {
         self.answer(ctx, request, Stage::Live).await
     }
 
-    /// Processes a request at a protocol stage (see [`Stage`]).
+    /// Processes a request at a protocol stage (see [`Stage`]); a refusal is audited.
     pub(crate) async fn answer(
         &self,
         ctx: &RequestContext<'_>,
         request: &Request,
         stage: Stage,
     ) -> ResultMessage {
+        let (result, refusal) = self.answer_unaudited(ctx, request, stage).await;
+        if let Some(event) = refusal {
+            self.record_refusals(&[event]).await;
+        }
+        result
+    }
+
+    /// Like [`answer`](Self::answer), handing back the audit event of a refusal for the
+    /// caller to write (a compound writes its members' in one transaction).
+    pub(crate) async fn answer_unaudited(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: &Request,
+        stage: Stage,
+    ) -> (ResultMessage, Option<AuditEvent>) {
+        let mut refusal = None;
         let abstract_ = request_abstract(request);
         let mut signature_value = None;
         let oversized_compound = matches!(
@@ -240,7 +256,7 @@ impl XkmsService {
             Ok(result) => result,
             Err(err) => {
                 log_error(&abstract_.message.id, &err);
-                self.audit_refusal(ctx, request, &err).await;
+                refusal = self.refusal_event(ctx, request, &err);
                 self.error_result(request, &err)
             }
         };
@@ -252,11 +268,10 @@ impl XkmsService {
         {
             result_abstract_mut(&mut result).request_signature_value = signature_value;
         }
-        result
+        (result, refusal)
     }
 
-    /// Two-phase, replay and deferral (live requests; Compound members: replay), then the
-    /// operation.
+    /// Two-phase, request-Id replay and deferral (live requests only), then the operation.
     async fn answer_checked(
         &self,
         ctx: &RequestContext<'_>,
@@ -273,11 +288,12 @@ impl XkmsService {
                     return self.defer(ctx, request, mode).await;
                 }
             }
-            // The members of a compound are requests of their own: their Ids are
-            // checked like a top-level request's (their authentication values are
-            // checked by the operations, whatever the stage).
-            Stage::Inner => self.check_replay(request).await?,
-            Stage::Deferred => {}
+            // A compound's members are checked by the operations exactly like top-level
+            // requests: their authentication values are single-use whatever the stage
+            // (the compound's own Id is checked above). Their Ids are not remembered one
+            // by one: that would cost a write per member for nothing the accepted values
+            // do not already refuse.
+            Stage::Inner | Stage::Deferred => {}
         }
         self.dispatch(ctx, request).await
     }

@@ -557,9 +557,9 @@ pub trait AuditStore: Send + Sync {
     /// Most recent events first.
     async fn recent_audit_events(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
 
-    /// Appends one event on its own (a refusal or failed authentication: nothing else
-    /// changes).
-    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Appends events on their own, in one transaction (refusals and failed
+    /// authentications: nothing else changes).
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
 
     /// Chained events with `seq > after`, in chain order, at most `limit`.
     async fn audit_chain(

@@ -499,9 +499,12 @@ macro_rules! impl_store {
                     rows.iter().map(rows::audit_event).collect()
                 }
 
-                async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+                async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+                    if events.is_empty() {
+                        return Ok(());
+                    }
                     let mut tx = self.begin_write().await?;
-                    insert_audit(&mut tx, event).await?;
+                    insert_audits(&mut tx, events).await?;
                     tx.commit().await.map_err(db_error("commit"))
                 }
 

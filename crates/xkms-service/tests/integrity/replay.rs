@@ -76,7 +76,7 @@ async fn compound_members_are_checked_like_requests() {
     assert_eq!(inner_codes(&h.process(&doc).await), vec![success()]);
     assert_eq!(h.bindings().await, 1);
 
-    // The same member in a new compound: its Id was used.
+    // The same member in a new compound: its authentication was used.
     let compound_id = |d: &str| {
         let start = d.find("CompoundRequest").unwrap();
         let at = d[start..].find("Id=\"").unwrap() + start + 4;
@@ -85,7 +85,7 @@ async fn compound_members_are_checked_like_requests() {
     };
     let again = doc.replace(&compound_id(&doc), "Inewcompound1");
     assert_eq!(inner_codes(&h.process(&again).await), vec![refused()]);
-    // With a new member Id too: its authentication was used.
+    // With a new member Id too: still the same authentication.
     let renamed = again
         .replace("Inewcompound1", "Inewcompound2")
         .replace(&format!("Id=\"{inner}\""), "Id=\"Inewmember\"");

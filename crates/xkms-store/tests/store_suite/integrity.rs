@@ -242,7 +242,7 @@ pub async fn audit_events_are_chained(store: &dyn Store) {
     insert_auth(store, &authorization("a-1", "alice@example.org", None)).await;
     register(store, &registration("k1", "01", T0, Some("a-1"))).await;
     store
-        .append_audit(&audit("authentication.failed", "eve@example.org", T0))
+        .append_audit(&[audit("authentication.failed", "eve@example.org", T0)])
         .await
         .unwrap();
     assert_eq!(chain_holds(store).await, 5);
@@ -282,7 +282,7 @@ pub async fn concurrent_audit_writers(nodes: Vec<Arc<dyn Store>>) {
                 let subject = format!("t{t}-{i}");
                 if i % 2 == 0 {
                     store
-                        .append_audit(&audit("authentication.failed", &subject, T0))
+                        .append_audit(&[audit("authentication.failed", &subject, T0)])
                         .await
                         .unwrap();
                 } else {
