@@ -119,7 +119,7 @@ impl ResultTrust {
         match self {
             ResultTrust::Unchecked => true,
             ResultTrust::Pinned(certs) => certs.contains(leaf),
-            ResultTrust::IssuedTo { issuers, subject } => issued_to(leaf, issuers, subject),
+            ResultTrust::IssuedTo { issuers, subject } => issued_to(chain, issuers, subject),
         }
     }
 }
@@ -506,17 +506,19 @@ pub fn request_header_mut(request: &mut Request) -> &mut RequestAbstract {
     request.header_mut()
 }
 
-/// Whether `leaf_der` is valid now, issued (signature verified) by one of `issuers`,
-/// and has the subject `subject`.
-fn issued_to(leaf_der: &[u8], issuers: &[Vec<u8>], subject: &str) -> bool {
+/// Whether the leaf of `chain` has the subject `subject` and a certification path to one
+/// of `issuers` (through the chain's other certificates, at most
+/// `xkms_ca::path::MAX_REQUEST_CERTIFICATES` of them) whose every signature verifies and
+/// every certificate is valid now — the service's path validator, with its work budget.
+fn issued_to(chain: &[Vec<u8>], issuers: &[Vec<u8>], subject: &str) -> bool {
     use x509_parser::prelude::{FromDer, X509Certificate};
+    use xkms_ca::path::{Cert, MAX_REQUEST_CERTIFICATES, PathBudget, PathBuilder};
+    let Some(leaf_der) = chain.first() else {
+        return false;
+    };
     let Ok((_, leaf)) = X509Certificate::from_der(leaf_der) else {
         return false;
     };
-    let now = x509_parser::time::ASN1Time::now();
-    if !leaf.validity().is_valid_at(now) {
-        return false;
-    }
     let Some(actual) = leaf
         .subject()
         .iter_attributes()
@@ -536,14 +538,24 @@ fn issued_to(leaf_der: &[u8], issuers: &[Vec<u8>], subject: &str) -> bool {
     if sorted(actual) != sorted(subject.split([',', ';']).filter_map(parse_rdn).collect()) {
         return false;
     }
-    issuers.iter().any(|anchor| {
-        X509Certificate::from_der(anchor)
-            .map(|(_, ca)| {
-                ca.subject() == leaf.issuer()
-                    && leaf.verify_signature(Some(ca.public_key())).is_ok()
-            })
-            .unwrap_or(false)
-    })
+    let Some(target) = Cert::parse(leaf_der) else {
+        return false;
+    };
+    let anchors: Vec<Cert> = issuers.iter().filter_map(|d| Cert::parse(d)).collect();
+    let intermediates: Vec<Cert> = chain[1..]
+        .iter()
+        .take(MAX_REQUEST_CERTIFICATES)
+        .filter_map(|d| Cert::parse(d))
+        .collect();
+    let candidates: Vec<&Cert> = intermediates.iter().collect();
+    let builder = PathBuilder {
+        anchors: &anchors,
+        candidates: &candidates,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    builder
+        .build(&target, &PathBudget::default())
+        .is_ok_and(|path| !path.unchecked && path.certs.iter().all(|c| c.covers(now)))
 }
 
 /// `TYPE=value` with the type upper-cased and both trimmed, for comparing names.

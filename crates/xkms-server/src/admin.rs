@@ -223,6 +223,7 @@ pub async fn run(
             crate::audit::print_and_verify(&service, since, verify).await
         }
         AdminCommand::Pending { command } => pending(command, load).await,
+        AdminCommand::Lockouts { command } => lockouts(command, load).await,
         AdminCommand::MigrateStore { from, to } => migrate_store(&from, &to).await,
         AdminCommand::Crl { common, pem } => {
             let config = load(&common)?;
@@ -254,6 +255,44 @@ pub async fn run(
                 domain,
             };
             crate::seed::seed(&load(&common)?, &params).await.map(drop)
+        }
+    }
+}
+
+async fn lockouts(
+    command: crate::cli::LockoutCommand,
+    load: impl Fn(&Common) -> anyhow::Result<Config>,
+) -> anyhow::Result<()> {
+    use crate::cli::LockoutCommand;
+    match command {
+        LockoutCommand::List { common } => {
+            let service = admin_service(&load(&common)?).await?;
+            let locked = service.locked_subjects().await?;
+            if locked.is_empty() {
+                println!("no lockouts");
+            }
+            for record in locked {
+                println!(
+                    "{}  locked until {}  ({} failures, last {})",
+                    record.subject,
+                    record
+                        .locked_until
+                        .map(rfc3339)
+                        .unwrap_or_else(|| "-".into()),
+                    record.failures,
+                    rfc3339(record.last_failure)
+                );
+            }
+            Ok(())
+        }
+        LockoutCommand::Clear { subject, common } => {
+            let service = admin_service(&load(&common)?).await?;
+            if service.unlock(&subject).await? {
+                println!("{subject}: lock lifted");
+                Ok(())
+            } else {
+                anyhow::bail!("{subject}: no failures on record (see `xkmsd admin lockouts list`)")
+            }
         }
     }
 }

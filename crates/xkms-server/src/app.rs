@@ -38,6 +38,13 @@ pub async fn build_service(config: &Config, bound: SocketAddr) -> anyhow::Result
             private_key_cipher: config.private_key_cipher_uri()?,
             revoke_on_recover: config.policy.revoke_on_recover,
             result_retention: Duration::hours(config.policy.result_retention_hours),
+            lockout: xkms_service::lockout::LockoutPolicy {
+                after_failures: config.policy.lockout_after_failures,
+                per_address: config.policy.lockout_after_failures_per_address,
+                window: Duration::seconds(config.policy.lockout_seconds),
+            },
+            max_pending_per_identity: config.policy.max_pending_per_identity,
+            max_pending_total: config.policy.max_pending_total,
             ..Policy::default()
         },
         trust: load_trust(config)?,

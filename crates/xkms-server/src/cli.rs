@@ -108,6 +108,12 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: PendingCommand,
     },
+    /// Identities, bindings and client addresses locked after repeated failed
+    /// authentications: list, clear.
+    Lockouts {
+        #[command(subcommand)]
+        command: LockoutCommand,
+    },
     /// Print the CA's current CRL (DER, or PEM with --pem) on standard output.
     Crl {
         /// PEM instead of DER.
@@ -199,6 +205,22 @@ pub enum PendingCommand {
     Reject {
         /// The ResponseId the client got with its Pending result.
         response_id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockoutCommand {
+    /// Subjects locked now (`id:IDENTITY`, `binding:ID`, `ip:ADDRESS`) and until when.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Lift a lock and forget its failures (audited).
+    Clear {
+        /// The subject as `list` prints it, e.g. `id:joe@example.com` or `ip:192.0.2.7`.
+        subject: String,
         #[command(flatten)]
         common: Common,
     },

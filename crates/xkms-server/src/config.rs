@@ -138,6 +138,17 @@ pub struct PolicyConfig {
     /// Hours a final asynchronous result is kept for its client (one with a private key
     /// is deleted as soon as it is fetched).
     pub result_retention_hours: i64,
+    /// Consecutive failed authentications that lock an identity (or a binding's
+    /// revocation code) for `lockout_seconds`.
+    pub lockout_after_failures: u32,
+    /// Failed authentications from one client address that lock the address (0: off).
+    pub lockout_after_failures_per_address: u32,
+    /// How long a lock lasts (and how long a quiet spell restarts a count).
+    pub lockout_seconds: i64,
+    /// Unfinished asynchronous requests one identity may have.
+    pub max_pending_per_identity: u64,
+    /// Unfinished asynchronous requests in total.
+    pub max_pending_total: u64,
 }
 
 impl Default for Config {
@@ -193,7 +204,12 @@ impl Default for PolicyConfig {
             key_pool_size: 8,
             private_key_cipher: "tripledes-cbc".into(),
             revoke_on_recover: false,
-            result_retention_hours: 24,
+            result_retention_hours: 24 * 7,
+            lockout_after_failures: 10,
+            lockout_after_failures_per_address: 100,
+            lockout_seconds: 900,
+            max_pending_per_identity: 16,
+            max_pending_total: 10_000,
         }
     }
 }
@@ -295,6 +311,25 @@ impl Config {
             "policy.result_retention_hours",
             self.policy.result_retention_hours,
         )?;
+        positive("policy.lockout_seconds", self.policy.lockout_seconds)?;
+        for (name, value) in [
+            (
+                "policy.lockout_after_failures",
+                u64::from(self.policy.lockout_after_failures),
+            ),
+            (
+                "policy.max_pending_per_identity",
+                self.policy.max_pending_per_identity,
+            ),
+            ("policy.max_pending_total", self.policy.max_pending_total),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
         if self.policy.min_rsa_bits < 2048 {
             return Err(ConfigError::Invalid {
                 name: "policy.min_rsa_bits",

@@ -200,10 +200,7 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
         return fault(version, status, FaultCode::Sender, "not an XKMS request");
     };
     let document = xkms_xmlsec::ReceivedDocument::parse(text);
-    let ctx = RequestContext {
-        document: &document,
-        peer,
-    };
+    let ctx = RequestContext::new(&document, peer);
     let result = state.service.process(&ctx, &request).await;
     let abstract_ = xkms_service::service::request_abstract(&request);
     log_result(&abstract_.message.id, operation(&request), &result, started);

@@ -10,8 +10,8 @@
 //! Read when scraped, each cheap: `xkms_build_info`; the process metrics from `/proc`
 //! (`process_*`, Linux); `xkms_ca_certificate_expiry_timestamp_seconds`;
 //! `xkms_certificates_issued_total` (certificates this process's CA signed); the key
-//! pool level; and `xkms_pending_jobs`, the one store query of a scrape, which lists at
-//! most [`PENDING_SCAN_LIMIT`] queued records (a value at the limit means "at least").
+//! pool level; and `xkms_pending_jobs`, the one store query of a scrape (a count per
+//! state, one `GROUP BY`; no record is loaded).
 
 use crate::http::AppState;
 use crate::process::ProcessStats;
@@ -30,9 +30,6 @@ use std::time::Instant;
 use xkms_proto::{ResultMajor, ResultMessage, ResultMinor};
 use xkms_service::store::PendingState;
 
-/// Most queued jobs counted per scrape.
-pub const PENDING_SCAN_LIMIT: usize = 10_000;
-
 /// The content type of the exposition.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
@@ -48,9 +45,8 @@ pub struct Metrics {
 pub struct Gauges {
     /// Ready keys in the pool; `None` when the service generates no keys.
     pub key_pool_level: Option<usize>,
-    /// Queued asynchronous jobs (at most [`PENDING_SCAN_LIMIT`]); `None` if the store
-    /// could not be read.
-    pub pending_jobs: Option<usize>,
+    /// Queued asynchronous jobs; `None` if the store could not be read.
+    pub pending_jobs: Option<u64>,
     /// notAfter of the CA certificate, Unix seconds.
     pub ca_expiry_seconds: i64,
     /// Certificates the CA signed since the process started.
@@ -60,12 +56,14 @@ pub struct Gauges {
 
 /// `GET /metrics`.
 pub async fn handler(State(state): State<Arc<AppState>>) -> Response {
-    let pending_jobs = match state
-        .service
-        .list_pending(Some(PendingState::Queued), PENDING_SCAN_LIMIT)
-        .await
-    {
-        Ok(records) => Some(records.len()),
+    let pending_jobs = match state.service.store().pending_counts().await {
+        Ok(counts) => Some(
+            counts
+                .iter()
+                .filter(|(s, _)| *s == PendingState::Queued)
+                .map(|(_, n)| *n)
+                .sum(),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "metrics: pending jobs unreadable");
             None
@@ -184,8 +182,8 @@ fn scraped(gauges: &Gauges) -> Registry {
     if let Some(pending) = gauges.pending_jobs {
         registry.register(
             "xkms_pending_jobs",
-            format!("Asynchronous jobs queued for a worker (counted up to {PENDING_SCAN_LIMIT})"),
-            ConstGauge::new(pending as i64),
+            "Asynchronous jobs queued for a worker",
+            ConstGauge::new(i64::try_from(pending).unwrap_or(i64::MAX)),
         );
     }
     registry.register(

@@ -303,3 +303,311 @@ async fn key_size_is_checked_before_any_signature_work() {
         );
     }
 }
+
+fn joe_params<'a>(
+    key: &'a xkms_client::ClientKey,
+    secret: &'a xkms_xmlsec::kdf::SharedSecret,
+    identity: &str,
+) -> xkms_client::RegisterParams<'a> {
+    xkms_client::RegisterParams {
+        key: Some(key),
+        key_name: Some(identity.to_owned()),
+        use_key_with: vec![xkms_proto::UseKeyWith {
+            application: xkms_proto::Application::Smime,
+            identifier: identity.to_owned(),
+        }],
+        key_usage: vec![],
+        respond_with: vec![],
+        response_mechanism: vec![],
+        secret,
+        preparation: xkms_xmlsec::kdf::SecretPreparation::SaslPrep,
+        revocation_phrase: None,
+    }
+}
+
+fn minor(result: &xkms_proto::RegisterResult) -> String {
+    format!(
+        "{:?}/{:?}",
+        result.result.result_major, result.result.result_minor
+    )
+}
+
+/// Repeated wrong secrets lock the identity: then even the right secret is refused, the
+/// operator sees the lock and can lift it; the lock and the failures are audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failed_authentications_lock_the_identity() {
+    use xkms_xmlsec::kdf::SharedSecret;
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("xkmsd.toml");
+    std::fs::write(
+        &config,
+        "[policy]\nlockout_after_failures = 5\nlockout_seconds = 600\nlockout_after_failures_per_address = 0\n",
+    )
+    .unwrap();
+    let server = Server::start_in(data, &["--config", config.to_str().unwrap()]);
+    server.authorize("joe@example.com", "right secret", "register");
+    let client = xkms_client::XkmsClient::new(&server.url);
+    let key = xkms_client::ClientKey::generate(2048).unwrap();
+    let wrong = SharedSecret::new("wrong secret".into());
+    let right = SharedSecret::new("right secret".into());
+    for _ in 0..5 {
+        let r = client
+            .register(&joe_params(&key, &wrong, "joe@example.com"))
+            .await
+            .unwrap()
+            .result;
+        assert_eq!(minor(&r), "Sender/Some(NoAuthentication)");
+    }
+    let r = client
+        .register(&joe_params(&key, &right, "joe@example.com"))
+        .await
+        .unwrap()
+        .result;
+    assert_eq!(
+        minor(&r),
+        "Sender/Some(NoAuthentication)",
+        "locked: the right secret is refused"
+    );
+    assert_eq!(server.binding_count().await, 0);
+
+    let listed = String::from_utf8(server.admin(&["lockouts", "list"]).stdout).unwrap();
+    assert!(
+        listed.contains("id:joe@example.com") && listed.contains("5 failures"),
+        "{listed}"
+    );
+    let audit = String::from_utf8(server.admin(&["audit"]).stdout).unwrap();
+    assert!(
+        audit.contains("authentication.locked") && audit.contains("authentication.failed"),
+        "{audit}"
+    );
+
+    server.admin(&["lockouts", "clear", "id:joe@example.com"]);
+    let r = client
+        .register(&joe_params(&key, &right, "joe@example.com"))
+        .await
+        .unwrap()
+        .result;
+    assert_eq!(minor(&r), "Success/None");
+    let listed = String::from_utf8(server.admin(&["lockouts", "list"]).stdout).unwrap();
+    assert!(listed.contains("no lockouts"), "{listed}");
+}
+
+/// Many failures from one client address, spread over identities, lock the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_spread_over_identities_lock_the_client_address() {
+    use xkms_xmlsec::kdf::SharedSecret;
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("xkmsd.toml");
+    std::fs::write(
+        &config,
+        "[policy]\nlockout_after_failures = 100\nlockout_after_failures_per_address = 4\n",
+    )
+    .unwrap();
+    let server = Server::start_in(data, &["--config", config.to_str().unwrap()]);
+    server.authorize("joe@example.com", "right secret", "register");
+    let client = xkms_client::XkmsClient::new(&server.url);
+    let key = xkms_client::ClientKey::generate(2048).unwrap();
+    let wrong = SharedSecret::new("wrong secret".into());
+    for i in 0..4 {
+        let identity = format!("user{i}@example.com");
+        let r = client
+            .register(&joe_params(&key, &wrong, &identity))
+            .await
+            .unwrap()
+            .result;
+        assert_eq!(minor(&r), "Sender/Some(NoAuthentication)");
+    }
+    let right = SharedSecret::new("right secret".into());
+    let r = client
+        .register(&joe_params(&key, &right, "joe@example.com"))
+        .await
+        .unwrap()
+        .result;
+    assert_eq!(
+        minor(&r),
+        "Sender/Some(NoAuthentication)",
+        "the address is locked"
+    );
+    let listed = String::from_utf8(server.admin(&["lockouts", "list"]).stdout).unwrap();
+    assert!(listed.contains("ip:127.0.0.1"), "{listed}");
+}
+
+/// A wrong secret for an identity that has an authorization code and for one that has
+/// none cost the service the same: the answer's timing must not tell which identities
+/// exist. The service's own per-request durations (its JSON log) of interleaved samples
+/// are compared by their medians, with a wide margin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_authentication_takes_as_long_whether_or_not_the_identity_has_a_code() {
+    use xkms_xmlsec::kdf::SharedSecret;
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("xkmsd.toml");
+    std::fs::write(
+        &config,
+        "[policy]\nlockout_after_failures = 100000\nlockout_after_failures_per_address = 0\n",
+    )
+    .unwrap();
+    let log = data.path().join("xkmsd.log");
+    let server = Server::start_in(
+        data,
+        &["--config", config.to_str().unwrap(), "--log-format", "json"],
+    );
+    server.authorize("joe@example.com", "right secret", "register");
+    let client = xkms_client::XkmsClient::new(&server.url);
+    let key = xkms_client::ClientKey::generate(2048).unwrap();
+    let wrong = SharedSecret::new("wrong secret".into());
+    let mut ids: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..160 {
+        for (which, identity) in ["joe@example.com", "nobody@example.com"].iter().enumerate() {
+            // A large key binding makes the signature work stand out from the rest.
+            let mut params = joe_params(&key, &wrong, identity);
+            params
+                .use_key_with
+                .extend((0..60).map(|i| xkms_proto::UseKeyWith {
+                    application: xkms_proto::Application::Tls,
+                    identifier: format!("host{i}.example.com"),
+                }));
+            let r = client.register(&params).await.unwrap();
+            assert_eq!(minor(&r.result), "Sender/Some(NoAuthentication)");
+            if round >= 10 {
+                ids[which].push(r.request_id);
+            }
+        }
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let median = |wanted: &[String]| -> f64 {
+        let mut durations: Vec<f64> = text
+            .lines()
+            .filter(|l| l.contains("\"xkms request\""))
+            .filter(|l| wanted.iter().any(|id| l.contains(id.as_str())))
+            .filter_map(|l| {
+                let at = l.find("\"duration_ms\":")? + "\"duration_ms\":".len();
+                l[at..].split([',', '}']).next()?.trim().parse().ok()
+            })
+            .collect();
+        assert_eq!(durations.len(), wanted.len(), "one log line per request");
+        durations.sort_by(f64::total_cmp);
+        durations[durations.len() / 2]
+    };
+    let (a, b) = (median(&ids[0]), median(&ids[1]));
+    eprintln!(
+        "server median with a code {a:.3} ms, without {b:.3} ms, ratio {:.3}",
+        a / b
+    );
+    assert!(
+        (0.8..=1.25).contains(&(a / b)),
+        "with a code {a} ms, without {b} ms"
+    );
+}
+
+/// Asynchronous requests authenticate before they are stored: an unauthenticated one
+/// never reaches the store, and each identity (and the service) has a cap on unfinished
+/// jobs (`Receiver/Refused` over it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_authenticated_requests_are_deferred_and_jobs_are_capped() {
+    use xkms_proto::ResponseMechanism;
+    use xkms_xmlsec::kdf::SharedSecret;
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("xkmsd.toml");
+    std::fs::write(
+        &config,
+        "[policy]\nregister = \"approval\"\nmax_pending_per_identity = 2\n",
+    )
+    .unwrap();
+    let server = Server::start_in(data, &["--config", config.to_str().unwrap()]);
+    server.authorize("joe@example.com", "right secret", "register");
+    let client = xkms_client::XkmsClient::new(&server.url);
+    let key = xkms_client::ClientKey::generate(2048).unwrap();
+    let pending = |secret| {
+        let mut params = joe_params(&key, secret, "joe@example.com");
+        params.response_mechanism = vec![ResponseMechanism::Pending];
+        params
+    };
+    let wrong = SharedSecret::new("wrong secret".into());
+    let right = SharedSecret::new("right secret".into());
+    let r = client.register(&pending(&wrong)).await.unwrap().result;
+    assert_eq!(minor(&r), "Sender/Some(NoAuthentication)");
+    let listed = String::from_utf8(server.admin(&["pending", "list", "--all"]).stdout).unwrap();
+    assert!(!listed.contains("Register"), "nothing stored: {listed}");
+
+    for _ in 0..2 {
+        let r = client.register(&pending(&right)).await.unwrap().result;
+        assert_eq!(minor(&r), "Pending/None");
+    }
+    let r = client.register(&pending(&right)).await.unwrap().result;
+    assert_eq!(
+        minor(&r),
+        "Receiver/Some(Refused)",
+        "over the per-identity cap"
+    );
+    let listed = String::from_utf8(server.admin(&["pending", "list"]).stdout).unwrap();
+    assert_eq!(listed.matches("joe@example.com").count(), 2, "{listed}");
+}
+
+/// `GET /crl` is served from a cache: many requests cost one signature; a revocation (on
+/// any node: the store's revocation state) gives a new CRL with a larger number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crl_is_signed_once_per_revocation_state() {
+    use xkms_xmlsec::kdf::SharedSecret;
+    let data = tempfile::tempdir().unwrap();
+    let log = data.path().join("xkmsd.log");
+    let server = Server::start_in(data, &[]);
+    let crl_url = format!("{}/crl", server.url.strip_suffix("/xkms").unwrap());
+    let http = reqwest::Client::new();
+    let fetch = || async {
+        http.get(&crl_url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec()
+    };
+    let first = fetch().await;
+    for _ in 0..50 {
+        assert_eq!(fetch().await, first, "the cached CRL, byte for byte");
+    }
+    let signed = |text: &str| text.matches("CRL signed").count();
+    assert_eq!(signed(&std::fs::read_to_string(&log).unwrap()), 1);
+
+    server.authorize("joe@example.com", "right secret", "register");
+    let client = xkms_client::XkmsClient::new(&server.url);
+    let key = xkms_client::ClientKey::generate(2048).unwrap();
+    let right = SharedSecret::new("right secret".into());
+    let phrase = SharedSecret::new("revoke me".into());
+    let mut params = joe_params(&key, &right, "joe@example.com");
+    params.revocation_phrase = Some(&phrase);
+    params.respond_with = vec![xkms_proto::RespondWith::X509Cert];
+    let registered = client.register(&params).await.unwrap();
+    let revoked = client
+        .revoke(&xkms_client::revoke::RevokeParams {
+            binding: xkms_client::BindingRef {
+                certificate: Some(registered.certificate().unwrap().to_vec()),
+                key_value: None,
+                key_name: None,
+            },
+            with: xkms_client::revoke::RevokeWith::Phrase(&phrase),
+            preparation: xkms_xmlsec::kdf::SecretPreparation::SaslPrep,
+            respond_with: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(format!("{:?}", revoked.result.result_major), "Success");
+    let second = fetch().await;
+    assert_ne!(second, first);
+    assert_eq!(fetch().await, second);
+    assert_eq!(signed(&std::fs::read_to_string(&log).unwrap()), 2);
+    let number = |der: &[u8]| -> u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crl.der");
+        std::fs::write(&path, der).unwrap();
+        let out = common::tools::tool("openssl")
+            .args(["crl", "-inform", "DER", "-noout", "-crlnumber", "-in"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        u64::from_str_radix(text.trim().strip_prefix("crlNumber=0x").unwrap(), 16).unwrap()
+    };
+    assert!(number(&second) > number(&first));
+}

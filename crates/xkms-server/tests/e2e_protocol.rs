@@ -608,3 +608,40 @@ async fn signed_requests_and_signed_results() {
     ));
     let _ = pem;
 }
+
+/// A compound none of whose members authenticates is not stored, even offered #Pending.
+#[tokio::test]
+async fn an_unauthenticated_asynchronous_compound_is_not_stored() {
+    let (server, client) = server_with("[policy]\nregister = \"approval\"\nkey_pool_size = 0\n");
+    let (a, b) = (ClientKey::generate(2048).unwrap(), ClientKey::generate(2048).unwrap());
+    let wrong = Box::leak(Box::new(SharedSecret::new("wrong".into())));
+    let r1 = client.register_request(&joe(Some(&a), wrong)).unwrap();
+    let r2 = client.register_request(&joe(Some(&b), wrong)).unwrap();
+    let (id1, id2) = (r1.request.message.id.clone(), r2.request.message.id.clone());
+    let compound = xkms_proto::CompoundRequest {
+        request: xkms_proto::RequestAbstract {
+            message: xkms_proto::MessageAbstract {
+                id: client.new_id(),
+                service: SERVICE.into(),
+                ..Default::default()
+            },
+            response_mechanism: vec![ResponseMechanism::Pending],
+            ..Default::default()
+        },
+        requests: vec![InnerRequest::Register(r1), InnerRequest::Register(r2)],
+    };
+    let sign = |doc: String, _: &str| {
+        let doc = xkms_client::krss::sign_request(&doc, &id1, Some((wrong, SASL)), Some(&a))?;
+        xkms_client::krss::sign_request(&doc, &id2, Some((wrong, SASL)), Some(&b))
+    };
+    let answer = client
+        .send_signed(&Request::Compound(compound), sign)
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(&answer),
+        (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
+    );
+    let listed = String::from_utf8(server.admin(&["pending", "list", "--all"]).stdout).unwrap();
+    assert!(!listed.contains("Compound"), "{listed}");
+}

@@ -70,15 +70,6 @@ impl XkmsService {
         })
     }
 
-    /// Writes refusal events on their own, in one transaction (a compound's members
-    /// together), after the requests were answered with nothing else changed. A failure
-    /// to write is logged and does not change the answers.
-    pub(crate) async fn record_refusals(&self, events: &[AuditEvent]) {
-        if let Err(e) = self.store.append_audit(events).await {
-            tracing::error!(error = %e, "could not audit refusals");
-        }
-    }
-
     /// Chained audit events after `after` (a `seq`), oldest first, at most `limit`.
     pub async fn audit_page(
         &self,

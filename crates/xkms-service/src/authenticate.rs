@@ -146,16 +146,21 @@ pub async fn authenticate(
             }
         })
         .collect();
-    if candidates.is_empty() {
-        return Err(ServiceError::NoAuthentication("no usable authorization"));
-    }
+    // Without a usable authorization the same work is done against a key nobody holds:
+    // the answer's timing must not tell which identities have codes.
+    let decoy = candidates.is_empty();
+    let candidates = if decoy {
+        vec![decoy_candidate()?]
+    } else {
+        candidates
+    };
 
     let found = if authentication.key_binding_authentication.is_some() {
         find_kba_match(signed, &candidates)?
     } else {
         find_not_bound_match(authentication, &candidates)?.map(|(i, p)| (i, p, None))
     };
-    let Some((index, preparation, signature_value)) = found else {
+    let Some((index, preparation, signature_value)) = found.filter(|_| !decoy) else {
         return Err(ServiceError::NoAuthentication(
             "authentication did not verify",
         ));
@@ -168,6 +173,38 @@ pub async fn authenticate(
         ));
     }
     Ok(verified(candidates, index, preparation, signature_value))
+}
+
+/// A candidate with random keys, standing in when the identity has no usable
+/// authorization (see `authenticate`).
+fn decoy_candidate() -> Result<Candidate, ServiceError> {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    let mut keys = [[0u8; 20]; 2];
+    for key in &mut keys {
+        SystemRandom::new()
+            .fill(key)
+            .map_err(|_| ServiceError::Internal("no randomness".into()))?;
+    }
+    let [saslprep, legacy] = keys;
+    Ok(Candidate {
+        authorization: Authorization {
+            id: String::new(),
+            identity: String::new(),
+            purpose: Purpose::Register,
+            granted_names: Vec::new(),
+            sealed_secrets: Vec::new(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            max_uses: None,
+            uses: 0,
+        },
+        secrets: DerivedSecrets {
+            auth_key_saslprep: saslprep.to_vec(),
+            auth_key_legacy: legacy.to_vec(),
+            kek_saslprep: Vec::new(),
+            kek_legacy: Vec::new(),
+        },
+    })
 }
 
 /// The candidate (and preparation) whose K_auth verifies the KeyBindingAuthentication,

@@ -37,6 +37,9 @@ pub enum ServiceError {
     /// An RSA key above what the CA certifies.
     #[error("key of {bits} bits is above the maximum of {maximum}")]
     KeyTooLarge { bits: usize, maximum: usize },
+    /// The service will not take more of this work now (a capacity limit).
+    #[error("busy: {0}")]
+    Busy(&'static str),
     /// The request is understood but policy does not allow it.
     #[error("refused by policy: {0}")]
     Refused(&'static str),
@@ -88,6 +91,8 @@ impl ServiceError {
                 (Sender, Some(ResultMinor::Refused))
             }
             ServiceError::Refused(_) => (Sender, Some(ResultMinor::Refused)),
+            // The receiver refuses for its own reasons (capacity), not the sender's.
+            ServiceError::Busy(_) => (Receiver, Some(ResultMinor::Refused)),
             ServiceError::OptionalElementNotSupported(_) => {
                 (Receiver, Some(ResultMinor::OptionalElementNotSupported))
             }

@@ -15,6 +15,7 @@ pub mod identity;
 mod ids;
 pub mod keypool;
 pub mod locate;
+pub mod lockout;
 pub mod names;
 pub mod pending;
 pub mod protocol;

@@ -68,6 +68,21 @@ impl XkmsService {
         {
             return Err(ServiceError::NotSynchronous);
         }
+        // Only the work is deferred: the request authenticates now, so nothing
+        // unauthenticated is ever stored, and the caps count authenticated requesters.
+        let requester = self.authenticate_for_deferral(ctx, request).await?;
+        let policy = &self.config.policy;
+        let (theirs, all) = self.store.open_pending_counts(&requester).await?;
+        if theirs >= policy.max_pending_per_identity {
+            return Err(ServiceError::Busy(
+                "too many unfinished asynchronous requests for this identity",
+            ));
+        }
+        if all >= policy.max_pending_total {
+            return Err(ServiceError::Busy(
+                "too many unfinished asynchronous requests",
+            ));
+        }
         let now = self.clock.now();
         let response_id = self.ids.message_id();
         let state = match mode {
@@ -78,7 +93,7 @@ impl XkmsService {
             response_id: response_id.clone(),
             original_request_id: header.message.id.clone(),
             operation: operation_name(request).to_owned(),
-            requester: requester_of(request),
+            requester,
             state,
             document: ctx.document.text().to_owned(),
             result: None,
@@ -108,6 +123,117 @@ impl XkmsService {
         let mut result = self.empty_result(request, ResultMajor::Pending, None);
         result_abstract_mut(&mut result).message.id = response_id;
         Ok(result)
+    }
+
+    /// Authenticates a request about to be deferred, the way its operation will when the
+    /// job runs (nothing is consumed or recorded but failures): the identity it
+    /// authenticated as. A compound is deferred when at least one of its X-KRSS members
+    /// authenticates (it counts as that member's requester); the others fail, and are
+    /// counted, when the job runs — the REC's StatusResult reports them as failures. A
+    /// compound none of whose members authenticates is refused with the first member's
+    /// error, and their failures count now.
+    async fn authenticate_for_deferral(
+        &self,
+        ctx: &RequestContext<'_>,
+        request: &Request,
+    ) -> Result<String, ServiceError> {
+        use crate::authenticate::SignedRequest;
+        use crate::store::Purpose;
+        use xkms_proto::RevokeAuthorization;
+        let id = &request_abstract(request).message.id;
+        let signed = SignedRequest {
+            document: ctx.document,
+            request_id: id,
+        };
+        let (authentication, identities, purpose) = match request {
+            Request::Register(r) => {
+                let pkb = &r.prototype_key_binding;
+                let key_names: Vec<String> = pkb
+                    .core
+                    .key_info
+                    .as_ref()
+                    .map(|ki| ki.key_names.clone())
+                    .unwrap_or_default();
+                (
+                    &r.authentication,
+                    crate::identity::candidate_identities(&key_names, &pkb.core.use_key_with),
+                    Purpose::Register,
+                )
+            }
+            Request::Reissue(r) => {
+                let binding = self.identify_binding(&r.reissue_key_binding).await?;
+                (
+                    &r.authentication,
+                    crate::binding::binding_identities(&binding),
+                    Purpose::Register,
+                )
+            }
+            Request::Recover(r) => {
+                let binding = self.identify_binding(&r.recover_key_binding).await?;
+                (
+                    &r.authentication,
+                    crate::binding::binding_identities(&binding),
+                    Purpose::Recover,
+                )
+            }
+            Request::Revoke(r) => {
+                let binding = self.identify_binding(&r.revoke_key_binding).await?;
+                match &r.authorization {
+                    RevokeAuthorization::Authentication(authentication) => (
+                        authentication,
+                        crate::binding::binding_identities(&binding),
+                        Purpose::Register,
+                    ),
+                    RevokeAuthorization::RevocationCode(code) => {
+                        let stored = binding.revocation_code_identifier.as_deref().ok_or(
+                            ServiceError::NoAuthentication("the binding has no revocation code"),
+                        )?;
+                        self.check_revocation_code_guarded(ctx, &binding.id, || {
+                            xkms_xmlsec::kdf::constant_time_eq(
+                                &xkms_xmlsec::kdf::revocation_code_identifier(code),
+                                stored,
+                            )
+                        })
+                        .await?;
+                        return Ok(crate::lockout::binding_subject(&binding.id));
+                    }
+                }
+            }
+            Request::Compound(c) => {
+                // Members' failures are counted when the job runs; only if nothing
+                // authenticates now are they counted here.
+                let scratch = RequestContext::new(ctx.document, ctx.peer);
+                let mut first_error = None;
+                for inner in &c.requests {
+                    let member = crate::protocol::outer(inner.clone());
+                    if self.deferred_mode(&member).is_none() {
+                        continue;
+                    }
+                    match Box::pin(self.authenticate_for_deferral(&scratch, &member)).await {
+                        Ok(requester) => return Ok(requester),
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                ctx.attempts.absorb(&scratch.attempts);
+                return Err(first_error.unwrap_or(ServiceError::Internal(
+                    "a deferred compound without a deferred member".into(),
+                )));
+            }
+            Request::Locate(_)
+            | Request::Validate(_)
+            | Request::Status(_)
+            | Request::Pending(_) => {
+                return Err(ServiceError::Internal(
+                    "only X-KRSS requests are deferred".into(),
+                ));
+            }
+        };
+        let verified = self
+            .authenticate_guarded(ctx, signed, authentication, &identities, purpose)
+            .await?;
+        Ok(verified.authorization().identity.clone())
     }
 
     /// Runs one queued job, if any (workers call this in a loop). Whether one ran.
@@ -149,10 +275,7 @@ impl XkmsService {
         match stored_request(job) {
             Ok(request) => {
                 let document = xkms_xmlsec::ReceivedDocument::parse(&job.document);
-                let ctx = RequestContext {
-                    peer: None,
-                    document: &document,
-                };
+                let ctx = RequestContext::new(&document, None);
                 self.answer(&ctx, &request, crate::protocol::Stage::Deferred)
                     .await
             }

@@ -334,9 +334,7 @@ impl XkmsService {
             refusals.extend(refusal);
         }
         // One audit transaction for every refused member, not one each.
-        if !refusals.is_empty() {
-            self.record_refusals(&refusals).await;
-        }
+        self.record_refusals(ctx, &refusals).await;
         let results = answers
             .into_iter()
             .map(inner_result)

@@ -4,7 +4,7 @@
 //! By default Recover is processed asynchronously (policy `recover = "async"`): the
 //! request is answered Pending and a worker runs it (see [`crate::pending`]).
 
-use crate::authenticate::{SignedRequest, authenticate};
+use crate::authenticate::SignedRequest;
 use crate::binding::binding_identities;
 use crate::error::ServiceError;
 use crate::register::audit_event;
@@ -36,16 +36,15 @@ impl XkmsService {
             request_id,
         };
         let binding = self.identify_binding(kb).await?;
-        let auth = authenticate(
-            self.store.as_ref(),
-            &self.master_key,
-            signed,
-            &req.authentication,
-            &binding_identities(&binding),
-            Purpose::Recover,
-            now,
-        )
-        .await?;
+        let auth = self
+            .authenticate_guarded(
+                ctx,
+                signed,
+                &req.authentication,
+                &binding_identities(&binding),
+                Purpose::Recover,
+            )
+            .await?;
         let escrowed = self
             .store
             .escrowed_key(&binding.id)

@@ -3,8 +3,7 @@
 //! (and escrowed key) and audit trail in one transaction.
 
 use crate::authenticate::{
-    AuthenticationVerified, PossessionProven, SignedRequest, authenticate, prove_possession,
-    rsa_key_of,
+    AuthenticationVerified, PossessionProven, SignedRequest, prove_possession, rsa_key_of,
 };
 use crate::error::ServiceError;
 use crate::identity::{candidate_identities, normalize_identifier, stored_use_key_with};
@@ -60,16 +59,15 @@ impl XkmsService {
         }
         let key_names = key_names_of(pkb);
         let identities = candidate_identities(&key_names, &pkb.core.use_key_with);
-        let auth = authenticate(
-            self.store.as_ref(),
-            &self.master_key,
-            signed,
-            &req.authentication,
-            &identities,
-            Purpose::Register,
-            now,
-        )
-        .await?;
+        let auth = self
+            .authenticate_guarded(
+                ctx,
+                signed,
+                &req.authentication,
+                &identities,
+                Purpose::Register,
+            )
+            .await?;
         // Every name the binding and the certificate will carry, before any key is
         // generated or anything signed.
         let names = self.issue_request(pkb)?;

@@ -1,7 +1,7 @@
 //! Reissue (X-KRSS, digest §5.2): a new certificate (new serial, new validity) for an
 //! existing, valid key binding.
 
-use crate::authenticate::{SignedRequest, authenticate, prove_possession};
+use crate::authenticate::{SignedRequest, prove_possession};
 use crate::binding::binding_identities;
 use crate::error::ServiceError;
 use crate::names::Grants;
@@ -34,16 +34,15 @@ impl XkmsService {
             request_id: &req.request.message.id,
         };
         let binding = self.identify_binding(kb).await?;
-        let auth = authenticate(
-            self.store.as_ref(),
-            &self.master_key,
-            signed,
-            &req.authentication,
-            &binding_identities(&binding),
-            Purpose::Register,
-            now,
-        )
-        .await?;
+        let auth = self
+            .authenticate_guarded(
+                ctx,
+                signed,
+                &req.authentication,
+                &binding_identities(&binding),
+                Purpose::Register,
+            )
+            .await?;
         if binding.status != BindingStatus::Valid {
             return Err(ServiceError::Refused("the key binding is revoked"));
         }

@@ -1,6 +1,6 @@
 //! Revoke (X-KRSS, digest §5.3) and the CRL that publishes revocations.
 
-use crate::authenticate::{SignedRequest, authenticate};
+use crate::authenticate::SignedRequest;
 use crate::binding::binding_identities;
 use crate::error::ServiceError;
 use crate::register::audit_event;
@@ -37,9 +37,10 @@ impl XkmsService {
                 let stored = binding.revocation_code_identifier.as_deref().ok_or(
                     ServiceError::NoAuthentication("the binding has no revocation code"),
                 )?;
-                if !constant_time_eq(&revocation_code_identifier(code), stored) {
-                    return Err(ServiceError::NoAuthentication("wrong revocation code"));
-                }
+                self.check_revocation_code_guarded(ctx, &binding.id, || {
+                    constant_time_eq(&revocation_code_identifier(code), stored)
+                })
+                .await?;
                 let mark = self.revocation_code_mark(&binding.id, code, now).await?;
                 ("revocation code".to_owned(), vec![mark])
             }
@@ -51,16 +52,15 @@ impl XkmsService {
                     document: ctx.document,
                     request_id,
                 };
-                let auth = authenticate(
-                    self.store.as_ref(),
-                    &self.master_key,
-                    signed,
-                    authentication,
-                    &binding_identities(&binding),
-                    Purpose::Register,
-                    now,
-                )
-                .await?;
+                let auth = self
+                    .authenticate_guarded(
+                        ctx,
+                        signed,
+                        authentication,
+                        &binding_identities(&binding),
+                        Purpose::Register,
+                    )
+                    .await?;
                 (
                     format!("authorization {}", auth.authorization().id),
                     auth.replay_marks(),
@@ -192,9 +192,22 @@ impl XkmsService {
         Ok((key_binding, described.incomplete))
     }
 
-    /// The CA's current CRL (DER): every revoked certificate, reason as recorded.
+    /// The current CRL (DER). Signed again only when a revocation happened (on any node:
+    /// the store's revocation generation changed) or half its lifetime has passed; every
+    /// other request gets the cached one, so `GET /crl` costs no signature. Numbers come
+    /// from the store: strictly increasing across nodes (and never below the Unix time,
+    /// which earlier versions used).
     pub async fn crl(&self) -> Result<Vec<u8>, ServiceError> {
+        let generation = self.store.revocation_generation().await?;
+        let mut cache = self.crl_cache.lock().await;
         let now = self.clock.now();
+        let lifetime = self.config.policy.crl_lifetime;
+        if let Some(cached) = cache.as_ref()
+            && cached.generation == generation
+            && now < cached.this_update + lifetime / 2
+        {
+            return Ok(cached.der.clone());
+        }
         let revoked = self.store.revoked_certificates().await?;
         let mut entries = Vec::with_capacity(revoked.len());
         for r in revoked {
@@ -206,12 +219,30 @@ impl XkmsService {
                 reason: Some(revocation_reason(r.reason)),
             });
         }
-        // A CRL number that grows with time serves every node without coordination.
-        let number = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-        self.ca
-            .crl(&entries, now, now + self.config.policy.crl_lifetime, number)
-            .map_err(|e| ServiceError::Ca(e.to_string()))
+        let number = self
+            .store
+            .next_crl_number(u64::try_from(now.unix_timestamp()).unwrap_or(0))
+            .await?;
+        let der = self
+            .ca
+            .crl(&entries, now, now + lifetime, number)
+            .map_err(|e| ServiceError::Ca(e.to_string()))?;
+        tracing::info!(number, revoked = entries.len(), "CRL signed");
+        *cache = Some(CachedCrl {
+            generation,
+            this_update: now,
+            der: der.clone(),
+        });
+        Ok(der)
     }
+}
+
+/// A CRL this node signed, and the revocation state it reflects.
+#[derive(Debug)]
+pub(crate) struct CachedCrl {
+    generation: (u64, Option<time::OffsetDateTime>),
+    this_update: time::OffsetDateTime,
+    der: Vec<u8>,
 }
 
 fn revocation_reason(code: u8) -> RevocationReason {

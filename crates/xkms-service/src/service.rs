@@ -59,6 +59,12 @@ pub struct Policy {
     pub revoke_on_recover: bool,
     /// Uses of a recover authorization code (single-use by default).
     pub recover_authorization_uses: u32,
+    /// Brute-force limits on authentication.
+    pub lockout: crate::lockout::LockoutPolicy,
+    /// Unfinished asynchronous jobs one identity may have.
+    pub max_pending_per_identity: u64,
+    /// Unfinished asynchronous jobs in total.
+    pub max_pending_total: u64,
     /// Lifetime of a CRL (nextUpdate − thisUpdate).
     pub crl_lifetime: Duration,
     /// How long a final asynchronous result is kept for its client to fetch (one that
@@ -80,6 +86,9 @@ impl Default for Policy {
             private_key_cipher: xkms_proto::alg::TRIPLEDES_CBC.to_owned(),
             revoke_on_recover: false,
             recover_authorization_uses: 1,
+            lockout: crate::lockout::LockoutPolicy::default(),
+            max_pending_per_identity: 16,
+            max_pending_total: 10_000,
             crl_lifetime: Duration::days(1),
             result_retention: Duration::hours(24),
         }
@@ -99,13 +108,29 @@ pub struct ServiceConfig {
 }
 
 /// The per-request context the transport hands in.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct RequestContext<'a> {
     /// The whole received document, parsed and indexed once: signatures are verified
     /// over it.
     pub document: &'a xkms_xmlsec::ReceivedDocument<'a>,
-    /// The client's address, when the transport knows it (two-phase nonces bind it).
+    /// The client's address, when the transport knows it (two-phase nonces and the
+    /// brute-force limits use it).
     pub peer: Option<std::net::IpAddr>,
+    /// What this request's authentications failed on (`crate::lockout`).
+    pub(crate) attempts: crate::lockout::AuthAttempts,
+}
+
+impl<'a> RequestContext<'a> {
+    pub fn new(
+        document: &'a xkms_xmlsec::ReceivedDocument<'a>,
+        peer: Option<std::net::IpAddr>,
+    ) -> RequestContext<'a> {
+        RequestContext {
+            document,
+            peer,
+            attempts: Default::default(),
+        }
+    }
 }
 
 /// The XKMS registration authority.
@@ -125,6 +150,9 @@ pub struct XkmsService {
     pub(crate) result_signer: Option<xkms_xmlsec::MessageSigner>,
     /// The configured trust (built-in CA, anchors, intermediates, CRLs), parsed once.
     pub(crate) trust_base: std::sync::OnceLock<crate::trust::TrustContext>,
+    /// The last CRL this node signed (`crate::revoke::CachedCrl`); the lock makes
+    /// concurrent requests for a stale CRL wait for one signature.
+    pub(crate) crl_cache: tokio::sync::Mutex<Option<crate::revoke::CachedCrl>>,
 }
 
 /// What service-generated keys need besides the master key: the key pool.
@@ -152,6 +180,7 @@ impl XkmsService {
             nonce_key: None,
             result_signer: None,
             trust_base: std::sync::OnceLock::new(),
+            crl_cache: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -212,9 +241,8 @@ impl XkmsService {
         stage: Stage,
     ) -> ResultMessage {
         let (result, refusal) = self.answer_unaudited(ctx, request, stage).await;
-        if let Some(event) = refusal {
-            self.record_refusals(&[event]).await;
-        }
+        let events: Vec<AuditEvent> = refusal.into_iter().collect();
+        self.record_refusals(ctx, &events).await;
         result
     }
 

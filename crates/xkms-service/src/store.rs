@@ -547,6 +547,14 @@ pub trait KeyBindingStore: Send + Sync {
 
     /// Number of stored bindings (operations and tests).
     async fn count_bindings(&self) -> Result<u64, StoreError>;
+
+    /// Where revocation stands: the number of revoked certificates and the newest
+    /// revocation time. Any revocation on any node changes it (CRL and cache freshness).
+    async fn revocation_generation(&self) -> Result<(u64, Option<OffsetDateTime>), StoreError>;
+
+    /// The next CRL number: greater than every number handed out before, on any node, and
+    /// at least `at_least`.
+    async fn next_crl_number(&self, at_least: u64) -> Result<u64, StoreError>;
 }
 
 /// Audit trail: a hash chain ([`audit_hash`]). Every append, in every transaction that
@@ -578,6 +586,13 @@ pub trait AuditStore: Send + Sync {
 /// Asynchronous requests and their jobs, shared by every node.
 #[async_trait]
 pub trait PendingStore: Send + Sync {
+    /// Jobs not finished (awaiting approval, queued or running): those of `requester`,
+    /// and in total. One query.
+    async fn open_pending_counts(&self, requester: &str) -> Result<(u64, u64), StoreError>;
+
+    /// The number of jobs in each state (one query; `/metrics`).
+    async fn pending_counts(&self) -> Result<Vec<(PendingState, u64)>, StoreError>;
+
     /// Records a new pending request. `Duplicate` if the response id exists.
     async fn insert_pending(
         &self,
@@ -665,13 +680,63 @@ pub trait ReplayStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// A subject of failed authentications — an identity (`id:…`), a binding's revocation
+/// code (`binding:…`), a client address (`ip:…`) — with the number of failures that locks
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureSubject {
+    pub subject: String,
+    pub threshold: u32,
+}
+
+/// The failures recorded for a subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureRecord {
+    pub subject: String,
+    /// Failures since the count last restarted (a success, or a quiet window).
+    pub failures: u32,
+    pub last_failure: OffsetDateTime,
+    /// While in the future, every authentication of the subject is refused.
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+/// Failed authentications and lockouts, shared by every node (brute-force limits).
+#[async_trait]
+pub trait LockoutStore: Send + Sync {
+    /// The records of those `subjects` that have any.
+    async fn failure_records(&self, subjects: &[String]) -> Result<Vec<FailureRecord>, StoreError>;
+
+    /// One more failure for each subject, and `events` appended, in one transaction. The
+    /// count restarts when the subject's last failure is older than `window`; a subject
+    /// whose count reaches its threshold is locked until `now + window`. Returns the
+    /// subjects locked by this call.
+    async fn record_failures(
+        &self,
+        subjects: &[FailureSubject],
+        events: &[AuditEvent],
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Forgets the failures of `subjects` (a successful authentication).
+    async fn clear_failures(&self, subjects: &[String]) -> Result<(), StoreError>;
+
+    /// Operator: the subjects locked at `now`.
+    async fn locked_subjects(&self, now: OffsetDateTime) -> Result<Vec<FailureRecord>, StoreError>;
+
+    /// Operator: lifts the lock of `subject` and forgets its failures, audited. Whether
+    /// it had a record.
+    async fn unlock(&self, subject: &str, audit: &AuditEvent) -> Result<bool, StoreError>;
+}
+
 /// The whole store a service needs.
 pub trait Store:
-    AuthorizationStore + KeyBindingStore + AuditStore + PendingStore + ReplayStore
+    AuthorizationStore + KeyBindingStore + AuditStore + PendingStore + ReplayStore + LockoutStore
 {
 }
 
-impl<T: AuthorizationStore + KeyBindingStore + AuditStore + PendingStore + ReplayStore> Store
-    for T
+impl<
+    T: AuthorizationStore + KeyBindingStore + AuditStore + PendingStore + ReplayStore + LockoutStore,
+> Store for T
 {
 }

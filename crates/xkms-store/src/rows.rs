@@ -7,7 +7,7 @@
 use sqlx::Row;
 use xkms_service::store::{
     AuditEvent, AuditHead, Authorization, CertificateRecord, ChainedAuditEvent, DerivedSecrets,
-    KeyBindingRecord, PendingRecord, PendingState, RevokedCertificate, StoreError,
+    FailureRecord, KeyBindingRecord, PendingRecord, PendingState, RevokedCertificate, StoreError,
     StoredUseKeyWith,
 };
 
@@ -241,6 +241,19 @@ pub(crate) fn revoked_certificate<R: ColumnReader>(
         serial: r.text("serial")?,
         revoked_at: r.time("revoked_at")?,
         reason: reason_from_column(r.opt_int("revocation_reason")?)?.unwrap_or(0),
+    })
+}
+
+pub(crate) fn failure_record<R: ColumnReader>(row: &R) -> Result<FailureRecord, StoreError> {
+    let r = Reader {
+        row,
+        what: "authentication failure row",
+    };
+    Ok(FailureRecord {
+        subject: r.text("subject")?,
+        failures: u32::try_from(r.int("failures")?).map_err(|_| corrupt(r.what))?,
+        last_failure: r.time("last_failure")?,
+        locked_until: r.opt_time("locked_until")?,
     })
 }
 

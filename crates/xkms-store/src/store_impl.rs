@@ -27,7 +27,8 @@ macro_rules! impl_store {
             use xkms_service::store::{
                 AuditEvent, AuditHead, AuditStore, Authorization, AuthorizationStore,
                 BindingSelector, BindingStatus, CertificateRecord, ChainedAuditEvent,
-                DerivedSecrets, KeyBindingRecord, KeyBindingStore, PendingRecord, PendingState,
+                DerivedSecrets, FailureRecord, FailureSubject, KeyBindingRecord, KeyBindingStore,
+                LockoutStore, PendingRecord, PendingState,
                 PendingStore, Purpose, Recovery, Registration, Reissue, ReplayMark, ReplayStore,
                 Revocation, RevokedCertificate, StoreError, audit_hash,
             };
@@ -35,7 +36,7 @@ macro_rules! impl_store {
             use super::$store;
             use $crate::columns::{
                 corrupt, granted_names_to_column, key_usage_to_column, limit_to_column,
-                optional_timestamp_to_column, timestamp_to_column,
+                optional_timestamp_to_column, timestamp_from_column, timestamp_to_column,
             };
             use $crate::copy::{RawTables, Table, Value};
             use $crate::db_error::db_error;
@@ -290,6 +291,40 @@ macro_rules! impl_store {
 
                 async fn count_bindings(&self) -> Result<u64, StoreError> {
                     count(&self.pool, "SELECT COUNT(*) FROM key_bindings", "binding count").await
+                }
+
+                async fn revocation_generation(
+                    &self,
+                ) -> Result<(u64, Option<OffsetDateTime>), StoreError> {
+                    let row = sqlx::query(
+                        "SELECT COUNT(*), MAX(revoked_at) FROM certificates \
+                         WHERE revoked_at IS NOT NULL",
+                    )
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_error("revocation generation"))?;
+                    let revoked: i64 = row.try_get(0).map_err(db_error("revocation generation"))?;
+                    let newest: Option<i64> =
+                        row.try_get(1).map_err(db_error("revocation generation"))?;
+                    Ok((
+                        u64::try_from(revoked).map_err(|_| corrupt("revocation count"))?,
+                        newest.map(timestamp_from_column).transpose()?,
+                    ))
+                }
+
+                async fn next_crl_number(&self, at_least: u64) -> Result<u64, StoreError> {
+                    let at_least = i64::try_from(at_least).map_err(|_| corrupt("CRL number"))?;
+                    // One statement: the row lock (or SQLite's write lock) orders nodes.
+                    let number: i64 = sqlx::query(
+                        "UPDATE crl_number SET number = CASE WHEN number + 1 > $1 \
+                         THEN number + 1 ELSE $1 END WHERE id = 1 RETURNING number",
+                    )
+                    .bind(at_least)
+                    .fetch_one(self.writer())
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(db_error("CRL number"))?;
+                    u64::try_from(number).map_err(|_| corrupt("CRL number"))
                 }
 
                 async fn commit_reissue(&self, reissue: &Reissue) -> Result<(), StoreError> {
@@ -547,6 +582,46 @@ macro_rules! impl_store {
 
             #[async_trait]
             impl PendingStore for $store {
+                async fn open_pending_counts(
+                    &self,
+                    requester: &str,
+                ) -> Result<(u64, u64), StoreError> {
+                    let row = sqlx::query(
+                        "SELECT COALESCE(SUM(CASE WHEN requester = $1 THEN 1 ELSE 0 END), 0), \
+                         COUNT(*) FROM pending_requests \
+                         WHERE state IN ('awaiting-approval', 'queued', 'running')",
+                    )
+                    .bind(requester)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_error("pending counts"))?;
+                    let mine: i64 = row.try_get(0).map_err(db_error("pending counts"))?;
+                    let all: i64 = row.try_get(1).map_err(db_error("pending counts"))?;
+                    Ok((
+                        u64::try_from(mine).map_err(|_| corrupt("pending count"))?,
+                        u64::try_from(all).map_err(|_| corrupt("pending count"))?,
+                    ))
+                }
+
+                async fn pending_counts(&self) -> Result<Vec<(PendingState, u64)>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT state, COUNT(*) FROM pending_requests GROUP BY state",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error("pending counts"))?;
+                    rows.iter()
+                        .map(|row| {
+                            let state: String = row.try_get(0).map_err(db_error("pending counts"))?;
+                            let n: i64 = row.try_get(1).map_err(db_error("pending counts"))?;
+                            Ok((
+                                PendingState::parse(&state).ok_or_else(|| corrupt("pending state"))?,
+                                u64::try_from(n).map_err(|_| corrupt("pending count"))?,
+                            ))
+                        })
+                        .collect()
+                }
+
                 async fn insert_pending(
                     &self,
                     record: &PendingRecord,
@@ -785,6 +860,123 @@ macro_rules! impl_store {
                         });
                     }
                     Ok(())
+                }
+            }
+
+            #[async_trait]
+            impl LockoutStore for $store {
+                async fn failure_records(
+                    &self,
+                    subjects: &[String],
+                ) -> Result<Vec<FailureRecord>, StoreError> {
+                    let mut records = Vec::new();
+                    // A handful of subjects per request: one indexed lookup each.
+                    for subject in subjects {
+                        let row = sqlx::query(
+                            "SELECT subject, failures, last_failure, locked_until \
+                             FROM auth_failures WHERE subject = $1",
+                        )
+                        .bind(subject)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_error("authentication failures"))?;
+                        if let Some(row) = row {
+                            records.push(rows::failure_record(&row)?);
+                        }
+                    }
+                    Ok(records)
+                }
+
+                async fn record_failures(
+                    &self,
+                    subjects: &[FailureSubject],
+                    events: &[AuditEvent],
+                    now: OffsetDateTime,
+                    window: time::Duration,
+                ) -> Result<Vec<String>, StoreError> {
+                    let now_column = timestamp_to_column(now)?;
+                    let restart_before = timestamp_to_column(now - window)?;
+                    let locked_until = timestamp_to_column(now + window)?;
+                    let mut locked = Vec::new();
+                    let mut tx = self.begin_write().await?;
+                    for s in subjects {
+                        // The count restarts after a quiet window; a lock in force keeps
+                        // its end; reaching the threshold sets one.
+                        let row = sqlx::query(
+                            "INSERT INTO auth_failures (subject, failures, last_failure, locked_until) \
+                             VALUES ($1, 1, $2, CASE WHEN $3 <= 1 THEN $4 ELSE NULL END) \
+                             ON CONFLICT (subject) DO UPDATE SET \
+                             failures = CASE WHEN auth_failures.last_failure < $5 THEN 1 \
+                                        ELSE auth_failures.failures + 1 END, \
+                             last_failure = $2, \
+                             locked_until = CASE \
+                               WHEN auth_failures.locked_until > $2 THEN auth_failures.locked_until \
+                               WHEN (CASE WHEN auth_failures.last_failure < $5 THEN 1 \
+                                     ELSE auth_failures.failures + 1 END) >= $3 THEN $4 \
+                               ELSE NULL END \
+                             RETURNING failures, locked_until",
+                        )
+                        .bind(&s.subject)
+                        .bind(now_column)
+                        .bind(i64::from(s.threshold))
+                        .bind(locked_until)
+                        .bind(restart_before)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_error("authentication failures"))?;
+                        let failures: i64 = row.try_get(0).map_err(db_error("authentication failures"))?;
+                        let until: Option<i64> = row.try_get(1).map_err(db_error("authentication failures"))?;
+                        // Set by this statement (a lock already in force keeps its end).
+                        let _ = failures;
+                        if until == Some(locked_until) {
+                            locked.push(s.subject.clone());
+                        }
+                    }
+                    insert_audits(&mut tx, events).await?;
+                    tx.commit().await.map_err(db_error("commit"))?;
+                    Ok(locked)
+                }
+
+                async fn clear_failures(&self, subjects: &[String]) -> Result<(), StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    for subject in subjects {
+                        sqlx::query("DELETE FROM auth_failures WHERE subject = $1")
+                            .bind(subject)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error("authentication failures"))?;
+                    }
+                    tx.commit().await.map_err(db_error("commit"))
+                }
+
+                async fn locked_subjects(
+                    &self,
+                    now: OffsetDateTime,
+                ) -> Result<Vec<FailureRecord>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT subject, failures, last_failure, locked_until FROM auth_failures \
+                         WHERE locked_until > $1 ORDER BY locked_until, subject",
+                    )
+                    .bind(timestamp_to_column(now)?)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error("authentication failures"))?;
+                    rows.iter().map(rows::failure_record).collect()
+                }
+
+                async fn unlock(&self, subject: &str, audit: &AuditEvent) -> Result<bool, StoreError> {
+                    let mut tx = self.begin_write().await?;
+                    let deleted = sqlx::query("DELETE FROM auth_failures WHERE subject = $1")
+                        .bind(subject)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("authentication failures"))?;
+                    if deleted.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    insert_audit(&mut tx, audit).await?;
+                    tx.commit().await.map_err(db_error("commit"))?;
+                    Ok(true)
                 }
             }
 

@@ -1915,6 +1915,12 @@ mod suite {
         include!("store_suite/integrity.rs");
     }
     pub use integrity::*;
+
+    /// The bounded-costs cases (lockouts, CRL numbers, pending counts).
+    mod bounds {
+        include!("store_suite/bounds.rs");
+    }
+    pub use bounds::*;
 }
 
 /// Every `&dyn Store` case of the suite; each backend runs all of them.
@@ -1954,6 +1960,9 @@ macro_rules! all_cases {
             current_rows_need_no_sealing,
             pending_results_are_deleted_when_delivered_or_old,
             audit_events_are_chained,
+            failures_lock_at_the_threshold,
+            crl_numbers_only_grow,
+            pending_counts_and_revocation_state,
         );
     };
 }
@@ -2016,6 +2025,16 @@ mod sqlite {
             .await
             .unwrap();
         suite::concurrent_audit_writers(vec![Arc::new(db.store.clone()), Arc::new(other)]).await;
+    }
+
+    /// Two stores (two nodes) on one database file take CRL numbers at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_crl_numbers() {
+        let db = fresh().await;
+        let other = SqliteStore::open_path(&db.dir.path().join("xkms.db"))
+            .await
+            .unwrap();
+        suite::concurrent_crl_numbers(vec![Arc::new(db.store.clone()), Arc::new(other)]).await;
     }
 
     #[tokio::test]
@@ -2235,6 +2254,15 @@ mod postgres {
         let (store, url, _schema) = fresh("concurrent_audit_writers").await;
         let other = Arc::new(PgStore::connect(&url).await.unwrap());
         suite::concurrent_audit_writers(vec![store, other]).await;
+    }
+
+    /// Two nodes (two connection pools) take CRL numbers at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "needs PostgreSQL (scripts/test runs it when reachable)"]
+    async fn concurrent_crl_numbers() {
+        let (store, url, _schema) = fresh("concurrent_crl_numbers").await;
+        let other = Arc::new(PgStore::connect(&url).await.unwrap());
+        suite::concurrent_crl_numbers(vec![store, other]).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -196,10 +196,7 @@ pub async fn process_with(service: &XkmsService, document: &str) -> ResultMessag
         panic!("not a request")
     };
     let received = xkms_xmlsec::ReceivedDocument::parse(document);
-    let ctx = RequestContext {
-        document: &received,
-        peer: Some("192.0.2.1".parse().unwrap()),
-    };
+    let ctx = RequestContext::new(&received, Some("192.0.2.1".parse().unwrap()));
     service.process(&ctx, &request).await
 }
 

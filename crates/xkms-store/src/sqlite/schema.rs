@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/0003_plain_revocation_index.sql"),
     ),
     (4, include_str!("migrations/0004_integrity.sql")),
+    (5, include_str!("migrations/0005_bounds.sql")),
 ];
 
 /// Brings the database to the newest schema this build knows.
