@@ -613,7 +613,10 @@ async fn signed_requests_and_signed_results() {
 #[tokio::test]
 async fn an_unauthenticated_asynchronous_compound_is_not_stored() {
     let (server, client) = server_with("[policy]\nregister = \"approval\"\nkey_pool_size = 0\n");
-    let (a, b) = (ClientKey::generate(2048).unwrap(), ClientKey::generate(2048).unwrap());
+    let (a, b) = (
+        ClientKey::generate(2048).unwrap(),
+        ClientKey::generate(2048).unwrap(),
+    );
     let wrong = Box::leak(Box::new(SharedSecret::new("wrong".into())));
     let r1 = client.register_request(&joe(Some(&a), wrong)).unwrap();
     let r2 = client.register_request(&joe(Some(&b), wrong)).unwrap();

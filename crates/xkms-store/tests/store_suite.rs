@@ -2313,7 +2313,11 @@ mod postgres {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-            assert_eq!(versions, 2);
+            assert_eq!(
+                usize::try_from(versions).unwrap(),
+                xkms_store::postgres::MIGRATION_COUNT,
+                "every migration applied once"
+            );
             for store in &stores {
                 store.close().await;
             }

@@ -9,6 +9,7 @@
 //! get the same job. Reads that span statements run in REPEATABLE READ.
 
 mod schema;
+pub use schema::MIGRATION_COUNT;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -12,6 +12,9 @@ use crate::db_error::db_error;
 
 /// (version, SQL). Append only; never edit a released migration. The versions are this
 /// backend's own; they need not match SQLite's.
+/// The number of migrations a current schema has applied.
+pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
+
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_integrity.sql")),
