@@ -11,6 +11,7 @@
 //! lock says nothing about which identities have codes; `authenticate` does the same
 //! signature work either way (no timing oracle).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
@@ -19,7 +20,7 @@ use time::Duration;
 use crate::authenticate::{AuthenticationVerified, SignedRequest, authenticate};
 use crate::error::ServiceError;
 use crate::service::{RequestContext, XkmsService};
-use crate::store::{AuditEvent, FailureSubject, Purpose};
+use crate::store::{AuditEvent, FailureRecord, FailureSubject, Purpose};
 use xkms_proto::Authentication;
 
 /// Identities one request may be counted against (a request naming more is counted
@@ -48,9 +49,13 @@ impl Default for LockoutPolicy {
 }
 
 /// The subjects whose authentication failed in one request (its compound members
-/// included), recorded with the refusal.
+/// included), recorded with the refusal; and the failure records already read for the
+/// request, so a compound's members naming one identity cost one lookup, not one each.
 #[derive(Debug, Default)]
-pub struct AuthAttempts(Mutex<Vec<String>>);
+pub struct AuthAttempts(
+    Mutex<Vec<String>>,
+    Mutex<HashMap<String, Option<FailureRecord>>>,
+);
 
 impl AuthAttempts {
     fn failed(&self, subjects: &[String]) {
@@ -158,7 +163,28 @@ impl XkmsService {
             asked.push(address_subject(peer));
         }
         let now = self.clock.now();
-        let records = self.store.failure_records(&asked).await?;
+        let known = ctx.attempts.1.lock().map(|m| m.clone()).unwrap_or_default();
+        let unread: Vec<String> = asked
+            .iter()
+            .filter(|s| !known.contains_key(*s))
+            .cloned()
+            .collect();
+        let mut records: Vec<FailureRecord> = asked
+            .iter()
+            .filter_map(|s| known.get(s).cloned().flatten())
+            .collect();
+        if !unread.is_empty() {
+            let read = self.store.failure_records(&unread).await?;
+            if let Ok(mut memo) = ctx.attempts.1.lock() {
+                for subject in &unread {
+                    memo.insert(
+                        subject.clone(),
+                        read.iter().find(|r| &r.subject == subject).cloned(),
+                    );
+                }
+            }
+            records.extend(read);
+        }
         if records
             .iter()
             .any(|r| r.locked_until.is_some_and(|until| until > now))
