@@ -197,17 +197,14 @@ fn synthetic(
         modulus: key.modulus,
         exponent: key.exponent,
         key_fingerprint: fingerprint,
-        key_usage: vec![
-            KeyUsage::Signature.as_uri().to_owned(),
-            KeyUsage::Encryption.as_uri().to_owned(),
-        ],
+        key_usage: vec![KeyUsage::Signature, KeyUsage::Encryption],
         use_key_with: vec![
             StoredUseKeyWith {
-                application: Application::Smime.as_uri().to_owned(),
+                application: Application::Smime,
                 identifier: address.clone(),
             },
             StoredUseKeyWith {
-                application: Application::Pkix.as_uri().to_owned(),
+                application: Application::Pkix,
                 identifier: format!("CN={address}"),
             },
         ],
@@ -218,7 +215,7 @@ fn synthetic(
         revoked_at: None,
     };
     let certificate = CertificateRecord {
-        serial: Serial(serial_bytes).to_hex(),
+        serial: Serial(serial_bytes),
         binding_id: id,
         der: template.to_vec(),
         ski: ski.to_vec(),
@@ -283,7 +280,7 @@ mod tests {
         assert_ne!(a.binding.key_fingerprint, b.binding.key_fingerprint);
         assert_ne!(a.certificate.serial, b.certificate.serial);
         assert_eq!(a.certificate.binding_id, a.binding.id);
-        assert_eq!(a.certificate.serial.len(), 32);
+        assert_eq!(a.certificate.serial.to_hex().len(), 32);
         assert_eq!(a.binding.modulus.len(), MODULUS_LEN);
         assert!(a.binding.modulus[0] & 0x80 != 0);
         assert_eq!(

@@ -109,7 +109,7 @@ impl XkmsService {
             .collect();
         let audit = AuditEvent {
             at: now,
-            kind: "authorization.created".into(),
+            kind: crate::store::AuditKind::AuthorizationCreated,
             request_id: None,
             subject: authorization.id.clone(),
             detail: format!(

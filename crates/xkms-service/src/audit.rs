@@ -4,7 +4,9 @@
 
 use crate::error::ServiceError;
 use crate::service::{RequestContext, XkmsService, operation_name, request_abstract};
-use crate::store::{AUDIT_GENESIS, AuditEvent, AuditHead, ChainedAuditEvent, audit_hash};
+use crate::store::{
+    AUDIT_GENESIS, AuditEvent, AuditHead, AuditKind, ChainedAuditEvent, audit_hash,
+};
 use xkms_proto::Request;
 
 /// Longest requester text an audit event keeps of what a request names.
@@ -38,11 +40,12 @@ impl XkmsService {
     ) -> Option<AuditEvent> {
         let kind = match err {
             ServiceError::NoAuthentication(_) | ServiceError::ProofOfPossessionRequired(_) => {
-                "authentication.failed"
+                AuditKind::AuthenticationFailed
             }
             ServiceError::Refused(_)
             | ServiceError::KeyTooSmall { .. }
-            | ServiceError::Store(crate::store::StoreError::Replayed) => "request.refused",
+            | ServiceError::KeyTooLarge { .. }
+            | ServiceError::Store(crate::store::StoreError::Replayed) => AuditKind::RequestRefused,
             _ => return None,
         };
         let id = &request_abstract(request).message.id;
@@ -57,7 +60,7 @@ impl XkmsService {
         }
         Some(AuditEvent {
             at: self.clock.now(),
-            kind: kind.to_owned(),
+            kind,
             request_id: crate::ids::acceptable_request_id(id).then(|| id.clone()),
             subject: requester,
             detail: format!(

@@ -5,7 +5,7 @@ use crate::error::ServiceError;
 use crate::identity::key_fingerprint;
 use crate::service::XkmsService;
 use crate::store::{BindingSelector, KeyBindingRecord};
-use xkms_ca::RsaPublicKey;
+use xkms_ca::{RsaPublicKey, Serial};
 use xkms_proto::{Application, KeyBinding, KeyValue};
 
 /// At most this many candidates are considered for one identification.
@@ -30,8 +30,10 @@ impl XkmsService {
             for der in &data.certificates {
                 let info = xkms_ca::parse_certificate(der)
                     .map_err(|_| ServiceError::InvalidRequest("certificate does not parse"))?;
-                if self.ca.verify_issued(der).is_ok() {
-                    selectors.push(BindingSelector::CertificateSerial(info.serial_hex.clone()));
+                if self.ca.verify_issued(der).is_ok()
+                    && let Some(serial) = info.serial
+                {
+                    selectors.push(BindingSelector::CertificateSerial(serial));
                 }
                 if let Some(key) = &info.rsa_public_key {
                     selectors.push(BindingSelector::KeyFingerprint(key_fingerprint(key)));
@@ -84,9 +86,8 @@ impl XkmsService {
 pub(crate) fn binding_identities(binding: &KeyBindingRecord) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for ukw in &binding.use_key_with {
-        let app = Application::from_uri(&ukw.application);
         if matches!(
-            app,
+            ukw.application,
             Application::Smime | Application::Pgp | Application::Pkix
         ) && !out.contains(&ukw.identifier)
         {
@@ -111,18 +112,19 @@ impl XkmsService {
         &self,
         serial: &str,
     ) -> Result<Option<Vec<u8>>, ServiceError> {
-        let serial = serial.to_ascii_uppercase();
-        if serial.is_empty() || serial.len() > 64 || !serial.bytes().all(|b| b.is_ascii_hexdigit())
-        {
+        if serial.len() > 64 {
             return Ok(None);
         }
+        let Ok(serial) = Serial::from_hex(serial) else {
+            return Ok(None);
+        };
         let bindings = self
             .store
-            .find_bindings(&BindingSelector::CertificateSerial(serial.clone()), 1)
+            .find_bindings(&BindingSelector::CertificateSerial(serial), 1)
             .await?;
         for binding in bindings {
             for cert in self.store.certificates_of(&binding.id).await? {
-                if cert.serial.eq_ignore_ascii_case(&serial) {
+                if cert.serial == serial {
                     return Ok(Some(cert.der));
                 }
             }

@@ -25,7 +25,7 @@ pub fn normalize_identifier(application: &Application, identifier: &str) -> Opti
 /// The stored form of a UseKeyWith pair.
 pub fn stored_use_key_with(ukw: &UseKeyWith) -> Option<StoredUseKeyWith> {
     Some(StoredUseKeyWith {
-        application: ukw.application.as_uri().to_owned(),
+        application: ukw.application.clone(),
         identifier: normalize_identifier(&ukw.application, &ukw.identifier)?,
     })
 }

@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use xkms_ca::{DistinguishedName, RsaPublicKey, Serial};
 use xkms_proto::{
     Application, KeyBindingAbstract, KeyUsage, KeyValue, LocateRequest, LocateResult,
-    QueryKeyBinding, ResultMajor, ResultMinor, UnverifiedKeyBinding, UseKeyWith,
+    QueryKeyBinding, ResultMajor, ResultMinor, UnverifiedKeyBinding,
 };
 
 /// Server-side cap on the key bindings one Locate or Validate result carries, whatever
@@ -162,7 +162,8 @@ impl XkmsService {
         crl: Option<&[u8]>,
     ) -> (UnverifiedKeyBinding, bool) {
         let chain = vec![self.ca.certificate_der().to_vec()];
-        let url = certificate.map(|c| certificate_url(&self.config.service_uri, &c.serial));
+        let url =
+            certificate.map(|c| certificate_url(&self.config.service_uri, &c.serial.to_hex()));
         let described = describe_with(
             respond_with,
             &BindingMaterial {
@@ -182,8 +183,8 @@ impl XkmsService {
             core: KeyBindingAbstract {
                 id: Some(binding.id.clone()),
                 key_info: described.key_info,
-                key_usage: stored_key_usage(binding),
-                use_key_with: stored_use_key_with_of(binding),
+                key_usage: binding.key_usage.clone(),
+                use_key_with: binding.use_key_with_elements(),
             },
             validity_interval: certificate
                 .map(|c| crate::respond::validity_interval(c.not_before, c.not_after)),
@@ -298,7 +299,7 @@ pub struct KeyQuery {
     /// SHA-256 of the SPKI of each KeyValue / certificate key: all must equal the binding's.
     pub fingerprints: Vec<Vec<u8>>,
     /// Serials (our upper-case hex) the binding must have a certificate for.
-    pub serials: Vec<String>,
+    pub serials: Vec<Serial>,
     /// SubjectKeyIdentifiers the binding must have a certificate with.
     pub skis: Vec<Vec<u8>>,
     /// X509SubjectNames (RFC 4514): the binding must carry each as PKIX UseKeyWith.
@@ -411,7 +412,7 @@ impl KeyQuery {
             return Some(BindingSelector::KeyFingerprint(fp.clone()));
         }
         if let Some(serial) = self.serials.first() {
-            return Some(BindingSelector::CertificateSerial(serial.clone()));
+            return Some(BindingSelector::CertificateSerial(*serial));
         }
         if let Some(ski) = self.skis.first() {
             return Some(BindingSelector::CertificateSki(ski.clone()));
@@ -421,7 +422,7 @@ impl KeyQuery {
         }
         if let Some(dn) = self.subject_names.first() {
             return Some(BindingSelector::UseKeyWith(vec![StoredUseKeyWith {
-                application: Application::Pkix.as_uri().to_owned(),
+                application: Application::Pkix,
                 identifier: dn.clone(),
             }]));
         }
@@ -442,12 +443,11 @@ impl KeyQuery {
             .fingerprints
             .iter()
             .all(|fp| *fp == binding.key_fingerprint);
-        let pkix = Application::Pkix.as_uri();
         let subjects_ok = self.subject_names.iter().all(|dn| {
             binding
                 .use_key_with
                 .iter()
-                .any(|u| u.application == pkix && u.identifier == *dn)
+                .any(|u| u.application == Application::Pkix && u.identifier == *dn)
         });
         let ukw_ok = self.use_key_with.is_empty()
             || self
@@ -459,14 +459,13 @@ impl KeyQuery {
 
     /// The constraints on the binding's certificates.
     pub fn matches_certificates(&self, certificates: &[CertificateRecord]) -> bool {
-        self.serials.iter().all(|s| {
-            certificates
-                .iter()
-                .any(|c| c.serial.eq_ignore_ascii_case(s))
-        }) && self
-            .skis
+        self.serials
             .iter()
-            .all(|ski| certificates.iter().any(|c| c.ski == *ski))
+            .all(|s| certificates.iter().any(|c| c.serial == *s))
+            && self
+                .skis
+                .iter()
+                .all(|ski| certificates.iter().any(|c| c.ski == *ski))
     }
 }
 
@@ -479,10 +478,7 @@ pub(crate) fn effective_limit(response_limit: Option<u32>) -> usize {
 
 /// A binding permits every usage when it stores none (digest §3.6), else exactly those.
 pub(crate) fn usage_permitted(binding: &KeyBindingRecord, wanted: &[KeyUsage]) -> bool {
-    binding.key_usage.is_empty()
-        || wanted
-            .iter()
-            .all(|u| binding.key_usage.iter().any(|s| s == u.as_uri()))
+    binding.key_usage.is_empty() || wanted.iter().all(|u| binding.key_usage.contains(u))
 }
 
 /// The certificate describing a binding at `at`: the newest whose validity covers it,
@@ -497,25 +493,6 @@ pub(crate) fn certificate_at(
             .find(|c| c.not_before <= t && t <= c.not_after)
     })
     .or_else(|| certificates.first())
-}
-
-pub(crate) fn stored_key_usage(binding: &KeyBindingRecord) -> Vec<KeyUsage> {
-    binding
-        .key_usage
-        .iter()
-        .filter_map(|u| KeyUsage::from_uri(u))
-        .collect()
-}
-
-pub(crate) fn stored_use_key_with_of(binding: &KeyBindingRecord) -> Vec<UseKeyWith> {
-    binding
-        .use_key_with
-        .iter()
-        .map(|u| UseKeyWith {
-            application: Application::from_uri(&u.application),
-            identifier: u.identifier.clone(),
-        })
-        .collect()
 }
 
 /// The end-entity certificate among those a query carries: the first that is not a CA,
@@ -549,10 +526,10 @@ pub(crate) fn normalize_dn(name: &str) -> String {
         .unwrap_or_else(|_| name.trim().to_owned())
 }
 
-/// An X509SerialNumber (decimal) as our serial hex, if it is one of our 128-bit serials.
-fn serial_from_decimal(decimal: &str) -> Option<String> {
+/// An X509SerialNumber (decimal) as a serial, if it is one of our 128-bit serials.
+fn serial_from_decimal(decimal: &str) -> Option<Serial> {
     let n: u128 = decimal.trim().parse().ok()?;
-    Serial::from_hex(&format!("{n:X}")).ok().map(|s| s.to_hex())
+    Serial::from_hex(&format!("{n:X}")).ok()
 }
 
 fn push_unique<T: PartialEq>(list: &mut Vec<T>, value: T) {
@@ -566,7 +543,7 @@ mod tests {
     use super::*;
     use crate::store::BindingStatus;
     use time::macros::datetime;
-    use xkms_proto::{KeyInfo, RsaKeyValue, X509Data, X509IssuerSerial};
+    use xkms_proto::{KeyInfo, RsaKeyValue, UseKeyWith, X509Data, X509IssuerSerial};
 
     const CA: &str = "CN=XKMS Demo CA";
 
@@ -580,18 +557,18 @@ mod tests {
                 modulus: vec![0xc1; 256],
                 exponent: vec![1, 0, 1],
             }),
-            key_usage: usage.iter().map(|u| u.as_uri().to_owned()).collect(),
+            key_usage: usage.to_vec(),
             use_key_with: vec![
                 StoredUseKeyWith {
-                    application: Application::Smime.as_uri().into(),
+                    application: Application::Smime,
                     identifier: "bob@example.com".into(),
                 },
                 StoredUseKeyWith {
-                    application: Application::Pkix.as_uri().into(),
+                    application: Application::Pkix,
                     identifier: "CN=Bob,O=Example,C=US".into(),
                 },
                 StoredUseKeyWith {
-                    application: Application::TlsHttps.as_uri().into(),
+                    application: Application::TlsHttps,
                     identifier: "www.example.com".into(),
                 },
             ],
@@ -605,7 +582,7 @@ mod tests {
 
     fn certificate(serial: &str, from: OffsetDateTime, to: OffsetDateTime) -> CertificateRecord {
         CertificateRecord {
-            serial: serial.into(),
+            serial: Serial::from_hex(serial).unwrap(),
             binding_id: "b1".into(),
             der: vec![1],
             ski: vec![0xAA, 0xBB],
@@ -654,7 +631,7 @@ mod tests {
         assert_eq!(
             q.selector(),
             Some(BindingSelector::UseKeyWith(vec![StoredUseKeyWith {
-                application: "urn:ietf:rfc:2633".into(),
+                application: Application::Smime,
                 identifier: "bob@example.com".into(),
             }]))
         );
@@ -726,7 +703,7 @@ mod tests {
 
     #[test]
     fn x509_elements_map_to_lookups() {
-        let serial = Serial::from_hex("0102").unwrap().to_hex();
+        let serial = Serial::from_hex("0102").unwrap();
         let ki = KeyInfo {
             x509_data: vec![X509Data {
                 issuer_serials: vec![X509IssuerSerial {
@@ -742,12 +719,12 @@ mod tests {
         let q = reduce(&query(Some(ki), vec![], vec![]));
         assert_eq!(
             q.selector(),
-            Some(BindingSelector::CertificateSerial(serial.clone()))
+            Some(BindingSelector::CertificateSerial(serial))
         );
         let b = binding(&[]);
         assert!(q.matches_binding(&b));
         let now = datetime!(2030-01-01 0:00 UTC);
-        let good = certificate(&serial, now, now + time::Duration::days(1));
+        let good = certificate(&serial.to_hex(), now, now + time::Duration::days(1));
         assert!(q.matches_certificates(std::slice::from_ref(&good)));
         let mut other = good.clone();
         other.ski = vec![1];
@@ -817,7 +794,7 @@ mod tests {
     #[test]
     fn decimal_serials_become_our_hex() {
         assert_eq!(
-            serial_from_decimal("258").as_deref(),
+            serial_from_decimal("258").map(|s| s.to_hex()).as_deref(),
             Some("00000000000000000000000000000102")
         );
         assert_eq!(serial_from_decimal("-1"), None);

@@ -253,7 +253,7 @@ impl XkmsService {
             .iter()
             .map(|subject| AuditEvent {
                 at: now,
-                kind: "authentication.locked".into(),
+                kind: crate::store::AuditKind::AuthenticationLocked,
                 request_id: None,
                 subject: subject.clone(),
                 detail: format!("locked until {until} after repeated failed authentications"),
@@ -273,7 +273,7 @@ impl XkmsService {
     pub async fn unlock(&self, subject: &str) -> Result<bool, ServiceError> {
         let audit = AuditEvent {
             at: self.clock.now(),
-            kind: "authentication.unlocked".into(),
+            kind: crate::store::AuditKind::AuthenticationUnlocked,
             request_id: None,
             subject: subject.to_owned(),
             detail: "lock lifted by the operator".into(),

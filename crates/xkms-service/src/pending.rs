@@ -109,7 +109,7 @@ impl XkmsService {
         };
         let audit = AuditEvent {
             at: now,
-            kind: "request.pending".into(),
+            kind: crate::store::AuditKind::RequestPending,
             request_id: Some(header.message.id.clone()),
             subject: response_id.clone(),
             detail: format!(
@@ -250,7 +250,7 @@ impl XkmsService {
         let done = self.clock.now();
         let audit = AuditEvent {
             at: done,
-            kind: "request.completed".into(),
+            kind: crate::store::AuditKind::RequestCompleted,
             request_id: Some(job.original_request_id.clone()),
             subject: job.response_id.clone(),
             detail: format!("{} finished: {outcome}", job.operation),
@@ -344,7 +344,7 @@ impl XkmsService {
             // Delivered: a private key does not wait in the store for a second fetch.
             let audit = AuditEvent {
                 at: self.clock.now(),
-                kind: "result.delivered".into(),
+                kind: crate::store::AuditKind::ResultDelivered,
                 request_id: Some(req.request.message.id.clone()),
                 subject: record.response_id.clone(),
                 detail: format!(
@@ -372,7 +372,7 @@ impl XkmsService {
         let before = now - self.config.policy.result_retention;
         let audit = AuditEvent {
             at: now,
-            kind: "pending.purged".into(),
+            kind: crate::store::AuditKind::PendingPurged,
             request_id: None,
             subject: "-".into(),
             detail: format!("final results finished before {before} deleted (retention)"),
@@ -400,7 +400,7 @@ impl XkmsService {
     /// Operator: a request awaiting approval is queued for a worker.
     pub async fn approve_pending(&self, response_id: &str) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let audit = operator_event(now, "request.approved", response_id);
+        let audit = operator_event(now, crate::store::AuditKind::RequestApproved, response_id);
         self.store
             .transition_pending(
                 response_id,
@@ -428,7 +428,7 @@ impl XkmsService {
             response_id,
             &write_message(&Message::Result(result)),
         )?;
-        let audit = operator_event(now, "request.rejected", response_id);
+        let audit = operator_event(now, crate::store::AuditKind::RequestRejected, response_id);
         self.store
             .transition_pending(
                 response_id,
@@ -523,10 +523,14 @@ pub(crate) fn requester_of(request: &Request) -> String {
     }
 }
 
-fn operator_event(at: time::OffsetDateTime, kind: &str, response_id: &str) -> AuditEvent {
+fn operator_event(
+    at: time::OffsetDateTime,
+    kind: crate::store::AuditKind,
+    response_id: &str,
+) -> AuditEvent {
     AuditEvent {
         at,
-        kind: kind.into(),
+        kind,
         request_id: None,
         subject: response_id.to_owned(),
         detail: "by operator".into(),

@@ -172,12 +172,12 @@ impl XkmsService {
         if self.ca.verify_issued(&cert.der).is_err() {
             return Ok(true);
         }
+        let Some(serial) = cert.info.serial else {
+            return Ok(true);
+        };
         let bindings = self
             .store
-            .find_bindings(
-                &BindingSelector::CertificateSerial(cert.info.serial_hex.clone()),
-                1,
-            )
+            .find_bindings(&BindingSelector::CertificateSerial(serial), 1)
             .await?;
         Ok(!bindings.iter().any(|b| b.status == BindingStatus::Revoked))
     }

@@ -68,7 +68,7 @@ impl XkmsService {
                 replay: Vec::new(),
                 audit: vec![audit_event(
                     now,
-                    "keybinding.revoked",
+                    crate::store::AuditKind::KeyBindingRevoked,
                     request_id,
                     &binding.id,
                     "revoked on recovery (policy revoke_on_recover)".into(),
@@ -82,14 +82,14 @@ impl XkmsService {
             audit: vec![
                 audit_event(
                     now,
-                    "authorization.used",
+                    crate::store::AuditKind::AuthorizationUsed,
                     request_id,
                     &auth.authorization().id,
                     format!("recover for {}", auth.authorization().identity),
                 ),
                 audit_event(
                     now,
-                    "key.recovered",
+                    crate::store::AuditKind::KeyRecovered,
                     request_id,
                     &binding.id,
                     "escrowed private key returned to its holder".into(),

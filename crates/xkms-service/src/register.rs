@@ -214,7 +214,7 @@ impl XkmsService {
             .collect();
         // The certificate's subject is always findable as a PKIX name.
         let pkix = StoredUseKeyWith {
-            application: Application::Pkix.as_uri().to_owned(),
+            application: Application::Pkix,
             identifier: certificate.subject.clone(),
         };
         if !use_key_with.contains(&pkix) {
@@ -226,12 +226,7 @@ impl XkmsService {
             modulus: key.modulus.clone(),
             exponent: key.exponent.clone(),
             key_fingerprint: crate::identity::key_fingerprint(key),
-            key_usage: pkb
-                .core
-                .key_usage
-                .iter()
-                .map(|u| u.as_uri().to_owned())
-                .collect(),
+            key_usage: pkb.core.key_usage.clone(),
             use_key_with,
             status: BindingStatus::Valid,
             revocation_code_identifier: pkb.revocation_code_identifier.clone(),
@@ -245,7 +240,7 @@ impl XkmsService {
         };
         let mut audit = vec![audit_event(
             now,
-            "authorization.used",
+            crate::store::AuditKind::AuthorizationUsed,
             request_id,
             &auth.authorization().id,
             format!("register for {}", auth.authorization().identity),
@@ -253,7 +248,7 @@ impl XkmsService {
         if let NewKey::Generated(_) = new_key {
             audit.push(audit_event(
                 now,
-                "key.generated",
+                crate::store::AuditKind::KeyGenerated,
                 request_id,
                 &binding_id,
                 format!("RSA-{} key generated and escrowed", key.bits()),
@@ -261,14 +256,14 @@ impl XkmsService {
         }
         audit.push(audit_event(
             now,
-            "certificate.issued",
+            crate::store::AuditKind::CertificateIssued,
             request_id,
             &certificate.serial.to_hex(),
             format!("subject {} binding {binding_id}", certificate.subject),
         ));
         audit.push(audit_event(
             now,
-            "keybinding.registered",
+            crate::store::AuditKind::KeyBindingRegistered,
             request_id,
             &binding_id,
             format!("{origin} RSA-{} key", key.bits()),
@@ -329,7 +324,7 @@ impl XkmsService {
     async fn reserve_serial(&self, now: OffsetDateTime) -> Result<Serial, ServiceError> {
         for _ in 0..SERIAL_ATTEMPTS {
             let serial = Serial::random().map_err(|e| ServiceError::Ca(e.to_string()))?;
-            match self.store.reserve_serial(&serial.to_hex(), now).await {
+            match self.store.reserve_serial(&serial, now).await {
                 Ok(()) => return Ok(serial),
                 Err(StoreError::Duplicate { .. }) => continue,
                 Err(e) => return Err(e.into()),
@@ -515,7 +510,7 @@ pub(crate) fn certificate_record(
     now: OffsetDateTime,
 ) -> CertificateRecord {
     CertificateRecord {
-        serial: certificate.serial.to_hex(),
+        serial: certificate.serial,
         binding_id: binding_id.to_owned(),
         der: certificate.der.clone(),
         ski: certificate_ski(&certificate.der),
@@ -530,14 +525,14 @@ pub(crate) fn certificate_record(
 /// An audit event caused by request `request_id`.
 pub(crate) fn audit_event(
     at: OffsetDateTime,
-    kind: &str,
+    kind: crate::store::AuditKind,
     request_id: &str,
     subject: &str,
     detail: String,
 ) -> AuditEvent {
     AuditEvent {
         at,
-        kind: kind.to_owned(),
+        kind,
         request_id: Some(request_id.to_owned()),
         subject: subject.to_owned(),
         detail,

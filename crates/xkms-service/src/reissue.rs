@@ -9,9 +9,7 @@ use crate::register::{audit_event, certificate_record};
 use crate::service::{RequestContext, XkmsService};
 use crate::store::{BindingStatus, KeyBindingRecord, Purpose, Reissue, StoreError};
 use xkms_ca::{DistinguishedName, IssueRequest, RsaPublicKey};
-use xkms_proto::{
-    Application, KeyUsage, ReissueRequest, ReissueResult, ResultMajor, ResultMinor, UseKeyWith,
-};
+use xkms_proto::{ReissueRequest, ReissueResult, ResultMajor, ResultMinor};
 
 impl XkmsService {
     /// Handles a ReissueRequest. The binding is named by its certificate (the seed's
@@ -70,7 +68,7 @@ impl XkmsService {
         // grant them all (a code for one of the binding's names does not suffice).
         Grants::of(auth.authorization()).check(
             &binding.key_name.iter().cloned().collect::<Vec<_>>(),
-            &stored_use_key_with(&binding),
+            &binding.use_key_with_elements(),
             &issue_request,
         )?;
         let certificate = self.issue_certificate(&issue_request, now).await?;
@@ -83,14 +81,14 @@ impl XkmsService {
             audit: vec![
                 audit_event(
                     now,
-                    "authorization.used",
+                    crate::store::AuditKind::AuthorizationUsed,
                     request_id,
                     &auth.authorization().id,
                     format!("reissue for {}", auth.authorization().identity),
                 ),
                 audit_event(
                     now,
-                    "certificate.issued",
+                    crate::store::AuditKind::CertificateIssued,
                     request_id,
                     &certificate.serial.to_hex(),
                     format!(
@@ -110,8 +108,8 @@ impl XkmsService {
             }
             Err(e) => return Err(e.into()),
         }
-        let key_usage = stored_key_usage(&binding);
-        let use_key_with = stored_use_key_with(&binding);
+        let key_usage = binding.key_usage.clone();
+        let use_key_with = binding.use_key_with_elements();
         let (key_binding, incomplete) = self.valid_key_binding(
             &req.request.respond_with,
             &binding.id,
@@ -150,7 +148,9 @@ impl XkmsService {
             dns_names: info.dns_names,
             uris: info.uris,
             ip_addresses: info.ip_addresses,
-            key_usage: stored_key_usage(binding)
+            key_usage: binding
+                .key_usage
+                .clone()
                 .iter()
                 .map(crate::register::xkms_key_usage)
                 .collect(),
@@ -158,25 +158,4 @@ impl XkmsService {
             ..IssueRequest::default()
         })
     }
-}
-
-/// The binding's KeyUsage values as stored.
-pub(crate) fn stored_key_usage(binding: &KeyBindingRecord) -> Vec<KeyUsage> {
-    binding
-        .key_usage
-        .iter()
-        .filter_map(|u| KeyUsage::from_uri(u))
-        .collect()
-}
-
-/// The binding's UseKeyWith pairs as stored (normalised identifiers).
-pub(crate) fn stored_use_key_with(binding: &KeyBindingRecord) -> Vec<UseKeyWith> {
-    binding
-        .use_key_with
-        .iter()
-        .map(|u| UseKeyWith {
-            application: Application::from_uri(&u.application),
-            identifier: u.identifier.clone(),
-        })
-        .collect()
 }

@@ -4,11 +4,10 @@ use crate::authenticate::SignedRequest;
 use crate::binding::binding_identities;
 use crate::error::ServiceError;
 use crate::register::audit_event;
-use crate::reissue::{stored_key_usage, stored_use_key_with};
 use crate::respond::{BindingMaterial, describe};
 use crate::service::{RequestContext, XkmsService};
 use crate::store::{BindingStatus, KeyBindingRecord, Purpose, ReplayMark, Revocation, StoreError};
-use xkms_ca::{RevocationReason, RevokedEntry, Serial};
+use xkms_ca::{RevocationReason, RevokedEntry};
 use xkms_proto::{
     KeyBinding, KeyBindingAbstract, Reason, RespondWith, ResultMajor, ResultMinor,
     RevokeAuthorization, RevokeRequest, RevokeResult, Status, StatusValue,
@@ -77,7 +76,7 @@ impl XkmsService {
             replay,
             audit: vec![audit_event(
                 now,
-                "keybinding.revoked",
+                crate::store::AuditKind::KeyBindingRevoked,
                 request_id,
                 &binding.id,
                 format!("revoked by {authority} (keyCompromise)"),
@@ -181,8 +180,8 @@ impl XkmsService {
             core: KeyBindingAbstract {
                 id: Some(binding.id.clone()),
                 key_info: described.key_info,
-                key_usage: stored_key_usage(binding),
-                use_key_with: stored_use_key_with(binding),
+                key_usage: binding.key_usage.clone(),
+                use_key_with: binding.use_key_with_elements(),
             },
             validity_interval: newest
                 .as_ref()
@@ -211,10 +210,8 @@ impl XkmsService {
         let revoked = self.store.revoked_certificates().await?;
         let mut entries = Vec::with_capacity(revoked.len());
         for r in revoked {
-            let serial = Serial::from_hex(&r.serial)
-                .map_err(|_| ServiceError::Internal("stored serial is not hex".into()))?;
             entries.push(RevokedEntry {
-                serial,
+                serial: r.serial,
                 revocation_time: r.revoked_at,
                 reason: Some(revocation_reason(r.reason)),
             });

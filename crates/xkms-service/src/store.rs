@@ -7,6 +7,9 @@
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
+pub use xkms_ca::Serial;
+/// The vocabularies of stored records, re-exported so a store needs no other crate.
+pub use xkms_proto::{Application, KeyUsage};
 
 /// What may go wrong in a store. Details go to the log, never to the client.
 #[derive(Debug, thiserror::Error)]
@@ -185,10 +188,10 @@ impl BindingStatus {
     }
 }
 
-/// A UseKeyWith pair as stored: application URI and normalised identifier.
+/// A UseKeyWith pair as stored: application and normalised identifier.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StoredUseKeyWith {
-    pub application: String,
+    pub application: Application,
     /// Normalised for matching (lower-case e-mail/DNS, RFC 4514 DN).
     pub identifier: String,
 }
@@ -204,8 +207,8 @@ pub struct KeyBindingRecord {
     pub exponent: Vec<u8>,
     /// SHA-256 of the SubjectPublicKeyInfo DER: the lookup key for KeyValue queries.
     pub key_fingerprint: Vec<u8>,
-    /// XKMS KeyUsage URIs granted.
-    pub key_usage: Vec<String>,
+    /// XKMS key usages granted (none: every usage).
+    pub key_usage: Vec<KeyUsage>,
     pub use_key_with: Vec<StoredUseKeyWith>,
     pub status: BindingStatus,
     pub revocation_code_identifier: Option<Vec<u8>>,
@@ -214,11 +217,24 @@ pub struct KeyBindingRecord {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
+impl KeyBindingRecord {
+    /// The binding's UseKeyWith pairs as message elements (normalised identifiers).
+    pub fn use_key_with_elements(&self) -> Vec<xkms_proto::UseKeyWith> {
+        self.use_key_with
+            .iter()
+            .map(|u| xkms_proto::UseKeyWith {
+                application: u.application.clone(),
+                identifier: u.identifier.clone(),
+            })
+            .collect()
+    }
+}
+
 /// A certificate the CA issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateRecord {
-    /// Serial, lower-case hex without leading zeros stripped (32 hex digits).
-    pub serial: String,
+    /// Serial (stored as its 32 upper-case hex digits).
+    pub serial: Serial,
     pub binding_id: String,
     pub der: Vec<u8>,
     /// SubjectKeyIdentifier of the certificate (lookup key for `ds:X509SKI`).
@@ -241,12 +257,106 @@ pub struct ReplayMark {
     pub expires_at: OffsetDateTime,
 }
 
+/// What an audit event records (closed: every kind the service writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditKind {
+    /// `authorization.created`
+    AuthorizationCreated,
+    /// `authorization.used`
+    AuthorizationUsed,
+    /// `key.generated`
+    KeyGenerated,
+    /// `key.recovered`
+    KeyRecovered,
+    /// `keybinding.registered`
+    KeyBindingRegistered,
+    /// `keybinding.revoked`
+    KeyBindingRevoked,
+    /// `certificate.issued`
+    CertificateIssued,
+    /// `request.pending`
+    RequestPending,
+    /// `request.approved`
+    RequestApproved,
+    /// `request.rejected`
+    RequestRejected,
+    /// `request.completed`
+    RequestCompleted,
+    /// `request.refused`
+    RequestRefused,
+    /// `result.delivered`
+    ResultDelivered,
+    /// `pending.purged`
+    PendingPurged,
+    /// `authentication.failed`
+    AuthenticationFailed,
+    /// `authentication.locked`
+    AuthenticationLocked,
+    /// `authentication.unlocked`
+    AuthenticationUnlocked,
+}
+
+impl AuditKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [AuditKind; 17] = [
+        AuditKind::AuthorizationCreated,
+        AuditKind::AuthorizationUsed,
+        AuditKind::KeyGenerated,
+        AuditKind::KeyRecovered,
+        AuditKind::KeyBindingRegistered,
+        AuditKind::KeyBindingRevoked,
+        AuditKind::CertificateIssued,
+        AuditKind::RequestPending,
+        AuditKind::RequestApproved,
+        AuditKind::RequestRejected,
+        AuditKind::RequestCompleted,
+        AuditKind::RequestRefused,
+        AuditKind::ResultDelivered,
+        AuditKind::PendingPurged,
+        AuditKind::AuthenticationFailed,
+        AuditKind::AuthenticationLocked,
+        AuditKind::AuthenticationUnlocked,
+    ];
+
+    /// The stored (and hashed) form, e.g. `certificate.issued`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AuditKind::AuthorizationCreated => "authorization.created",
+            AuditKind::AuthorizationUsed => "authorization.used",
+            AuditKind::KeyGenerated => "key.generated",
+            AuditKind::KeyRecovered => "key.recovered",
+            AuditKind::KeyBindingRegistered => "keybinding.registered",
+            AuditKind::KeyBindingRevoked => "keybinding.revoked",
+            AuditKind::CertificateIssued => "certificate.issued",
+            AuditKind::RequestPending => "request.pending",
+            AuditKind::RequestApproved => "request.approved",
+            AuditKind::RequestRejected => "request.rejected",
+            AuditKind::RequestCompleted => "request.completed",
+            AuditKind::RequestRefused => "request.refused",
+            AuditKind::ResultDelivered => "result.delivered",
+            AuditKind::PendingPurged => "pending.purged",
+            AuditKind::AuthenticationFailed => "authentication.failed",
+            AuditKind::AuthenticationLocked => "authentication.locked",
+            AuditKind::AuthenticationUnlocked => "authentication.unlocked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuditKind> {
+        AuditKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An audit event, written in the same transaction as the change it records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     pub at: OffsetDateTime,
-    /// e.g. `authorization.created`, `certificate.issued`, `authorization.used`.
-    pub kind: String,
+    pub kind: AuditKind,
     /// The request Id that caused it, if any.
     pub request_id: Option<String>,
     /// Binding id, serial, authorization id …
@@ -295,7 +405,7 @@ pub fn audit_hash(prev: &[u8], seq: u64, event: &AuditEvent) -> [u8; 32] {
             .div_euclid(1_000)
             .to_be_bytes(),
     );
-    field(event.kind.as_bytes());
+    field(event.kind.as_str().as_bytes());
     match &event.request_id {
         Some(id) => field(id.as_bytes()),
         None => field(b"\xff"),
@@ -368,7 +478,7 @@ pub struct Recovery {
 /// A revoked certificate as a CRL lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevokedCertificate {
-    pub serial: String,
+    pub serial: Serial,
     pub revoked_at: OffsetDateTime,
     pub reason: u8,
 }
@@ -450,7 +560,7 @@ pub enum BindingSelector {
     KeyName(String),
     /// Any of these (application, normalised identifier) pairs.
     UseKeyWith(Vec<StoredUseKeyWith>),
-    CertificateSerial(String),
+    CertificateSerial(Serial),
     /// SubjectKeyIdentifier of any of the binding's certificates.
     CertificateSki(Vec<u8>),
 }
@@ -492,7 +602,7 @@ pub trait AuthorizationStore: Send + Sync {
 pub trait KeyBindingStore: Send + Sync {
     /// Records a serial before anything is signed with it (Boulder's rule: a serial is
     /// never used twice, even if signing or the later commit fails).
-    async fn reserve_serial(&self, serial: &str, now: OffsetDateTime) -> Result<(), StoreError>;
+    async fn reserve_serial(&self, serial: &Serial, now: OffsetDateTime) -> Result<(), StoreError>;
 
     /// Writes binding, certificate, authorization use and audit events in one transaction.
     async fn commit_registration(&self, registration: &Registration) -> Result<(), StoreError>;

@@ -71,7 +71,7 @@ pub enum RevocationSource {
     Decided(Verdict),
     /// Issued by the built-in CA: ask the store (serial as our upper-case hex).
     OwnCa {
-        serial_hex: Option<String>,
+        serial: Option<xkms_ca::Serial>,
     },
 }
 
@@ -185,7 +185,7 @@ impl TrustContext {
         let revocation = match path.as_slice() {
             [_] => RevocationSource::Decided(Verdict::Valid),
             [leaf, anchor] if anchor.der == self.base.own_ca => RevocationSource::OwnCa {
-                serial_hex: leaf.info.serial.map(|s| s.to_hex()),
+                serial: leaf.info.serial,
             },
             _ => RevocationSource::Decided(self.external_revocation(&path, at, now)),
         };

@@ -41,16 +41,13 @@ use crate::error::ServiceError;
 use crate::identity::{
     key_fingerprint, normalize_email, normalize_identifier, stored_use_key_with,
 };
-use crate::locate::{
-    KeyQuery, certificate_at, effective_limit, normalize_dn, stored_key_usage,
-    stored_use_key_with_of, usage_permitted,
-};
+use crate::locate::{KeyQuery, certificate_at, effective_limit, normalize_dn, usage_permitted};
 use crate::respond::{BindingMaterial, ExtraMaterial, certificate_url, describe_with};
 use crate::service::{RequestContext, XkmsService};
 use crate::store::{BindingSelector, KeyBindingRecord};
 use crate::trust::MAX_REQUEST_CERTIFICATES;
 use time::OffsetDateTime;
-use xkms_ca::{CertificateInfo, DistinguishedName, DnAttribute, RsaPublicKey};
+use xkms_ca::{CertificateInfo, DistinguishedName, DnAttribute, RsaPublicKey, Serial};
 use xkms_proto::{
     Application, KeyBinding, KeyBindingAbstract, KeyUsage, KeyValue, QueryKeyBinding, ResultMajor,
     ResultMinor, Status, UseKeyWith, ValidateRequest, ValidateResult,
@@ -183,7 +180,7 @@ impl XkmsService {
         let binding = match ours.and_then(|i| i.serial) {
             Some(serial) => self
                 .store
-                .find_bindings(&BindingSelector::CertificateSerial(serial.to_hex()), 1)
+                .find_bindings(&BindingSelector::CertificateSerial(serial), 1)
                 .await?
                 .into_iter()
                 .next(),
@@ -220,9 +217,7 @@ impl XkmsService {
         let evaluation = trust.evaluate(&cert, at, now);
         let revocation = match &evaluation.revocation {
             RevocationSource::Decided(v) => *v,
-            RevocationSource::OwnCa { serial_hex } => {
-                self.own_revocation(serial_hex.as_deref(), at).await?
-            }
+            RevocationSource::OwnCa { serial } => self.own_revocation(*serial, at).await?,
         };
         let verdicts = Verdicts {
             revocation_status: revocation,
@@ -290,14 +285,14 @@ impl XkmsService {
         let key_usage = if !qkb.core.key_usage.is_empty() {
             qkb.core.key_usage.clone()
         } else if let Some(b) = binding {
-            stored_key_usage(b)
+            b.key_usage.clone()
         } else {
             info.map(usages_of_certificate).unwrap_or_default()
         };
         let use_key_with = if !qkb.core.use_key_with.is_empty() {
             qkb.core.use_key_with.clone()
         } else if let Some(b) = binding {
-            stored_use_key_with_of(b)
+            b.use_key_with_elements()
         } else {
             info.map(names_of_certificate).unwrap_or_default()
         };
@@ -321,13 +316,13 @@ impl XkmsService {
     /// Revocation of a certificate our CA issued, from the store, at `at`.
     async fn own_revocation(
         &self,
-        serial_hex: Option<&str>,
+        serial: Option<Serial>,
         at: OffsetDateTime,
     ) -> Result<Verdict, ServiceError> {
-        let Some(serial) = serial_hex else {
+        let Some(serial) = serial else {
             return Ok(Verdict::Indeterminate);
         };
-        let selector = BindingSelector::CertificateSerial(serial.to_owned());
+        let selector = BindingSelector::CertificateSerial(serial);
         let Some(binding) = self
             .store
             .find_bindings(&selector, 1)
@@ -345,10 +340,7 @@ impl XkmsService {
             return Ok(Verdict::Invalid);
         }
         let certificates = self.store.certificates_of(&binding.id).await?;
-        let Some(record) = certificates
-            .iter()
-            .find(|c| c.serial.eq_ignore_ascii_case(serial))
-        else {
+        let Some(record) = certificates.iter().find(|c| c.serial == serial) else {
             return Ok(Verdict::Indeterminate);
         };
         Ok(if record.revoked_at.is_some_and(|r| r <= at) {
@@ -972,7 +964,7 @@ mod tests {
         assert_eq!(
             ev.revocation,
             RevocationSource::OwnCa {
-                serial_hex: Some(serial.to_hex())
+                serial: Some(serial)
             }
         );
         assert_eq!(ev.verdicts.issuer_trust, Verdict::Valid);

@@ -43,7 +43,7 @@ impl Encoded {
                 });
             }
             serials.push(vec![
-                Value::Text(Some(c.serial.clone())),
+                Value::Text(Some(c.serial.to_hex())),
                 Value::Int(Some(timestamp_to_column(c.issued_at)?)),
             ]);
             bindings.push(vec![
@@ -63,12 +63,12 @@ impl Encoded {
                 pairs.push(vec![
                     Value::Text(Some(b.id.clone())),
                     Value::Int(Some(limit_to_column(ordinal))),
-                    Value::Text(Some(pair.application.clone())),
+                    Value::Text(Some(pair.application.as_uri().to_owned())),
                     Value::Text(Some(pair.identifier.clone())),
                 ]);
             }
             certificates.push(vec![
-                Value::Text(Some(c.serial.clone())),
+                Value::Text(Some(c.serial.to_hex())),
                 Value::Text(Some(c.binding_id.clone())),
                 Value::Blob(Some(c.der.clone())),
                 Value::Blob(Some(c.ski.clone())),

@@ -5,7 +5,7 @@
 //! identically by another.
 
 use time::OffsetDateTime;
-use xkms_service::store::{BindingStatus, GrantedName, NameKind, Purpose, StoreError};
+use xkms_service::store::{BindingStatus, GrantedName, KeyUsage, NameKind, Purpose, StoreError};
 
 /// Microseconds since the Unix epoch, UTC. Sub-microsecond precision is truncated
 /// (towards negative infinity, so ordering is preserved for pre-1970 times too).
@@ -33,20 +33,19 @@ pub(crate) fn optional_timestamp_from_column(
 
 /// KeyUsage URIs as one space-separated TEXT column. URIs never contain whitespace; one
 /// that does would not round-trip, so it is refused instead of silently split.
-pub(crate) fn key_usage_to_column(uris: &[String]) -> Result<String, StoreError> {
-    if uris
+/// Key usages as their URIs, space-separated.
+pub(crate) fn key_usage_to_column(usages: &[KeyUsage]) -> Result<String, StoreError> {
+    Ok(usages
         .iter()
-        .any(|u| u.is_empty() || u.contains(char::is_whitespace))
-    {
-        return Err(StoreError::Backend(
-            "key usage URI is empty or contains whitespace".into(),
-        ));
-    }
-    Ok(uris.join(" "))
+        .map(KeyUsage::as_uri)
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
-pub(crate) fn key_usage_from_column(text: &str) -> Vec<String> {
-    text.split_whitespace().map(str::to_owned).collect()
+pub(crate) fn key_usage_from_column(text: &str) -> Result<Vec<KeyUsage>, StoreError> {
+    text.split_whitespace()
+        .map(|uri| KeyUsage::from_uri(uri).ok_or_else(|| corrupt("key usage")))
+        .collect()
 }
 
 /// Granted names as `kind:value` lines. A value with a control character would not
@@ -140,16 +139,16 @@ mod tests {
     }
 
     #[test]
-    fn key_usage_round_trips_and_refuses_whitespace() {
-        let uris = vec![
-            "http://www.w3.org/2002/03/xkms#Signature".to_owned(),
-            "http://www.w3.org/2002/03/xkms#Encryption".to_owned(),
-        ];
-        let text = key_usage_to_column(&uris).unwrap();
-        assert_eq!(key_usage_from_column(&text), uris);
-        assert!(key_usage_from_column("").is_empty());
-        assert!(key_usage_to_column(&["a b".to_owned()]).is_err());
-        assert!(key_usage_to_column(&[String::new()]).is_err());
+    fn key_usage_round_trips_and_refuses_unknown_uris() {
+        let usages = vec![KeyUsage::Signature, KeyUsage::Encryption];
+        let text = key_usage_to_column(&usages).unwrap();
+        assert_eq!(
+            text,
+            "http://www.w3.org/2002/03/xkms#Signature http://www.w3.org/2002/03/xkms#Encryption"
+        );
+        assert_eq!(key_usage_from_column(&text).unwrap(), usages);
+        assert!(key_usage_from_column("").unwrap().is_empty());
+        assert!(key_usage_from_column("urn:not-a-usage").is_err());
     }
 
     #[test]

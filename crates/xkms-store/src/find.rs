@@ -68,7 +68,7 @@ where
                     q.push(" OR ");
                 }
                 q.push("(u.application = ")
-                    .push_bind(pair.application.clone())
+                    .push_bind(pair.application.as_uri().to_owned())
                     .push(" AND u.identifier = ")
                     .push_bind(pair.identifier.clone())
                     .push(")");
@@ -77,7 +77,7 @@ where
         }
         BindingSelector::CertificateSerial(serial) => {
             q.push("kb.id IN (SELECT c.binding_id FROM certificates c WHERE c.serial = ")
-                .push_bind(serial.clone())
+                .push_bind(serial.to_hex())
                 .push(")");
         }
         BindingSelector::CertificateSki(ski) => {
@@ -123,7 +123,7 @@ mod tests {
             .await
             .unwrap();
         let pair = |a: &str, i: &str| StoredUseKeyWith {
-            application: a.into(),
+            application: xkms_service::store::Application::from_uri(a),
             identifier: i.into(),
         };
         for selector in [
@@ -132,7 +132,9 @@ mod tests {
             BindingSelector::KeyName("n".into()),
             BindingSelector::UseKeyWith(vec![pair("a", "x")]),
             BindingSelector::UseKeyWith(vec![pair("a", "x"), pair("b", "y"), pair("c", "z")]),
-            BindingSelector::CertificateSerial("01".into()),
+            BindingSelector::CertificateSerial(
+                xkms_service::store::Serial::from_hex("01").unwrap(),
+            ),
             BindingSelector::CertificateSki(vec![7; 20]),
         ] {
             let plan = plan(&store, &selector).await;

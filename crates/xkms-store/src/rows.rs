@@ -6,9 +6,9 @@
 
 use sqlx::Row;
 use xkms_service::store::{
-    AuditEvent, AuditHead, Authorization, CertificateRecord, ChainedAuditEvent, DerivedSecrets,
-    FailureRecord, KeyBindingRecord, PendingRecord, PendingState, RevokedCertificate, StoreError,
-    StoredUseKeyWith,
+    AuditEvent, AuditHead, AuditKind, Authorization, CertificateRecord, ChainedAuditEvent,
+    DerivedSecrets, FailureRecord, KeyBindingRecord, PendingRecord, PendingState,
+    RevokedCertificate, Serial, StoreError, StoredUseKeyWith,
 };
 
 use crate::columns::{
@@ -163,7 +163,7 @@ pub(crate) fn key_binding<R: ColumnReader>(row: &R) -> Result<KeyBindingRecord, 
         modulus: r.bytes("modulus")?,
         exponent: r.bytes("exponent")?,
         key_fingerprint: r.bytes("key_fingerprint")?,
-        key_usage: key_usage_from_column(&r.text("key_usage")?),
+        key_usage: key_usage_from_column(&r.text("key_usage")?)?,
         use_key_with: Vec::new(),
         status: status_from_column(&r.text("status")?)?,
         revocation_code_identifier: r.opt_bytes("revocation_code_identifier")?,
@@ -196,7 +196,7 @@ pub(crate) fn joined_use_key_with<R: ColumnReader>(
         r.opt_text("ukw_identifier")?,
     ) {
         (Some(application), Some(identifier)) => Ok(Some(StoredUseKeyWith {
-            application,
+            application: xkms_service::store::Application::from_uri(&application),
             identifier,
         })),
         _ => Ok(None),
@@ -217,7 +217,7 @@ pub(crate) fn certificate<R: ColumnReader>(row: &R) -> Result<CertificateRecord,
         what: "certificate row",
     };
     Ok(CertificateRecord {
-        serial: r.text("serial")?,
+        serial: Serial::from_hex(&r.text("serial")?).map_err(|_| corrupt(r.what))?,
         binding_id: r.text("binding_id")?,
         der: r.bytes("der")?,
         ski: r.bytes("ski")?,
@@ -238,7 +238,7 @@ pub(crate) fn revoked_certificate<R: ColumnReader>(
         what: "revoked certificate row",
     };
     Ok(RevokedCertificate {
-        serial: r.text("serial")?,
+        serial: Serial::from_hex(&r.text("serial")?).map_err(|_| corrupt(r.what))?,
         revoked_at: r.time("revoked_at")?,
         reason: reason_from_column(r.opt_int("revocation_reason")?)?.unwrap_or(0),
     })
@@ -271,7 +271,7 @@ pub(crate) fn audit_event<R: ColumnReader>(row: &R) -> Result<AuditEvent, StoreE
     };
     Ok(AuditEvent {
         at: r.time("at")?,
-        kind: r.text("kind")?,
+        kind: AuditKind::parse(&r.text("kind")?).ok_or_else(|| corrupt("audit kind"))?,
         request_id: r.opt_text("request_id")?,
         subject: r.text("subject")?,
         detail: r.text("detail")?,

@@ -29,7 +29,7 @@ macro_rules! impl_store {
                 BindingSelector, BindingStatus, CertificateRecord, ChainedAuditEvent,
                 DerivedSecrets, FailureRecord, FailureSubject, KeyBindingRecord, KeyBindingStore,
                 LockoutStore, PendingRecord, PendingState,
-                PendingStore, Purpose, Recovery, Registration, Reissue, ReplayMark, ReplayStore,
+                PendingStore, Purpose, Recovery, Registration, Reissue, ReplayMark, ReplayStore, Serial,
                 Revocation, RevokedCertificate, StoreError, audit_hash,
             };
 
@@ -185,11 +185,11 @@ macro_rules! impl_store {
             impl KeyBindingStore for $store {
                 async fn reserve_serial(
                     &self,
-                    serial: &str,
+                    serial: &Serial,
                     now: OffsetDateTime,
                 ) -> Result<(), StoreError> {
                     sqlx::query("INSERT INTO serials (serial, reserved_at) VALUES ($1, $2)")
-                        .bind(serial)
+                        .bind(serial.to_hex())
                         .bind(timestamp_to_column(now)?)
                         .execute(self.writer())
                         .await
@@ -1233,7 +1233,7 @@ macro_rules! impl_store {
                     q.push_values(binding.use_key_with.iter().enumerate(), |mut b, (ordinal, pair)| {
                         b.push_bind(binding.id.clone())
                             .push_bind(limit_to_column(ordinal))
-                            .push_bind(pair.application.clone())
+                            .push_bind(pair.application.as_uri().to_owned())
                             .push_bind(pair.identifier.clone());
                     });
                     q.build().execute(&mut **tx).await.map_err(db_error("use_key_with"))?;
@@ -1270,9 +1270,9 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn require_reserved(tx: &mut Tx, serial: &str) -> Result<(), StoreError> {
+            async fn require_reserved(tx: &mut Tx, serial: &Serial) -> Result<(), StoreError> {
                 let reserved = sqlx::query("SELECT 1 FROM serials WHERE serial = $1")
-                    .bind(serial)
+                    .bind(serial.to_hex())
                     .fetch_optional(&mut **tx)
                     .await
                     .map_err(db_error("serial"))?;
@@ -1338,7 +1338,7 @@ macro_rules! impl_store {
                     certificate_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                 ))
-                .bind(&certificate.serial)
+                .bind(certificate.serial.to_hex())
                 .bind(&certificate.binding_id)
                 .bind(certificate.der.as_slice())
                 .bind(certificate.ski.as_slice())
@@ -1382,7 +1382,7 @@ macro_rules! impl_store {
                 ));
                 q.push_values(rows, |mut b, (at, seq, prev_hash, hash, event)| {
                     b.push_bind(at)
-                        .push_bind(event.kind.clone())
+                        .push_bind(event.kind.as_str())
                         .push_bind(event.request_id.clone())
                         .push_bind(event.subject.clone())
                         .push_bind(event.detail.clone())

@@ -10,17 +10,16 @@ mod suite {
     use time::macros::datetime;
     use time::{Duration, OffsetDateTime};
     use xkms_service::store::{
-        AuditEvent, Authorization, BindingSelector, BindingStatus, CertificateRecord, GrantedName,
-        KeyBindingRecord, NameKind, PendingRecord, PendingState, Purpose, Recovery, Registration,
-        Reissue, Revocation, RevokedCertificate, Store, StoreError, StoredUseKeyWith,
+        Application, AuditEvent, Authorization, BindingSelector, BindingStatus, CertificateRecord,
+        GrantedName, KeyBindingRecord, KeyUsage, NameKind, PendingRecord, PendingState, Purpose,
+        Recovery, Registration, Reissue, Revocation, RevokedCertificate, Serial, Store, StoreError,
+        StoredUseKeyWith,
     };
 
     pub const T0: OffsetDateTime = datetime!(2025-03-01 12:00 UTC);
 
     const MAIL: &str = "urn:ietf:rfc:2633";
     const TLS: &str = "urn:ietf:rfc:2246";
-    const SIGNATURE: &str = "http://www.w3.org/2002/03/xkms#Signature";
-    const ENCRYPTION: &str = "http://www.w3.org/2002/03/xkms#Encryption";
 
     // ---- fixtures ------------------------------------------------------------------
 
@@ -42,9 +41,14 @@ mod suite {
         }
     }
 
+    /// A serial from its hex digits.
+    pub fn sn(hex: &str) -> Serial {
+        Serial::from_hex(hex).unwrap()
+    }
+
     fn pair(application: &str, identifier: &str) -> StoredUseKeyWith {
         StoredUseKeyWith {
-            application: application.into(),
+            application: Application::from_uri(application),
             identifier: identifier.into(),
         }
     }
@@ -65,7 +69,7 @@ mod suite {
             modulus: vec![0xC5; 256],
             exponent: vec![1, 0, 1],
             key_fingerprint: fingerprint(id),
-            key_usage: vec![SIGNATURE.into(), ENCRYPTION.into()],
+            key_usage: vec![KeyUsage::Signature, KeyUsage::Encryption],
             use_key_with: vec![
                 pair(MAIL, &format!("{id}@example.org")),
                 pair(TLS, &format!("{id}.example.org")),
@@ -84,7 +88,7 @@ mod suite {
         issued_at: OffsetDateTime,
     ) -> CertificateRecord {
         CertificateRecord {
-            serial: serial.into(),
+            serial: sn(serial),
             binding_id: binding_id.into(),
             der: vec![0x30, 0x82, 0x01, 0x00, serial.len() as u8],
             ski: ski(serial),
@@ -106,10 +110,12 @@ mod suite {
         s
     }
 
+    /// An event of `kind` (the stored name, e.g. `certificate.issued`).
     pub fn audit(kind: &str, subject: &str, at: OffsetDateTime) -> AuditEvent {
         AuditEvent {
             at,
-            kind: kind.into(),
+            kind: xkms_service::store::AuditKind::parse(kind)
+                .unwrap_or_else(|| panic!("no audit kind {kind}")),
             request_id: Some(format!("req-{subject}")),
             subject: subject.into(),
             detail: format!("{kind} for {subject}"),
@@ -126,7 +132,7 @@ mod suite {
         let mut binding = binding(id, at);
         binding.authorization_id = authorization_id.map(str::to_owned);
         let mut audit_events = vec![
-            audit("key.registered", id, at),
+            audit("keybinding.registered", id, at),
             audit("certificate.issued", serial, at),
         ];
         if let Some(a) = authorization_id {
@@ -186,10 +192,7 @@ mod suite {
             bindings: store.count_bindings().await.unwrap(),
             audit: store.recent_audit_events(1000).await.unwrap(),
             by_id: find(BindingSelector::Id(r.binding.id.clone())).await,
-            by_serial: find(BindingSelector::CertificateSerial(
-                r.certificate.serial.clone(),
-            ))
-            .await,
+            by_serial: find(BindingSelector::CertificateSerial(r.certificate.serial)).await,
             by_name: find(BindingSelector::KeyName(name)).await,
             certificates: store.certificates_of(&r.binding.id).await.unwrap(),
             authorizations: store
@@ -330,7 +333,7 @@ mod suite {
 
         // A third use is refused and writes nothing.
         let third = registration("k3", "03", T0, Some("a-1"));
-        store.reserve_serial("03", T0).await.unwrap();
+        store.reserve_serial(&sn("03"), T0).await.unwrap();
         commit_fails(store, &third, conflict).await;
         assert!(
             store
@@ -356,7 +359,7 @@ mod suite {
             .insert_authorization(&a, &audit("authorization.created", "a-1", T0))
             .await
             .unwrap();
-        store.reserve_serial("01", T0).await.unwrap();
+        store.reserve_serial(&sn("01"), T0).await.unwrap();
 
         // Expiry is judged at the binding's created_at.
         let late = registration("k1", "01", a.expires_at, Some("a-1"));
@@ -373,10 +376,10 @@ mod suite {
     // ---- serials and registrations -------------------------------------------------
 
     pub async fn reserve_serial_twice_is_duplicate(store: &dyn Store) {
-        store.reserve_serial("0a1b", T0).await.unwrap();
-        store.reserve_serial("0a1c", T0).await.unwrap();
+        store.reserve_serial(&sn("0a1b"), T0).await.unwrap();
+        store.reserve_serial(&sn("0a1c"), T0).await.unwrap();
         let err = store
-            .reserve_serial("0a1b", T0 + Duration::hours(1))
+            .reserve_serial(&sn("0a1b"), T0 + Duration::hours(1))
             .await
             .unwrap_err();
         assert!(
@@ -394,7 +397,7 @@ mod suite {
         let mut r = registration("k1", "7f00000000000000000000000000beef", T0, Some("a-1"));
         r.binding.key_name = None;
         r.binding.revocation_code_identifier = None;
-        r.binding.key_usage = vec![SIGNATURE.into()];
+        r.binding.key_usage = vec![KeyUsage::Signature];
         let other = registration("k2", "02", T0 + Duration::seconds(1), None);
         register(store, &r).await;
         register(store, &other).await;
@@ -408,10 +411,7 @@ mod suite {
             expected
         );
         assert_eq!(
-            find(BindingSelector::CertificateSerial(
-                r.certificate.serial.clone()
-            ))
-            .await,
+            find(BindingSelector::CertificateSerial(r.certificate.serial)).await,
             expected
         );
         assert_eq!(
@@ -426,7 +426,7 @@ mod suite {
         );
         assert!(find(BindingSelector::Id("nope".into())).await.is_empty());
         assert!(
-            find(BindingSelector::CertificateSerial("99".into()))
+            find(BindingSelector::CertificateSerial(sn("99")))
                 .await
                 .is_empty()
         );
@@ -457,7 +457,7 @@ mod suite {
         let events = store.recent_audit_events(100).await.unwrap();
         assert_eq!(events.len(), 1 + r.audit.len() + other.audit.len());
         let mut written: Vec<AuditEvent> = events.into_iter().rev().collect();
-        assert_eq!(written.remove(0).kind, "authorization.created");
+        assert_eq!(written.remove(0).kind.as_str(), "authorization.created");
         let mut expected_events = r.audit.clone();
         expected_events.extend(other.audit.clone());
         assert_eq!(written, expected_events, "in order, all fields");
@@ -554,7 +554,7 @@ mod suite {
 
         let mut again = registration("k1", "02", T0 + Duration::seconds(5), Some("a-1"));
         again.binding.key_name = Some("second@example.org".into());
-        store.reserve_serial("02", T0).await.unwrap();
+        store.reserve_serial(&sn("02"), T0).await.unwrap();
         commit_fails(store, &again, duplicate).await;
         assert_eq!(store.count_bindings().await.unwrap(), 1);
         assert!(
@@ -563,7 +563,7 @@ mod suite {
                 .await
                 .unwrap()
                 .iter()
-                .all(|c| c.serial == "01")
+                .all(|c| c.serial == sn("01"))
         );
         assert!(
             store
@@ -591,7 +591,7 @@ mod suite {
         );
         assert_eq!(
             store
-                .find_bindings(&BindingSelector::CertificateSerial("01".into()), 10)
+                .find_bindings(&BindingSelector::CertificateSerial(sn("01")), 10)
                 .await
                 .unwrap()
                 .len(),
@@ -603,7 +603,7 @@ mod suite {
         assert_eq!(store.count_bindings().await.unwrap(), 0);
         for i in 0..5u8 {
             let id = format!("k{i}");
-            let serial = format!("{i:02x}");
+            let serial = format!("{:02x}", i + 1);
             register(
                 store,
                 &registration(&id, &serial, T0 + Duration::seconds(i.into()), None),
@@ -877,7 +877,7 @@ mod suite {
             &recover_authorization("r-1", "alice@example.org", None),
         )
         .await;
-        store.reserve_serial("01", T0).await.unwrap();
+        store.reserve_serial(&sn("01"), T0).await.unwrap();
         let r = registration("k1", "01", T0, Some("r-1"));
         fails_unchanged!(
             store,
@@ -932,7 +932,7 @@ mod suite {
         assert_eq!(find(ski("02")).await, ["k2"]);
         assert!(find(ski("99")).await.is_empty());
         assert!(find(Vec::new()).await.is_empty());
-        store.reserve_serial("03", T0).await.unwrap();
+        store.reserve_serial(&sn("03"), T0).await.unwrap();
         store
             .commit_reissue(&reissue("k1", "03", T0 + Duration::seconds(5), None))
             .await
@@ -952,11 +952,11 @@ mod suite {
         let r = registration("k1", "01", T0, Some("a-1"));
         register(store, &r).await;
         let t1 = T0 + Duration::days(1);
-        store.reserve_serial("02", t1).await.unwrap();
+        store.reserve_serial(&sn("02"), t1).await.unwrap();
         let with_auth = reissue("k1", "02", t1, Some("a-1"));
         store.commit_reissue(&with_auth).await.unwrap();
         let t2 = T0 + Duration::days(2);
-        store.reserve_serial("03", t2).await.unwrap();
+        store.reserve_serial(&sn("03"), t2).await.unwrap();
         let without_auth = reissue("k1", "03", t2, None);
         store.commit_reissue(&without_auth).await.unwrap();
 
@@ -975,7 +975,7 @@ mod suite {
         );
         assert_eq!(
             store
-                .find_bindings(&BindingSelector::CertificateSerial("02".into()), 10)
+                .find_bindings(&BindingSelector::CertificateSerial(sn("02")), 10)
                 .await
                 .unwrap(),
             vec![r.binding.clone()],
@@ -1007,7 +1007,7 @@ mod suite {
             .await
             .unwrap();
         for s in ["10", "11"] {
-            store.reserve_serial(s, T0).await.unwrap();
+            store.reserve_serial(&sn(s), T0).await.unwrap();
         }
         let ids: &[&str] = &["k1", "k2", "k9"];
         let auths: &[&str] = &["a-1", "r-1", "a-short"];
@@ -1072,12 +1072,12 @@ mod suite {
         register(store, &registration("k2", "09", T0, None)).await;
         // A certificate of k1 revoked on its own before (e.g. superseded).
         let t1 = T0 + Duration::days(1);
-        store.reserve_serial("02", t1).await.unwrap();
+        store.reserve_serial(&sn("02"), t1).await.unwrap();
         let mut superseded = reissue("k1", "02", t1, None);
         superseded.certificate.revoked_at = Some(t1 + Duration::hours(1));
         superseded.certificate.revocation_reason = Some(4);
         store.commit_reissue(&superseded).await.unwrap();
-        store.reserve_serial("03", t1).await.unwrap();
+        store.reserve_serial(&sn("03"), t1).await.unwrap();
         store
             .commit_reissue(&reissue("k1", "03", t1 + Duration::hours(2), None))
             .await
@@ -1094,7 +1094,7 @@ mod suite {
         assert_eq!(binding.status, BindingStatus::Revoked);
         assert_eq!(binding.revoked_at, Some(t2));
         let certs = store.certificates_of("k1").await.unwrap();
-        let by_serial = |s: &str| certs.iter().find(|c| c.serial == s).unwrap().clone();
+        let by_serial = |s: &str| certs.iter().find(|c| c.serial == sn(s)).unwrap().clone();
         assert_eq!(
             (
                 by_serial("01").revoked_at,
@@ -1131,17 +1131,17 @@ mod suite {
             store.revoked_certificates().await.unwrap(),
             vec![
                 RevokedCertificate {
-                    serial: "02".into(),
+                    serial: sn("02"),
                     revoked_at: t1 + Duration::hours(1),
                     reason: 4
                 },
                 RevokedCertificate {
-                    serial: "01".into(),
+                    serial: sn("01"),
                     revoked_at: t2,
                     reason: 1
                 },
                 RevokedCertificate {
-                    serial: "03".into(),
+                    serial: sn("03"),
                     revoked_at: t2,
                     reason: 1
                 },
@@ -1169,7 +1169,7 @@ mod suite {
         assert_eq!(
             store.revoked_certificates().await.unwrap(),
             vec![RevokedCertificate {
-                serial: "01".into(),
+                serial: sn("01"),
                 revoked_at: T0,
                 reason: 1
             }]
@@ -1192,14 +1192,14 @@ mod suite {
                     .unwrap();
             }
         }
-        let serials: Vec<String> = store
+        let serials: Vec<Serial> = store
             .revoked_certificates()
             .await
             .unwrap()
             .into_iter()
             .map(|r| r.serial)
             .collect();
-        assert_eq!(serials, ["0a", "0b", "0c"]);
+        assert_eq!(serials, [sn("0a"), sn("0b"), sn("0c")]);
     }
 
     // ---- recovery ------------------------------------------------------------------
@@ -1231,7 +1231,7 @@ mod suite {
         assert_eq!(
             store.revoked_certificates().await.unwrap(),
             vec![RevokedCertificate {
-                serial: "01".into(),
+                serial: sn("01"),
                 revoked_at: t,
                 reason: 1
             }]
@@ -1289,7 +1289,7 @@ mod suite {
         assert_eq!(
             store.revoked_certificates().await.unwrap(),
             vec![RevokedCertificate {
-                serial: "02".into(),
+                serial: sn("02"),
                 revoked_at: t_revoked,
                 reason: 4
             }]
@@ -1355,13 +1355,13 @@ mod suite {
     pub async fn pending_lifecycle(store: &dyn Store) {
         let p = pending("p-1", PendingState::AwaitingApproval, T0);
         store
-            .insert_pending(&p, &audit("pending.created", "p-1", T0))
+            .insert_pending(&p, &audit("request.pending", "p-1", T0))
             .await
             .unwrap();
         assert_eq!(store.get_pending("p-1").await.unwrap(), Some(p.clone()));
         assert_eq!(store.get_pending("nope").await.unwrap(), None);
         let dup = store
-            .insert_pending(&p, &audit("pending.created", "p-1", T0))
+            .insert_pending(&p, &audit("request.pending", "p-1", T0))
             .await
             .unwrap_err();
         assert!(duplicate(&dup), "{dup:?}");
@@ -1388,7 +1388,7 @@ mod suite {
                 None,
                 None,
                 t1,
-                &ev("x", t1)
+                &ev("request.approved", t1)
             ),
             conflict
         );
@@ -1403,7 +1403,7 @@ mod suite {
                 None,
                 None,
                 t1,
-                &ev("x", t1)
+                &ev("request.approved", t1)
             ),
             not_found
         );
@@ -1415,7 +1415,7 @@ mod suite {
                 None,
                 None,
                 t1,
-                &ev("pending.approved", t1),
+                &ev("request.approved", t1),
             )
             .await
             .unwrap();
@@ -1468,7 +1468,7 @@ mod suite {
                 Some("<RegisterResult/>"),
                 Some((2, 1, 0)),
                 t4,
-                &ev("pending.done", t4),
+                &ev("request.completed", t4),
             )
             .await
             .unwrap();
@@ -1497,7 +1497,7 @@ mod suite {
                 Some("<x/>"),
                 None,
                 t4,
-                &ev("x", t4)
+                &ev("request.completed", t4)
             ),
             conflict
         );
@@ -1509,7 +1509,7 @@ mod suite {
             T0 + Duration::seconds(1),
         );
         store
-            .insert_pending(&r, &audit("pending.created", "p-2", T0))
+            .insert_pending(&r, &audit("request.pending", "p-2", T0))
             .await
             .unwrap();
         store
@@ -1520,7 +1520,7 @@ mod suite {
                 Some("<Refused/>"),
                 None,
                 t4,
-                &audit("pending.rejected", "p-2", t4),
+                &audit("request.rejected", "p-2", t4),
             )
             .await
             .unwrap();
@@ -1539,16 +1539,16 @@ mod suite {
             .unwrap()
             .into_iter()
             .rev()
-            .map(|e| e.kind)
+            .map(|e| e.kind.as_str().to_owned())
             .collect();
         assert_eq!(
             kinds,
             [
-                "pending.created",
-                "pending.approved",
-                "pending.done",
-                "pending.created",
-                "pending.rejected"
+                "request.pending",
+                "request.approved",
+                "request.completed",
+                "request.pending",
+                "request.rejected"
             ]
         );
     }
@@ -1571,7 +1571,7 @@ mod suite {
                 p.counters = Some((0, 0, 3));
             }
             store
-                .insert_pending(&p, &audit("pending.created", id, T0))
+                .insert_pending(&p, &audit("request.pending", id, T0))
                 .await
                 .unwrap();
         }
@@ -1632,7 +1632,7 @@ mod suite {
             store
                 .insert_pending(
                     &pending(&id, PendingState::Queued, T0 + Duration::seconds(i as i64)),
-                    &audit("pending.created", &id, T0),
+                    &audit("request.pending", &id, T0),
                 )
                 .await
                 .unwrap();
@@ -1788,10 +1788,7 @@ mod suite {
                 expected
             );
             assert_eq!(
-                find(BindingSelector::CertificateSerial(
-                    r.certificate.serial.clone()
-                ))
-                .await,
+                find(BindingSelector::CertificateSerial(r.certificate.serial)).await,
                 expected
             );
             assert_eq!(
@@ -1831,8 +1828,8 @@ mod suite {
         .await;
         register(store, &registration("k1", "01", T0, Some("a-1"))).await;
         register(store, &escrowed("k2", "02", T0 + Duration::seconds(1))).await;
-        store.reserve_serial("03", T0).await.unwrap();
-        store.reserve_serial("04", T0).await.unwrap();
+        store.reserve_serial(&sn("03"), T0).await.unwrap();
+        store.reserve_serial(&sn("04"), T0).await.unwrap();
         store
             .commit_reissue(&reissue("k1", "03", T0 + Duration::hours(1), None))
             .await
@@ -1845,13 +1842,13 @@ mod suite {
         p.result = Some("<RegisterResult/>".into());
         p.counters = Some((1, 0, 0));
         store
-            .insert_pending(&p, &audit("pending.created", "p-1", T0))
+            .insert_pending(&p, &audit("request.pending", "p-1", T0))
             .await
             .unwrap();
         store
             .insert_pending(
                 &pending("p-2", PendingState::Queued, T0),
-                &audit("pending.created", "p-2", T0),
+                &audit("request.pending", "p-2", T0),
             )
             .await
             .unwrap();
@@ -1875,7 +1872,7 @@ mod suite {
         // stores with the same probe order.
         for s in ["01", "02", "03", "04"] {
             reserved.push(matches!(
-                store.reserve_serial(s, T0).await,
+                store.reserve_serial(&sn(s), T0).await,
                 Err(StoreError::Duplicate { .. })
             ));
         }
@@ -2104,7 +2101,10 @@ mod sqlite {
         let reopened = SqliteStore::connect(&url).await.unwrap();
         assert_eq!(suite::snapshot(&reopened).await, before);
         // Migrations ran once: a reserved serial is still a duplicate.
-        let err = reopened.reserve_serial("01", suite::T0).await.unwrap_err();
+        let err = reopened
+            .reserve_serial(&suite::sn("01"), suite::T0)
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, StoreError::Duplicate { what: "serial" }),
             "{err:?}"

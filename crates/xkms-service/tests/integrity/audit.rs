@@ -32,10 +32,10 @@ async fn refusals_and_failed_authentications_are_audited_without_secrets() {
 
     let events = h.store.recent_audit_events(10).await.unwrap();
     let refusal = &events[0];
-    assert_eq!(refusal.kind, "request.refused");
+    assert_eq!(refusal.kind.as_str(), "request.refused");
     assert!(refusal.subject.contains("www.bank.example"), "{refusal:?}");
     let failure = &events[1];
-    assert_eq!(failure.kind, "authentication.failed");
+    assert_eq!(failure.kind.as_str(), "authentication.failed");
     assert!(failure.subject.contains("joe@example.com"), "{failure:?}");
     assert!(
         failure.detail.contains("Register from 192.0.2.1"),

@@ -35,7 +35,7 @@ pub async fn replay_marks_are_written_with_the_change(store: &dyn Store) {
     // The same value in a second registration: nothing of it is written.
     let mut again = registration("k2", "02", T0 + Duration::seconds(1), Some("a-1"));
     again.replay = vec![mark(b"fresh", until), mark(b"sig-1", until)];
-    store.reserve_serial("02", T0).await.unwrap();
+    store.reserve_serial(&sn("02"), T0).await.unwrap();
     fails_unchanged!(
         store,
         &["k1", "k2"],
@@ -46,7 +46,7 @@ pub async fn replay_marks_are_written_with_the_change(store: &dyn Store) {
     assert!(!store.is_remembered("kba", b"fresh", T0).await.unwrap(), "rolled back");
 
     // In a reissue and a revocation alike.
-    store.reserve_serial("03", T0).await.unwrap();
+    store.reserve_serial(&sn("03"), T0).await.unwrap();
     let mut reissue = reissue("k1", "03", T0 + Duration::hours(1), Some("a-1"));
     reissue.replay = vec![mark(b"sig-1", until)];
     fails_unchanged!(
@@ -68,7 +68,7 @@ pub async fn replay_marks_are_written_with_the_change(store: &dyn Store) {
 
     // Expired: taken over by a change after the expiry.
     let later = until + Duration::seconds(1);
-    store.reserve_serial("04", later).await.unwrap();
+    store.reserve_serial(&sn("04"), later).await.unwrap();
     let mut after = registration("k3", "04", later, None);
     after.replay = vec![mark(b"sig-1", later + Duration::days(1))];
     store.commit_registration(&after).await.unwrap();
@@ -100,7 +100,7 @@ pub async fn compromised_keys_are_found_by_fingerprint(store: &dyn Store) {
 /// serial or a binding each count.
 pub async fn holds_records_of_any_kind(store: &dyn Store) {
     assert!(!store.holds_records().await.unwrap(), "empty");
-    store.reserve_serial("01", T0).await.unwrap();
+    store.reserve_serial(&sn("01"), T0).await.unwrap();
     assert!(store.holds_records().await.unwrap(), "a reserved serial");
 }
 
@@ -117,7 +117,7 @@ pub async fn current_rows_need_no_sealing(store: &dyn Store) {
     let mut p = pending("p-1", PendingState::Done, T0);
     p.result = Some("sealed:AAAA".into());
     store
-        .insert_pending(&p, &audit("pending.created", "p-1", T0))
+        .insert_pending(&p, &audit("request.pending", "p-1", T0))
         .await
         .unwrap();
     assert!(store.unsealed_authorizations(10).await.unwrap().is_empty());
@@ -135,7 +135,7 @@ pub async fn current_rows_need_no_sealing(store: &dyn Store) {
     let mut old = pending("p-2", PendingState::Done, T0);
     old.result = Some("<RecoverResult/>".into());
     store
-        .insert_pending(&old, &audit("pending.created", "p-2", T0))
+        .insert_pending(&old, &audit("request.pending", "p-2", T0))
         .await
         .unwrap();
     assert_eq!(
@@ -161,7 +161,7 @@ pub async fn pending_results_are_deleted_when_delivered_or_old(store: &dyn Store
         ("done-fetched", PendingState::Done, T0 + Duration::days(2)),
     ] {
         store
-            .insert_pending(&pending(id, state, at), &audit("pending.created", id, at))
+            .insert_pending(&pending(id, state, at), &audit("request.pending", id, at))
             .await
             .unwrap();
     }
@@ -252,7 +252,7 @@ pub async fn audit_events_are_chained(store: &dyn Store) {
         kinds,
         [
             "authorization.created",
-            "key.registered",
+            "keybinding.registered",
             "certificate.issued",
             "authorization.used",
             "authentication.failed"
@@ -263,7 +263,7 @@ pub async fn audit_events_are_chained(store: &dyn Store) {
 
     let head = store.audit_head().await.unwrap();
     let clash = registration("k1", "02", T0, None);
-    store.reserve_serial("02", T0).await.unwrap();
+    store.reserve_serial(&sn("02"), T0).await.unwrap();
     assert!(store.commit_registration(&clash).await.is_err());
     assert_eq!(store.audit_head().await.unwrap(), head, "a failed change");
     assert_eq!(chain_holds(store).await, 5);
