@@ -54,6 +54,18 @@ fn until_closed(stream: &mut TcpStream) -> (String, Duration) {
     )
 }
 
+/// Polls `condition` (every 20 ms, up to [`MARGIN`]) until it holds; whether it did.
+fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < MARGIN {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 const LIMITS: &str =
     "header_timeout_seconds = 1\nrequest_timeout_seconds = 2\nidle_timeout_seconds = 1\n";
 
@@ -124,9 +136,9 @@ fn at_the_connection_limit_health_checks_answer_and_the_rest_is_told_to_retry() 
     let (_server, addr) = server_with(
         "max_connections = 4\nheader_timeout_seconds = 60\nidle_timeout_seconds = 60\n",
     );
-    // Four connections hold every slot (each waits for its request line).
+    // Four connections hold every slot (each waits for its request line); the server
+    // accepts in arrival order, so they are in before the next one.
     let holders: Vec<TcpStream> = (0..4).map(|_| connect(&addr)).collect();
-    std::thread::sleep(Duration::from_millis(300));
 
     let mut health = connect(&addr);
     health
@@ -146,16 +158,18 @@ fn at_the_connection_limit_health_checks_answer_and_the_rest_is_told_to_retry() 
     assert!(got.starts_with("HTTP/1.1 503"), "{got}");
     assert!(got.to_ascii_lowercase().contains("retry-after: 1"), "{got}");
 
-    // Slots free again once the holders leave.
+    // Slots free again once the holders leave (as soon as the server sees them close).
     drop(holders);
-    std::thread::sleep(Duration::from_millis(300));
-    let mut post = connect(&addr);
-    post.write_all(
-        b"POST /xkms HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let (got, _) = until_closed(&mut post);
-    assert!(!got.starts_with("HTTP/1.1 503"), "{got}");
+    let freed = eventually(|| {
+        let mut post = connect(&addr);
+        post.write_all(
+            b"POST /xkms HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let (got, _) = until_closed(&mut post);
+        !got.starts_with("HTTP/1.1 503")
+    });
+    assert!(freed, "the slots were not freed");
 }
 
 #[test]
@@ -179,9 +193,18 @@ fn shutdown_lets_an_in_flight_request_finish() {
             .as_bytes(),
         )
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // A complete exchange on a later connection: the server has taken ours in by then.
+    let mut probe = connect(&addr);
+    probe
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert!(until_closed(&mut probe).0.starts_with("HTTP/1.1 200"));
     server.terminate();
-    std::thread::sleep(Duration::from_millis(300));
+    // Shutdown has begun once new connections are refused; ours is still being served.
+    assert!(
+        eventually(|| TcpStream::connect(&addr).is_err()),
+        "the server kept accepting after SIGTERM"
+    );
     assert!(
         server.is_alive(),
         "the server must wait for the request in flight"

@@ -294,49 +294,6 @@ async fn two_phase_register_and_locate() {
 }
 
 #[tokio::test]
-async fn expired_nonce_and_required_two_phase() {
-    let (_server, client) = server_with(
-        "[protocol]\nnonce_lifetime_seconds = 1\ntwo_phase_operations = { Locate = \"required\" }\n",
-    );
-    // Required: a Locate that does not offer Represent is refused.
-    let plain = client.post(doc_of(&locate_joe(&client))).await.unwrap();
-    assert_eq!(
-        codes(&plain),
-        (ResultMajor::Sender, Some(ResultMinor::RepresentRequired))
-    );
-
-    let mut phase1 = locate_joe(&client);
-    xkms_client::request_header_mut(&mut phase1)
-        .response_mechanism
-        .push(ResponseMechanism::Represent);
-    let represent = client.post(doc_of(&phase1)).await.unwrap();
-    let nonce = xkms_client::result_header(&represent)
-        .message
-        .nonce
-        .clone()
-        .unwrap();
-    let first_id = xkms_client::result_header(&represent)
-        .request_id
-        .clone()
-        .unwrap();
-    // Let the one-second nonce expire (time passing is the point here, not synchronisation).
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let mut phase2 = phase1.clone();
-    {
-        let h = xkms_client::request_header_mut(&mut phase2);
-        h.message.id = client.new_id();
-        h.message.nonce = Some(nonce);
-        h.original_request_id = Some(first_id);
-        h.response_mechanism.clear();
-    }
-    let expired = client.post(doc_of(&phase2)).await.unwrap();
-    assert_eq!(
-        codes(&expired),
-        (ResultMajor::Sender, Some(ResultMinor::RepresentRequired))
-    );
-}
-
-#[tokio::test]
 async fn replayed_request_id_is_refused_and_opaque_data_echoed() {
     let (server, client) = server_with("");
     let key = ClientKey::generate(2048).unwrap();

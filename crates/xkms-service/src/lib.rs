@@ -31,6 +31,6 @@ pub mod trust;
 pub mod validate;
 
 pub use admin::NewAuthorization;
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use clock::{Clock, FixedClock, ManualClock, SystemClock};
 pub use error::ServiceError;
 pub use service::{Escrow, Policy, Processing, RequestContext, ServiceConfig, XkmsService};

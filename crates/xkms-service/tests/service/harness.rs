@@ -1,4 +1,4 @@
-//! A service on a temporary SQLite file with an ECDSA CA and a fixed clock.
+//! A service on a temporary SQLite file with an ECDSA CA and a clock the test moves.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,11 +12,13 @@ use xkms_proto::{
     Application, Limits, Message, ReissueRequest, Request, RequestAbstract, RespondWith,
     ResultMajor, ResultMessage, ResultMinor, StatusValue, UseKeyWith, write_message,
 };
+use xkms_proto::{RevokeAuthorization, RevokeRequest};
 use xkms_service::escrow::MasterKey;
 use xkms_service::keypool::KeyPool;
 use xkms_service::store::{Authorization, Purpose, Store};
 use xkms_service::{
-    Escrow, FixedClock, NewAuthorization, Policy, RequestContext, ServiceConfig, XkmsService,
+    Escrow, FixedClock, ManualClock, NewAuthorization, Policy, RequestContext, ServiceConfig,
+    XkmsService,
 };
 use xkms_xmlsec::kdf::{SecretPreparation, SharedSecret};
 
@@ -29,7 +31,10 @@ pub struct Harness {
     pub store: Arc<dyn Store>,
     pub client: XkmsClient,
     pub dir: tempfile::TempDir,
+    /// The service's clock when the harness was made.
     pub now: OffsetDateTime,
+    /// The service's clock: `clock.advance(…)` instead of sleeping.
+    pub clock: Arc<ManualClock>,
 }
 
 impl Harness {
@@ -38,6 +43,14 @@ impl Harness {
     }
 
     pub async fn with_policy(policy: Policy) -> Harness {
+        Harness::with_config(policy, Default::default()).await
+    }
+
+    /// A service with `policy` and protocol options `protocol`.
+    pub async fn with_config(
+        policy: Policy,
+        protocol: xkms_service::protocol::ProtocolPolicy,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let now = OffsetDateTime::now_utc();
         let signer = Arc::new(FileKeySigner::generate(CaKeyType::EcdsaP256).unwrap());
@@ -48,13 +61,23 @@ impl Harness {
                 .unwrap(),
         );
         let master = MasterKey::generate_bytes().unwrap();
-        let service = service_on(Arc::clone(&store), Arc::new(ca), now, policy, &master);
+        let clock = Arc::new(ManualClock::new(now));
+        let service = service_with(
+            Arc::clone(&store),
+            Arc::new(ca),
+            clock.clone(),
+            policy,
+            protocol,
+            &master,
+        )
+        .with_nonce_secret(&[7u8; 32]);
         Harness {
             service,
             store,
             client: XkmsClient::new(SERVICE),
             dir,
             now,
+            clock,
         }
     }
 
@@ -164,7 +187,7 @@ impl Harness {
     }
 }
 
-/// A service on `store` whose master key is `master`.
+/// A service on `store` whose master key is `master`, at the fixed time `now`.
 pub fn service_on(
     store: Arc<dyn Store>,
     ca: Arc<Ca>,
@@ -172,16 +195,34 @@ pub fn service_on(
     policy: Policy,
     master: &[u8],
 ) -> XkmsService {
+    service_with(
+        store,
+        ca,
+        Arc::new(FixedClock(now)),
+        policy,
+        Default::default(),
+        master,
+    )
+}
+
+fn service_with(
+    store: Arc<dyn Store>,
+    ca: Arc<Ca>,
+    clock: Arc<dyn xkms_service::Clock>,
+    policy: Policy,
+    protocol: xkms_service::protocol::ProtocolPolicy,
+    master: &[u8],
+) -> XkmsService {
     let config = ServiceConfig {
         service_uri: SERVICE.into(),
         policy,
         trust: Default::default(),
-        protocol: Default::default(),
+        protocol,
     };
     XkmsService::new(
         store,
         ca,
-        Arc::new(FixedClock(now)),
+        clock,
         config,
         MasterKey::from_bytes(master).unwrap(),
     )
@@ -282,4 +323,20 @@ pub fn key() -> &'static ClientKey {
 /// A fresh RSA-2048 key.
 pub fn fresh_key() -> ClientKey {
     ClientKey::generate(2048).unwrap()
+}
+
+/// A RevokeRequest for the binding of `certificate` with the revocation pass phrase.
+pub fn revoke_by_phrase(h: &Harness, certificate: Vec<u8>, phrase: &SharedSecret) -> String {
+    let request = RevokeRequest {
+        request: h.header(),
+        revoke_key_binding: BindingRef {
+            certificate: Some(certificate),
+            ..Default::default()
+        }
+        .key_binding(h.client.new_id(), StatusValue::Indeterminate),
+        authorization: RevokeAuthorization::RevocationCode(
+            phrase.revocation_code(SASL).unwrap().to_vec(),
+        ),
+    };
+    document(&Request::Revoke(request))
 }

@@ -1,25 +1,9 @@
 //! Finding 3: a key revoked for key compromise was certified again.
 
 use crate::harness::*;
-use xkms_client::krss::BindingRef;
-use xkms_proto::{Request, ResultMessage, RevokeAuthorization, RevokeRequest, StatusValue};
+use xkms_proto::ResultMessage;
 use xkms_service::store::Purpose;
 use xkms_xmlsec::kdf::SharedSecret;
-
-fn revoke_by_phrase(h: &Harness, certificate: Vec<u8>, phrase: &SharedSecret) -> String {
-    let request = RevokeRequest {
-        request: h.header(),
-        revoke_key_binding: BindingRef {
-            certificate: Some(certificate),
-            ..Default::default()
-        }
-        .key_binding(h.client.new_id(), StatusValue::Indeterminate),
-        authorization: RevokeAuthorization::RevocationCode(
-            phrase.revocation_code(SASL).unwrap().to_vec(),
-        ),
-    };
-    document(&Request::Revoke(request))
-}
 
 #[tokio::test]
 async fn a_key_revoked_for_compromise_is_never_certified_again() {
