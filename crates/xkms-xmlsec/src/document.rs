@@ -47,10 +47,11 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use uppsala::{Document, NodeId};
-use xkms_proto::vocab::{DS_NS, XKMS_NS};
+use xkms_proto::vocab::XKMS_NS;
 
 use crate::XmlSecError;
-use crate::signature::profile::{self, is_named};
+use crate::profile::{self, is_named, is_signature};
+use crate::splice::{escape_attr, with_declarations};
 
 /// A received document: its text and an index of its XKMS message elements.
 #[derive(Debug)]
@@ -205,9 +206,7 @@ fn index(text: &str) -> Result<HashMap<String, Indexed>, XmlSecError> {
                 outermost_scope: declarations(&doc, node, &ancestors[..xkms_ancestors]),
                 outermost: xkms_ancestors == 0,
                 is_document_element: root == Some(node),
-                inside_signature: ancestors
-                    .iter()
-                    .any(|&a| is_named(&doc, a, DS_NS, Some(&["Signature"]))),
+                inside_signature: ancestors.iter().any(|&a| is_signature(&doc, a)),
             },
         );
     }
@@ -238,52 +237,8 @@ fn declarations(doc: &Document<'_>, node: NodeId, ancestors: &[NodeId]) -> Strin
                 out.push_str(prefix);
                 out.push_str("=\"");
             }
-            out.push_str(&escape_attribute(uri));
+            out.push_str(&escape_attr(uri));
             out.push('"');
-        }
-    }
-    out
-}
-
-/// `source` (an element's text) with `declarations` added at the end of its start tag.
-fn with_declarations(source: &str, declarations: &str) -> Result<String, XmlSecError> {
-    if declarations.is_empty() {
-        return Ok(source.to_owned());
-    }
-    let end = start_tag_end(source).ok_or(XmlSecError::Backend)?;
-    let mut out = String::with_capacity(source.len() + declarations.len());
-    out.push_str(&source[..end]);
-    out.push_str(declarations);
-    out.push_str(&source[end..]);
-    Ok(out)
-}
-
-/// Where the start tag's `>` or `/>` begins. Inside a start tag of a well-formed
-/// document, `>` occurs only in quoted attribute values.
-fn start_tag_end(source: &str) -> Option<usize> {
-    let mut quote = None;
-    for (i, c) in source.char_indices() {
-        match (quote, c) {
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), _) if c == q => quote = None,
-            (None, '>') => {
-                let slash = i > 0 && source.as_bytes().get(i - 1) == Some(&b'/');
-                return Some(if slash { i - 1 } else { i });
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-fn escape_attribute(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
         }
     }
     out

@@ -7,13 +7,16 @@
 //! around it (which signature, which reference, which algorithms) because the engine's generic
 //! "strict" mode does not fit detached key-binding signatures.
 
+mod backend;
 pub mod document;
 pub mod encryption;
 mod error;
 pub mod kdf;
 pub mod key_pair;
 pub mod message;
+mod profile;
 pub mod signature;
+mod splice;
 
 #[cfg(test)]
 #[path = "../../../tests/tools.rs"]

@@ -41,23 +41,22 @@
 //!   signer identity); RSA-SHA1/-SHA256 and ECDSA-P256-SHA256 only.
 //! * **Parser attacks.** DTDs and entity declarations are refused, nesting depth is bounded.
 
-mod profile;
+mod placement;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bergshamra::DsigContext;
-use bergshamra::dsig::VerifyResult;
 use bergshamra::keys::{Key, loader};
 use xkms_proto::vocab::alg;
 use zeroize::Zeroizing;
 
 use crate::XmlSecError;
+use crate::backend::{Target, Verdict, private_key_pem, single};
 use crate::document::ReceivedDocument;
-use crate::signature::keys::{private_key_pem, single};
-use crate::signature::{escape_attr, fill_empty_element, map_backend, strip_whitespace};
+use crate::profile::{self, Profile};
+use crate::splice::escape_attr;
 
-/// `xmldsig-more#ecdsa-sha256` (RFC 6931).
-pub const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
+pub use crate::profile::ECDSA_SHA256;
 
 /// A message signer: a private key and the certificate chain `KeyInfo` carries.
 ///
@@ -193,51 +192,34 @@ pub fn sign_message(
     signer: &MessageSigner,
 ) -> Result<String, XmlSecError> {
     let text = {
-        let doc = crate::signature::profile::parse(doc_xml)?;
-        let message = profile::find_message(&doc, message_id)?;
-        if profile::message_signature(&doc, message)?.is_some() {
+        let doc = profile::parse(doc_xml)?;
+        let message = placement::find_message(&doc, message_id)?;
+        if placement::message_signature(&doc, message)?.is_some() {
             return Err(XmlSecError::UnexpectedSignature);
         }
-        let range = doc.node_range(message).ok_or(XmlSecError::Backend)?;
-        let name = doc
-            .element(message)
-            .map(|e| e.name.prefixed_name().into_owned())
-            .ok_or(XmlSecError::Backend)?;
-        insert_first_child(doc_xml, range.start, &name, &signer.template(message_id))?
+        let (range, name) =
+            crate::splice::element_span(&doc, message).ok_or(XmlSecError::Backend)?;
+        crate::splice::insert_first_child(
+            doc_xml,
+            range.start,
+            &name,
+            &signer.template(message_id),
+        )?
     };
 
-    let mut doc = crate::signature::profile::parse(&text)?;
-    let message = profile::find_message(&doc, message_id)?;
-    let signature = profile::message_signature(&doc, message)?.ok_or(XmlSecError::Template)?;
+    let mut doc = profile::parse(&text)?;
+    let message = placement::find_message(&doc, message_id)?;
+    let signature = placement::message_signature(&doc, message)?.ok_or(XmlSecError::Template)?;
     let checked = profile::check_signature(
         &doc,
         signature,
-        message,
-        message_id,
-        doc.document_element() == Some(message),
+        Profile::Message {
+            message_id,
+            whole_document: doc.document_element() == Some(message),
+        },
     )?;
-    let mut slots = Vec::with_capacity(2);
-    for node in [checked.digest_value, checked.signature_value] {
-        let range = doc.node_range(node).ok_or(XmlSecError::Template)?;
-        let name = doc
-            .element(node)
-            .map(|e| e.name.prefixed_name().into_owned())
-            .ok_or(XmlSecError::Template)?;
-        slots.push((node, range, name));
-    }
-
-    let key = load_private(&signer.pkcs8_der, signer.kind)?;
-    let ctx = DsigContext::new(single(key));
-    bergshamra::dsig::sign::sign_document_node(&ctx, &mut doc, signature).map_err(map_backend)?;
-
-    // Splice the two values into our text, last first so earlier ranges stay valid.
-    let mut out = text.clone();
-    for (node, range, name) in slots.into_iter().rev() {
-        let value = strip_whitespace(&doc.text_content_deep(node));
-        let filled = fill_empty_element(&text[range.clone()], &name, &value)?;
-        out.replace_range(range, &filled);
-    }
-    Ok(out)
+    let keys = single(load_private(&signer.pkcs8_der, signer.kind)?);
+    crate::backend::sign_template(&text, &mut doc, signature, &checked, keys)
 }
 
 /// Verify the enveloped signature of the message element with Id `message_id` in `doc_xml`
@@ -271,20 +253,26 @@ fn verify_in_reading(
     message_id: &str,
     element_is_document: bool,
 ) -> Result<Option<VerifiedMessageSignature>, XmlSecError> {
-    let mut doc = crate::signature::profile::parse(doc_xml)?;
-    let message = profile::find_message(&doc, message_id)?;
-    let Some(signature) = profile::message_signature(&doc, message)? else {
+    let mut doc = profile::parse(doc_xml)?;
+    let message = placement::find_message(&doc, message_id)?;
+    let Some(signature) = placement::message_signature(&doc, message)? else {
         return Ok(None);
     };
-    let checked =
-        profile::check_signature(&doc, signature, message, message_id, element_is_document)?;
-    let signer = profile::signer_key(&doc, checked.key_info, &checked.signature_method)?;
-    let signature_value = B64
-        .decode(strip_whitespace(
-            &doc.text_content_deep(checked.signature_value),
-        ))
-        .map_err(|_| XmlSecError::SignatureStructure("SignatureValue"))?;
-    let whole_document = checked.reference_uri.is_empty();
+    let profile = Profile::Message {
+        message_id,
+        whole_document: element_is_document && doc.document_element() == Some(message),
+    };
+    let checked = profile::check_signature(&doc, signature, profile)?;
+    let key_info = checked
+        .key_info
+        .ok_or(XmlSecError::SignatureStructure("KeyInfo"))?;
+    let signer = placement::signer_key(&doc, key_info, &checked.signature_method)?;
+    let signature_value = checked.signature_value(&doc)?;
+    let target = if checked.reference_uri.is_empty() {
+        Target::WholeDocument(message)
+    } else {
+        Target::Element(message)
+    };
 
     let mut ctx = DsigContext::new(single(signer.key));
     // Both defaults, set explicitly because the module-level argument relies on them: only our key,
@@ -292,38 +280,15 @@ fn verify_in_reading(
     ctx.trusted_keys_only = true;
     ctx.strict_verification = true;
 
-    profile::detach_preceding_signatures(&mut doc, signature);
-    let result = bergshamra::dsig::verify::verify_document(&ctx, &doc).map_err(map_backend)?;
-    match result {
-        VerifyResult::Valid {
-            signature_node,
-            references,
-            ..
-        } => {
-            if signature_node != signature {
-                return Err(XmlSecError::Backend);
-            }
-            let covers_message = match references.as_slice() {
-                [r] if r.digest_verified && whole_document => {
-                    r.uri.is_empty() && doc.document_element() == Some(message)
-                }
-                [r] if r.digest_verified => r.resolved_node == Some(message),
-                _ => false,
-            };
-            if !covers_message {
-                return Err(XmlSecError::ReferenceTarget);
-            }
-            Ok(Some(VerifiedMessageSignature {
-                signer_chain: signer.chain,
-                signer_public_key_spki: signer.spki,
-                signature_value,
-                signature_method: checked.signature_method,
-            }))
-        }
-        VerifyResult::Invalid { reason } if reason.starts_with("Reference digest failed") => {
-            Err(XmlSecError::DigestMismatch)
-        }
-        VerifyResult::Invalid { .. } => Err(XmlSecError::BadSignature),
+    placement::detach_preceding_signatures(&mut doc, signature);
+    match crate::backend::verify(&ctx, &doc, signature, target)? {
+        Verdict::Valid => Ok(Some(VerifiedMessageSignature {
+            signer_chain: signer.chain,
+            signer_public_key_spki: signer.spki,
+            signature_value,
+            signature_method: checked.signature_method,
+        })),
+        Verdict::WrongKey => Err(XmlSecError::BadSignature),
     }
 }
 
@@ -336,63 +301,9 @@ fn load_private(pkcs8_der: &[u8], kind: SignerKind) -> Result<Key, XmlSecError> 
     .map_err(|_| XmlSecError::InvalidKey)
 }
 
-/// `xml` with `fragment` inserted as the first child of the element whose start tag begins at
-/// byte `start` (qualified name `name`); a self-closing tag is opened up.
-fn insert_first_child(
-    xml: &str,
-    start: usize,
-    name: &str,
-    fragment: &str,
-) -> Result<String, XmlSecError> {
-    // Inside a start tag of a well-formed document, '>' occurs only in quoted attribute values.
-    let mut quote = None;
-    let mut end = None;
-    for (i, c) in xml.get(start..).ok_or(XmlSecError::Backend)?.char_indices() {
-        match (quote, c) {
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), _) if c == q => quote = None,
-            (None, '>') => {
-                end = Some(start + i);
-                break;
-            }
-            _ => {}
-        }
-    }
-    let gt = end.ok_or(XmlSecError::Backend)?;
-    let mut out = String::with_capacity(xml.len() + fragment.len() + name.len() + 3);
-    if gt > start && xml.as_bytes().get(gt - 1) == Some(&b'/') {
-        out.push_str(&xml[..gt - 1]);
-        out.push('>');
-        out.push_str(fragment);
-        out.push_str("</");
-        out.push_str(name);
-        out.push('>');
-    } else {
-        out.push_str(&xml[..=gt]);
-        out.push_str(fragment);
-    }
-    out.push_str(&xml[gt + 1..]);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn insertion_handles_open_and_self_closing_tags() {
-        let xml = "<a><b x='>' Id=\"m\">t</b></a>";
-        let start = xml.find("<b").unwrap();
-        assert_eq!(
-            insert_first_child(xml, start, "b", "<S/>").unwrap(),
-            "<a><b x='>' Id=\"m\"><S/>t</b></a>"
-        );
-        let xml = "<p:b xmlns:p=\"u\" y=\"/\"/>";
-        assert_eq!(
-            insert_first_child(xml, 0, "p:b", "<S/>").unwrap(),
-            "<p:b xmlns:p=\"u\" y=\"/\"><S/></p:b>"
-        );
-    }
 
     #[test]
     fn signer_debug_redacts_the_key() {

@@ -1,13 +1,11 @@
 //! Turning our key types into bergshamra keys.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use bergshamra::keys::loader;
 use bergshamra::{Key, KeysManager};
-use zeroize::Zeroizing;
 
 use super::{SigningKey, VerifyKey};
 use crate::XmlSecError;
+use crate::backend::{private_key_pem, single};
 
 /// A keys manager holding exactly the one key the caller supplied.
 pub(crate) fn verify_manager(key: &VerifyKey<'_>) -> Result<KeysManager, XmlSecError> {
@@ -32,19 +30,6 @@ pub(crate) fn signing_manager(key: &SigningKey) -> Result<KeysManager, XmlSecErr
     Ok(single(key))
 }
 
-/// PKCS#8 DER as a `PRIVATE KEY` PEM block: the loaders take (strict RFC 7468) PEM only;
-/// wrapping DER is lossless.
-pub(crate) fn private_key_pem(pkcs8_der: &[u8]) -> Result<Zeroizing<String>, XmlSecError> {
-    let b64 = Zeroizing::new(B64.encode(pkcs8_der));
-    let mut pem = Zeroizing::new(String::from("-----BEGIN PRIVATE KEY-----\n"));
-    for line in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).map_err(|_| XmlSecError::InvalidKey)?);
-        pem.push('\n');
-    }
-    pem.push_str("-----END PRIVATE KEY-----\n");
-    Ok(pem)
-}
-
 fn hmac_key(bytes: &[u8]) -> Result<Key, XmlSecError> {
     if bytes.is_empty() {
         return Err(XmlSecError::InvalidKey);
@@ -52,16 +37,10 @@ fn hmac_key(bytes: &[u8]) -> Result<Key, XmlSecError> {
     loader::load_hmac_key(bytes).map_err(|_| XmlSecError::InvalidKey)
 }
 
-pub(crate) fn single(key: Key) -> KeysManager {
-    let mut manager = KeysManager::new();
-    manager.add_key(key);
-    manager
-}
-
 /// DER SubjectPublicKeyInfo for an RSA key given as big-endian unsigned modulus and exponent
 /// (the `ds:RSAKeyValue` form; leading zero octets allowed). `None` if aws-lc does not accept
 /// the components as an RSA public key.
-pub(crate) fn rsa_spki_der(modulus: &[u8], exponent: &[u8]) -> Option<Vec<u8>> {
+fn rsa_spki_der(modulus: &[u8], exponent: &[u8]) -> Option<Vec<u8>> {
     use aws_lc_rs::encoding::AsDer;
     let strip = |b: &[u8]| -> Vec<u8> { b.iter().copied().skip_while(|&x| x == 0).collect() };
     let components = aws_lc_rs::rsa::PublicKeyComponents {

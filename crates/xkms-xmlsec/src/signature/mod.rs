@@ -14,7 +14,7 @@
 //! * **Verifying a different signature.** A document may hold several signatures (KBA, POP, a
 //!   message signature). The backend verifies "the first ds:Signature"; we verify a copy of the
 //!   DOM where every other signature is detached, which is digest-neutral by construction (see
-//!   `profile::isolate`).
+//!   `placement::isolate`).
 //! * **Transform tricks.** Only canonicalization transforms (exclusive or inclusive, with or
 //!   without comments) are accepted: no XPath, XSLT, enveloped-signature, base64 or external
 //!   URIs. No `ds:Object`.
@@ -29,20 +29,18 @@
 //! `VerifyKey::Hmac(&stored_key)`. With the pass phrase at hand use
 //! [`verify_authentication_with_secret`], which also accepts the pre-REC legacy preparation.
 
-pub(crate) mod keys;
-pub(crate) mod profile;
+mod keys;
+mod placement;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use bergshamra::DsigContext;
-use bergshamra::dsig::VerifyResult;
 use xkms_proto::vocab::alg;
 use zeroize::Zeroizing;
 
 use crate::XmlSecError;
+use crate::backend::{Target, Verdict};
 use crate::document::ReceivedDocument;
 use crate::kdf::{SecretPreparation, SharedSecret};
-use profile::KeyKind;
+use crate::profile::{self, KeyKind};
 
 /// Which key-binding signature of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,17 +248,11 @@ fn verify_in_document(
     candidates: &[VerifyKey<'_>],
 ) -> Result<(usize, VerifiedSignature), XmlSecError> {
     let mut doc = profile::parse(doc_xml)?;
-    let located = profile::locate(&doc, request_id, slot)?;
-    profile::check_signature_placement(&doc, &located)?;
-    let checked = profile::check_signature(&doc, located.signature, &located.key_binding_id, kind)?;
-    let signature_value = B64
-        .decode(strip_whitespace(
-            &doc.text_content_deep(checked.signature_value),
-        ))
-        .map_err(|_| XmlSecError::SignatureStructure("SignatureValue"))?;
-    let hmac_min_out_len =
-        profile::signature_method(&checked.signature_method).map_or(160, |(_, bits)| bits.max(160));
-    profile::isolate(&mut doc, located.signature);
+    let (located, checked) = placement::locate_checked(&doc, request_id, slot, kind)?;
+    let signature_value = checked.signature_value(&doc)?;
+    let hmac_min_out_len = profile::key_binding_method(&checked.signature_method)
+        .map_or(160, |(_, bits)| bits.max(160));
+    placement::isolate(&mut doc, located.signature);
 
     for (index, key) in candidates.iter().enumerate() {
         let mut ctx = DsigContext::new(keys::verify_manager(key)?);
@@ -270,23 +262,9 @@ fn verify_in_document(
         ctx.strict_verification = false;
         ctx.trusted_keys_only = true;
         ctx.hmac_min_out_len = hmac_min_out_len;
-        let result = bergshamra::dsig::verify::verify_document(&ctx, &doc).map_err(map_backend)?;
-        match result {
-            VerifyResult::Valid {
-                signature_node,
-                references,
-                ..
-            } => {
-                if signature_node != located.signature {
-                    return Err(XmlSecError::Backend);
-                }
-                let covers_key_binding = matches!(
-                    references.as_slice(),
-                    [r] if r.digest_verified && r.resolved_node == Some(located.key_binding)
-                );
-                if !covers_key_binding {
-                    return Err(XmlSecError::ReferenceTarget);
-                }
+        let target = Target::Element(located.key_binding);
+        match crate::backend::verify(&ctx, &doc, located.signature, target)? {
+            Verdict::Valid => {
                 return Ok((
                     index,
                     VerifiedSignature {
@@ -298,11 +276,7 @@ fn verify_in_document(
                     },
                 ));
             }
-            // The digest does not depend on the key: no other key can help.
-            VerifyResult::Invalid { reason } if reason.starts_with("Reference digest failed") => {
-                return Err(XmlSecError::DigestMismatch);
-            }
-            VerifyResult::Invalid { .. } => continue,
+            Verdict::WrongKey => continue,
         }
     }
     Err(XmlSecError::BadSignature)
@@ -364,39 +338,12 @@ pub fn sign_key_binding(
     key: &SigningKey,
 ) -> Result<String, XmlSecError> {
     let mut doc = profile::parse(doc_xml)?;
-    let located = profile::locate(&doc, request_id, slot)?;
-    profile::check_signature_placement(&doc, &located)?;
-    let checked =
-        profile::check_signature(&doc, located.signature, &located.key_binding_id, key.kind())?;
+    let (located, checked) = placement::locate_checked(&doc, request_id, slot, key.kind())?;
     if checked.signature_method != key.signature_method() {
         return Err(XmlSecError::KeyMismatch);
     }
-    let targets = [checked.digest_value, checked.signature_value];
-    let mut slots = Vec::with_capacity(2);
-    for node in targets {
-        if !doc.text_content_deep(node).trim().is_empty() {
-            return Err(XmlSecError::Template);
-        }
-        let range = doc.node_range(node).ok_or(XmlSecError::Template)?;
-        let name = doc
-            .element(node)
-            .map(|e| e.name.prefixed_name().into_owned())
-            .ok_or(XmlSecError::Template)?;
-        slots.push((node, range, name));
-    }
-
-    let ctx = DsigContext::new(keys::signing_manager(key)?);
-    bergshamra::dsig::sign::sign_document_node(&ctx, &mut doc, located.signature)
-        .map_err(map_backend)?;
-
-    // Splice the two values into the original text, last first so earlier ranges stay valid.
-    let mut out = doc_xml.to_owned();
-    for (node, range, name) in slots.into_iter().rev() {
-        let value = strip_whitespace(&doc.text_content_deep(node));
-        let filled = fill_empty_element(&doc_xml[range.clone()], &name, &value)?;
-        out.replace_range(range, &filled);
-    }
-    Ok(out)
+    let keys = keys::signing_manager(key)?;
+    crate::backend::sign_template(doc_xml, &mut doc, located.signature, &checked, keys)
 }
 
 /// A `ds:Signature` template (declaring `xmlns:ds`) with one Reference to `reference_uri`,
@@ -407,6 +354,7 @@ pub fn signature_template_xml(
     c14n: &str,
     digest_method: &str,
 ) -> String {
+    use crate::splice::escape_attr;
     let (sm, uri, c14n, dm) = (
         escape_attr(signature_method),
         escape_attr(reference_uri),
@@ -434,72 +382,9 @@ pub fn default_signature_template_xml(signature_method: &str, key_binding_id: &s
     )
 }
 
-pub(crate) fn map_backend(e: bergshamra::Error) -> XmlSecError {
-    match e {
-        bergshamra::Error::DigestMismatch(_) => XmlSecError::DigestMismatch,
-        bergshamra::Error::SignatureInvalid(_) => XmlSecError::BadSignature,
-        bergshamra::Error::Base64(_) => XmlSecError::SignatureStructure("base64 value"),
-        bergshamra::Error::Key(_) | bergshamra::Error::KeyNotFound(_) => XmlSecError::InvalidKey,
-        bergshamra::Error::XmlStructure(_) => XmlSecError::SignatureStructure("backend check"),
-        bergshamra::Error::UnsupportedAlgorithm(_) => XmlSecError::AlgorithmUnavailable,
-        _ => XmlSecError::Backend,
-    }
-}
-
-/// `<x></x>`, `<x> </x>` or `<x/>` (source text of an empty element) with `value` as content.
-pub(crate) fn fill_empty_element(
-    source: &str,
-    name: &str,
-    value: &str,
-) -> Result<String, XmlSecError> {
-    if let Some(head) = source.strip_suffix("/>") {
-        return Ok(format!("{head}>{value}</{name}>"));
-    }
-    let end_tag = source.rfind("</").ok_or(XmlSecError::Template)?;
-    let head = source[..end_tag].trim_end();
-    if !head.ends_with('>') {
-        return Err(XmlSecError::Template);
-    }
-    Ok(format!("{head}{value}{}", &source[end_tag..]))
-}
-
-pub(crate) fn strip_whitespace(s: &str) -> String {
-    s.chars().filter(|c| !c.is_ascii_whitespace()).collect()
-}
-
-pub(crate) fn escape_attr(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fill_handles_all_empty_forms() {
-        assert_eq!(fill_empty_element("<a></a>", "a", "X").unwrap(), "<a>X</a>");
-        assert_eq!(
-            fill_empty_element("<a>\n </a>", "a", "X").unwrap(),
-            "<a>X</a>"
-        );
-        assert_eq!(
-            fill_empty_element("<ds:a/>", "ds:a", "X").unwrap(),
-            "<ds:a>X</ds:a>"
-        );
-        assert_eq!(
-            fill_empty_element("<a xmlns=\"u\" />", "a", "X").unwrap(),
-            "<a xmlns=\"u\" >X</a>"
-        );
-    }
 
     #[test]
     fn template_attribute_values_are_escaped() {

@@ -74,14 +74,7 @@ pub fn other_rsa() -> &'static Rsa {
 }
 
 pub fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = B64.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der).unwrap()
 }
 
 pub fn auth_key() -> Zeroizing<Vec<u8>> {
