@@ -159,21 +159,16 @@ impl Ca {
         let cert_pem = storage::read_optional(&cert_path)?.ok_or(CaError::InvalidCertificate {
             reason: "certificate file vanished",
         })?;
-        let cert_der =
-            crate::pem::decode(&cert_pem, "CERTIFICATE").ok_or(CaError::InvalidCertificate {
-                reason: "no CERTIFICATE PEM block",
-            })?;
-        Ok((Ca::from_signer(signer, cert_der.to_vec())?, created))
+        Ok((
+            Ca::from_signer(signer, first_certificate(&cert_pem)?)?,
+            created,
+        ))
     }
 
     /// A CA from a PKCS#8 private key PEM and its certificate PEM.
     pub fn from_pem(key_pkcs8_pem: &str, cert_pem: &str) -> Result<Ca, CaError> {
         let signer = FileKeySigner::from_pkcs8_pem(key_pkcs8_pem)?;
-        let der =
-            crate::pem::decode(cert_pem, "CERTIFICATE").ok_or(CaError::InvalidCertificate {
-                reason: "no CERTIFICATE PEM block",
-            })?;
-        Ca::from_signer(Arc::new(signer), der.to_vec())
+        Ca::from_signer(Arc::new(signer), first_certificate(cert_pem)?)
     }
 
     /// A CA from any signer (file key, HSM) and its DER certificate. Fails
@@ -262,7 +257,7 @@ impl Ca {
     }
 
     pub fn certificate_pem(&self) -> String {
-        crate::pem::encode("CERTIFICATE", &self.cert_der)
+        crate::pem::encode(crate::pem::Label::Certificate, &self.cert_der)
     }
 
     /// Subject (= issuer of everything we sign), RFC 4514.
@@ -375,6 +370,18 @@ impl Ca {
         };
         Ok(params.signed_by(&self.issuer)?.der().to_vec())
     }
+}
+
+/// The first CERTIFICATE block of a PEM text.
+fn first_certificate(pem: &str) -> Result<Vec<u8>, CaError> {
+    let no_block = CaError::InvalidCertificate {
+        reason: "no CERTIFICATE PEM block that decodes",
+    };
+    crate::pem::decode_first(pem.as_bytes(), &[crate::pem::Label::Certificate])
+        .ok()
+        .flatten()
+        .map(|mut der| std::mem::take(&mut *der))
+        .ok_or(no_block)
 }
 
 /// The CA certificate's keyUsage as rcgen wants it for the issuer (rcgen

@@ -76,7 +76,7 @@ pub struct IssuedCertificate {
 impl IssuedCertificate {
     /// The certificate as PEM.
     pub fn pem(&self) -> String {
-        crate::pem::encode("CERTIFICATE", &self.der)
+        crate::pem::encode(crate::pem::Label::Certificate, &self.der)
     }
 }
 

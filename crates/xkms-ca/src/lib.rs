@@ -16,7 +16,7 @@ mod error;
 mod issue;
 mod name;
 pub mod path;
-mod pem;
+pub mod pem;
 mod public_key;
 mod serial;
 mod signer;

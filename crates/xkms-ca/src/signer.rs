@@ -182,9 +182,12 @@ impl FileKeySigner {
 
     /// Reads a `-----BEGIN PRIVATE KEY-----` PEM.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, CaError> {
-        let der = crate::pem::decode(pem, "PRIVATE KEY").ok_or(CaError::InvalidPrivateKey {
-            reason: "no PKCS#8 \"PRIVATE KEY\" PEM block",
-        })?;
+        let der = crate::pem::decode_first(pem.as_bytes(), &[crate::pem::Label::PrivateKey])
+            .ok()
+            .flatten()
+            .ok_or(CaError::InvalidPrivateKey {
+                reason: "no PKCS#8 \"PRIVATE KEY\" PEM block that decodes",
+            })?;
         Self::from_pkcs8_der(&der)
     }
 
@@ -204,7 +207,7 @@ impl FileKeySigner {
     /// The key as a `-----BEGIN PRIVATE KEY-----` PEM.
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, CaError> {
         Ok(Zeroizing::new(crate::pem::encode(
-            "PRIVATE KEY",
+            crate::pem::Label::PrivateKey,
             &self.to_pkcs8_der()?,
         )))
     }

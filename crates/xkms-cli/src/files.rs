@@ -6,14 +6,15 @@ use anyhow::Context;
 use std::path::Path;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use xkms_client::ClientKey;
+use xkms_client::pem::{self, Label};
 
 /// Every certificate in a file: PEM (one or more CERTIFICATE blocks, e.g. a chain) or a
 /// single DER certificate. Each must parse as X.509.
 pub fn read_certificates(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let shown = path.display();
-    let is_pem = bytes.windows(11).any(|w| w == b"-----BEGIN ");
-    if !is_pem {
+    let blocks: Vec<pem::Block<'_>> = pem::blocks(&bytes).collect();
+    if blocks.is_empty() {
         if check_certificate(&bytes).is_err() {
             anyhow::bail!("{shown} is not a certificate (neither PEM nor DER X.509)");
         }
@@ -21,19 +22,19 @@ pub fn read_certificates(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
     }
     let mut out = Vec::new();
     let mut labels = Vec::new();
-    for pem in x509_parser::pem::Pem::iter_from_buffer(&bytes) {
-        let pem = pem.map_err(|_| anyhow::anyhow!("{shown}: a PEM block does not decode"))?;
-        if pem.label == "CERTIFICATE" {
-            check_certificate(&pem.contents).with_context(|| {
-                format!(
-                    "{shown}: CERTIFICATE block {} is not an X.509 certificate",
-                    out.len() + 1
-                )
-            })?;
-            out.push(pem.contents);
-        } else {
-            labels.push(pem.label);
+    for block in blocks {
+        if !block.is(Label::Certificate) {
+            labels.push(block.label);
+            continue;
         }
+        let mut der = block.der.with_context(|| shown.to_string())?;
+        check_certificate(&der).with_context(|| {
+            format!(
+                "{shown}: CERTIFICATE block {} is not an X.509 certificate",
+                out.len() + 1
+            )
+        })?;
+        out.push(std::mem::take(&mut *der));
     }
     if out.is_empty() {
         anyhow::bail!(
@@ -86,7 +87,7 @@ pub fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
 
 /// Writes a certificate as PEM.
 pub fn write_certificate(path: &Path, der: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, xkms_client::key::pem_encode("CERTIFICATE", der))
+    std::fs::write(path, pem::encode(Label::Certificate, der))
         .with_context(|| format!("writing {}", path.display()))
 }
 
@@ -124,17 +125,13 @@ mod tests {
         let fake = dir.path().join("fake.pem");
         std::fs::write(
             &fake,
-            xkms_client::key::pem_encode("CERTIFICATE", &[0x30, 0x03, 1, 2, 3]),
+            pem::encode(Label::Certificate, &[0x30, 0x03, 1, 2, 3]),
         )
         .unwrap();
         let err = format!("{:#}", read_certificates(&fake).unwrap_err());
         assert!(err.contains("block 1 is not an X.509 certificate"), "{err}");
         let key = dir.path().join("key.pem");
-        std::fs::write(
-            &key,
-            xkms_client::key::pem_encode("PRIVATE KEY", &[0x30, 0x00]),
-        )
-        .unwrap();
+        std::fs::write(&key, pem::encode(Label::PrivateKey, &[0x30, 0x00])).unwrap();
         let err = format!("{:#}", read_certificates(&key).unwrap_err());
         assert!(err.contains("it holds PRIVATE KEY"), "{err}");
     }

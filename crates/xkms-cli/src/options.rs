@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use clap::Args;
-use std::path::PathBuf;
-use xkms_client::key::pem_decode;
+use std::path::{Path, PathBuf};
+use xkms_client::pem::{self, Label};
 use xkms_client::{ProtocolOptions, ResultTrust};
 
 #[derive(Debug, Args)]
@@ -37,16 +37,13 @@ impl ProtocolArgs {
                 let (key, cert) = spec
                     .split_once(',')
                     .context("--sign-with takes KEY.pem,CERT.pem")?;
-                let key_pem =
-                    std::fs::read_to_string(key).with_context(|| format!("reading {key}"))?;
-                let key_der = zeroize::Zeroizing::new(
-                    pem_decode(&key_pem, &["PRIVATE KEY"])
-                        .context("no PRIVATE KEY (PKCS#8) in the key file")?,
+                let key_pem = zeroize::Zeroizing::new(
+                    std::fs::read(key).with_context(|| format!("reading {key}"))?,
                 );
-                let chain = certificates(
-                    &std::fs::read_to_string(cert).with_context(|| format!("reading {cert}"))?,
-                );
-                anyhow::ensure!(!chain.is_empty(), "no CERTIFICATE in {cert}");
+                let key_der = pem::decode_first(&key_pem, &[Label::PrivateKey])
+                    .with_context(|| key.to_owned())?
+                    .context("no PRIVATE KEY (PKCS#8) in the key file")?;
+                let chain = crate::files::read_certificates(Path::new(cert))?;
                 Some(
                     xkms_xmlsec::MessageSigner::rsa(&key_der, chain.clone())
                         .or_else(|_| xkms_xmlsec::MessageSigner::ecdsa_p256(&key_der, chain))
@@ -57,11 +54,7 @@ impl ProtocolArgs {
         let result_trust = match &self.verify_with {
             None => ResultTrust::Unchecked,
             Some(path) => {
-                let certs = certificates(
-                    &std::fs::read_to_string(path)
-                        .with_context(|| format!("reading {}", path.display()))?,
-                );
-                anyhow::ensure!(!certs.is_empty(), "no CERTIFICATE in {}", path.display());
+                let certs = crate::files::read_certificates(path)?;
                 match &self.signer_name {
                     None => ResultTrust::Pinned(certs),
                     Some(subject) => ResultTrust::IssuedTo {
@@ -78,18 +71,4 @@ impl ProtocolArgs {
             result_trust,
         })
     }
-}
-
-/// Every CERTIFICATE block of a PEM text, in order.
-fn certificates(pem: &str) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut rest = pem;
-    while let Some(der) = pem_decode(rest, &["CERTIFICATE"]) {
-        out.push(der);
-        match rest.find("-----END CERTIFICATE-----") {
-            Some(i) => rest = &rest[i + "-----END CERTIFICATE-----".len()..],
-            None => break,
-        }
-    }
-    out
 }

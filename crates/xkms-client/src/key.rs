@@ -1,11 +1,10 @@
 //! The client's own RSA key: generated, loaded from and saved to PEM files.
 
 use crate::ClientError;
+use crate::pem::Label;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
 /// An RSA key pair held by the client (for proof of possession).
@@ -73,10 +72,13 @@ impl ClientKey {
         {
             return Err(ClientError::Key(ENCRYPTED));
         }
-        if let Some(der) = pem_decode(pem, &["PRIVATE KEY", "RSA PRIVATE KEY"]) {
-            return ClientKey::from_der(&der);
+        match crate::pem::decode_first(pem.as_bytes(), &[Label::PrivateKey, Label::RsaPrivateKey]) {
+            Ok(Some(der)) => return ClientKey::from_der(&der),
+            Ok(None) => {}
+            Err(_) => return Err(ClientError::Key("the PEM block is not valid base64")),
         }
-        Err(ClientError::Key(match first_pem_label(pem) {
+        let first = crate::pem::blocks(pem.as_bytes()).next();
+        Err(ClientError::Key(match first.as_ref().map(|b| b.label) {
             Some("EC PRIVATE KEY") => EC,
             Some("DSA PRIVATE KEY") => "a DSA key: only RSA keys can be registered",
             Some("OPENSSH PRIVATE KEY") => {
@@ -84,7 +86,6 @@ impl ClientKey {
             }
             Some("CERTIFICATE") => "a certificate, not a private key",
             Some("PUBLIC KEY" | "RSA PUBLIC KEY") => "a public key, not a private key",
-            Some("PRIVATE KEY" | "RSA PRIVATE KEY") => "the PEM block is not valid base64",
             Some(_) => "no PRIVATE KEY or RSA PRIVATE KEY block in the PEM file",
             None => "not a PEM file (expected -----BEGIN PRIVATE KEY-----)",
         }))
@@ -100,7 +101,7 @@ impl ClientKey {
 
     /// PKCS#8 PEM (`PRIVATE KEY`), as `openssl` writes it.
     pub fn to_pem(&self) -> Zeroizing<String> {
-        Zeroizing::new(pem_encode("PRIVATE KEY", &self.pkcs8))
+        Zeroizing::new(crate::pem::encode(Label::PrivateKey, &self.pkcs8))
     }
 
     pub fn pkcs8_der(&self) -> &[u8] {
@@ -186,43 +187,6 @@ fn rsa_bits(der: &[u8]) -> Option<usize> {
     Some(modulus.len().saturating_sub(1) * 8 + lead)
 }
 
-/// The label of the first PEM block (`-----BEGIN LABEL-----`).
-fn first_pem_label(pem: &str) -> Option<&str> {
-    let start = pem.find("-----BEGIN ")? + "-----BEGIN ".len();
-    let rest = &pem[start..];
-    Some(&rest[..rest.find("-----")?])
-}
-
-/// PEM armour around DER, 64 columns.
-pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-/// The DER of the first PEM block with one of `labels`.
-pub fn pem_decode(pem: &str, labels: &[&str]) -> Option<Vec<u8>> {
-    for label in labels {
-        let begin = format!("-----BEGIN {label}-----");
-        let end = format!("-----END {label}-----");
-        if let Some(start) = pem.find(&begin) {
-            let rest = &pem[start + begin.len()..];
-            let stop = rest.find(&end)?;
-            let body: String = rest[..stop]
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            return STANDARD.decode(body).ok();
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,8 +217,8 @@ mod tests {
         use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
         let ec = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
         let ec_der = ec.to_pkcs8v1().unwrap();
-        let reason = key_error(ClientKey::from_pem(&pem_encode(
-            "PRIVATE KEY",
+        let reason = key_error(ClientKey::from_pem(&crate::pem::encode(
+            Label::PrivateKey,
             ec_der.as_ref(),
         )));
         assert!(reason.starts_with("an EC key"), "{reason}");
@@ -266,7 +230,7 @@ mod tests {
             "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
         ));
         assert!(reason.contains("encrypted"), "{reason}");
-        let cert = pem_encode("CERTIFICATE", &[0x30, 0x00]);
+        let cert = crate::pem::encode(Label::Certificate, &[0x30, 0x00]);
         assert_eq!(
             key_error(ClientKey::from_pem(&cert)),
             "a certificate, not a private key"

@@ -11,6 +11,9 @@ pub mod reissue;
 pub mod revoke;
 pub mod validate;
 
+/// PEM reading and writing (the workspace's one codec, from `xkms-ca`).
+pub use xkms_ca::pem;
+
 pub use key::ClientKey;
 pub use krss::BindingRef;
 pub use recover::{Progress, RecoverParams, Recovered};

@@ -1,6 +1,6 @@
 //! The subcommands' bodies: serving and administration.
 
-use crate::app::{build_service, pem_encode};
+use crate::app::{admin_service, build_service};
 use crate::cli::{AdminCommand, Common, PurposeArg};
 use crate::config::Config;
 use crate::http::{AppState, router};
@@ -230,7 +230,10 @@ pub async fn run(
             let service = admin_service(&config).await?;
             let der = service.crl().await?;
             if pem {
-                print!("{}", pem_encode("X509 CRL", &der));
+                print!(
+                    "{}",
+                    xkms_ca::pem::encode(xkms_ca::pem::Label::X509Crl, &der)
+                );
             } else {
                 std::io::stdout().write_all(&der)?;
             }
@@ -394,13 +397,6 @@ fn authorization_secret(
         );
     }
     Ok((given, false))
-}
-
-/// The service as an admin command needs it: no key pool (nothing to pre-generate).
-pub async fn admin_service(config: &Config) -> anyhow::Result<xkms_service::XkmsService> {
-    let mut config = config.clone();
-    config.policy.key_pool_size = 0;
-    build_service(&config, config.server.listen).await
 }
 
 /// `xkmsd admin migrate-store`: copies every table, with a progress line per table.

@@ -9,9 +9,17 @@ use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use time::Duration;
+use xkms_ca::pem::{self, Label};
 use xkms_service::escrow::MasterKey;
 use xkms_service::keypool::KeyPool;
 use xkms_service::{Escrow, Policy, Processing, ServiceConfig, SystemClock, XkmsService};
+
+/// The service as an admin command needs it: no key pool (nothing to pre-generate).
+pub async fn admin_service(config: &Config) -> anyhow::Result<XkmsService> {
+    let mut config = config.clone();
+    config.policy.key_pool_size = 0;
+    build_service(&config, config.server.listen).await
+}
 
 /// Opens everything `config` names; `bound` is the address the server listens on (it
 /// decides the default Service URI). Key files are created only for a store without
@@ -105,7 +113,7 @@ async fn open_result_signer(
             .await?;
         // Key first, then the certificate, each published atomically and exclusively: a
         // loser of a start-up race loads the winner's pair.
-        let key_pem = zeroize::Zeroizing::new(pem_encode("PRIVATE KEY", &pkcs8));
+        let key_pem = zeroize::Zeroizing::new(pem::encode(Label::PrivateKey, &pkcs8));
         if xkms_ca::publish_exclusive(
             &config.data_dir,
             SIGNING_KEY_FILE,
@@ -115,7 +123,7 @@ async fn open_result_signer(
             xkms_ca::publish_exclusive(
                 &config.data_dir,
                 SIGNING_CERT_FILE,
-                pem_encode("CERTIFICATE", &cert).as_bytes(),
+                pem::encode(Label::Certificate, &cert).as_bytes(),
                 0o600,
             )?;
             tracing::info!(path = %cert_path.display(), "created the result-signing certificate");
@@ -131,13 +139,11 @@ async fn open_result_signer(
             cert_path.display()
         )
     })?;
-    let key = zeroize::Zeroizing::new(
-        pem_blocks(key_pem.as_bytes(), "PRIVATE KEY")
-            .into_iter()
-            .next()
-            .with_context(|| format!("{} holds no PRIVATE KEY", key_path.display()))?,
-    );
-    let cert = pem_blocks(cert_pem.as_bytes(), "CERTIFICATE")
+    let key = pem::decode_first(key_pem.as_bytes(), &[Label::PrivateKey])
+        .with_context(|| key_path.display().to_string())?
+        .with_context(|| format!("{} holds no PRIVATE KEY", key_path.display()))?;
+    let cert = pem::decode_all(cert_pem.as_bytes(), Label::Certificate)
+        .with_context(|| cert_path.display().to_string())?
         .into_iter()
         .next()
         .with_context(|| format!("{} holds no CERTIFICATE", cert_path.display()))?;
@@ -158,67 +164,35 @@ fn processing(value: &str) -> Processing {
 
 /// Every certificate (PEM blocks, or a whole DER file) of `paths`.
 fn read_certificates(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
-    read_pem_files(paths, "CERTIFICATE")
+    read_pem_files(paths, Label::Certificate)
 }
 
 /// Every PEM block labelled `label` of `paths` (a file without one is taken as DER).
-fn read_pem_files(paths: &[std::path::PathBuf], label: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+fn read_pem_files(paths: &[std::path::PathBuf], label: Label) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     for path in paths {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let blocks = pem_blocks(&bytes, label);
-        if blocks.is_empty() {
-            out.push(bytes);
-        } else {
-            out.extend(blocks);
-        }
+        out.extend(pem_or_der(bytes, label).with_context(|| path.display().to_string())?);
     }
     Ok(out)
+}
+
+/// The blocks labelled `label` of a file's contents; a file without any PEM block is one
+/// DER object.
+pub(crate) fn pem_or_der(bytes: Vec<u8>, label: Label) -> Result<Vec<Vec<u8>>, pem::PemError> {
+    let blocks = pem::decode_all(&bytes, label)?;
+    Ok(if blocks.is_empty() {
+        vec![bytes]
+    } else {
+        blocks
+    })
 }
 
 /// Reads the `[trust]` files: every PEM block (or a whole DER file) becomes one entry.
 pub fn load_trust(config: &Config) -> anyhow::Result<xkms_service::validate::TrustConfig> {
     Ok(xkms_service::validate::TrustConfig {
-        anchors: read_pem_files(&config.trust.anchors, "CERTIFICATE")?,
-        intermediates: read_pem_files(&config.trust.intermediates, "CERTIFICATE")?,
-        crls: read_pem_files(&config.trust.crls, "X509 CRL")?,
+        anchors: read_pem_files(&config.trust.anchors, Label::Certificate)?,
+        intermediates: read_pem_files(&config.trust.intermediates, Label::Certificate)?,
+        crls: read_pem_files(&config.trust.crls, Label::X509Crl)?,
     })
-}
-
-/// PEM armour around DER, 64 columns.
-pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-/// The DER contents of every PEM block labelled `label`.
-pub(crate) fn pem_blocks(bytes: &[u8], label: &str) -> Vec<Vec<u8>> {
-    use base64::Engine;
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return Vec::new();
-    };
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(&begin) {
-        let after = &rest[start + begin.len()..];
-        let Some(stop) = after.find(&end) else { break };
-        let body: String = after[..stop]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(body) {
-            out.push(der);
-        }
-        rest = &after[stop + end.len()..];
-    }
-    out
 }

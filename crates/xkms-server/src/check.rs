@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use std::path::Path;
 use time::format_description::well_known::Rfc3339;
 use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};
+use xkms_ca::pem::{self, Label};
 use xkms_ca::{CA_CERT_FILE, CA_KEY_FILE, Ca};
 use xkms_store::StoreLocation;
 
@@ -58,14 +59,15 @@ pub fn preflight(config: &Config) -> anyhow::Result<Vec<String>> {
         );
     }
     for (name, label) in [
-        (SIGNING_KEY_FILE, "PRIVATE KEY"),
-        (SIGNING_CERT_FILE, "CERTIFICATE"),
+        (SIGNING_KEY_FILE, Label::PrivateKey),
+        (SIGNING_CERT_FILE, Label::Certificate),
     ] {
         let path = dir.join(name);
         if let Some(bytes) = read_optional(&path)? {
-            let begin = format!("-----BEGIN {label}-----");
-            if !String::from_utf8_lossy(&bytes).contains(&begin) {
-                bail!("{}: no {label} block", path.display());
+            let block =
+                pem::decode_first(&bytes, &[label]).with_context(|| path.display().to_string())?;
+            if block.is_none() {
+                bail!("{}: no {} block", path.display(), label.as_str());
             }
         }
     }
@@ -77,25 +79,20 @@ pub fn preflight(config: &Config) -> anyhow::Result<Vec<String>> {
 fn trust_files(config: &Config) -> anyhow::Result<Vec<String>> {
     let mut found = Vec::new();
     for (kind, paths, label) in [
-        ("trust anchor", &config.trust.anchors, "CERTIFICATE"),
+        ("trust anchor", &config.trust.anchors, Label::Certificate),
         (
             "intermediate certificate",
             &config.trust.intermediates,
-            "CERTIFICATE",
+            Label::Certificate,
         ),
-        ("CRL", &config.trust.crls, "X509 CRL"),
+        ("CRL", &config.trust.crls, Label::X509Crl),
     ] {
         for path in paths {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("[trust] {kind} {}", path.display()))?;
-            let blocks = crate::app::pem_blocks(&bytes, label);
-            let ders = if blocks.is_empty() {
-                vec![bytes]
-            } else {
-                blocks
-            };
+            let named = || format!("[trust] {kind} {}", path.display());
+            let bytes = std::fs::read(path).with_context(named)?;
+            let ders = crate::app::pem_or_der(bytes, label).with_context(named)?;
             for der in &ders {
-                let parses = if label == "X509 CRL" {
+                let parses = if label == Label::X509Crl {
                     CertificateRevocationList::from_der(der).is_ok()
                 } else {
                     X509Certificate::from_der(der).is_ok()
@@ -104,7 +101,7 @@ fn trust_files(config: &Config) -> anyhow::Result<Vec<String>> {
                     bail!(
                         "[trust] {kind} {}: not a{} (PEM or DER)",
                         path.display(),
-                        if label == "X509 CRL" {
+                        if label == Label::X509Crl {
                             " CRL"
                         } else {
                             "n X.509 certificate"

@@ -135,7 +135,7 @@ impl BulkStore {
 /// carries, so responses have a realistic size and parse.
 async fn template_certificate(config: &Config, now: OffsetDateTime) -> anyhow::Result<Vec<u8>> {
     // The whole start-up, so a fresh data directory gets every key file at once.
-    let ca = crate::admin::admin_service(config).await?.ca().clone();
+    let ca = crate::app::admin_service(config).await?.ca().clone();
     let rng = SystemRandom::new();
     let mut modulus = vec![0u8; MODULUS_LEN];
     rng.fill(&mut modulus)

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Server, openssl, pem};
+use common::{Server, certificate_pem, openssl};
 use xkms_client::reissue::reissued_certificate;
 use xkms_client::{
     BindingRef, ClientKey, Progress, RecoverParams, RegisterParams, Registered, ReissueParams,
@@ -152,7 +152,7 @@ async fn t101_register_service_generated_key() {
     // The certificate verifies and certifies exactly that key; our own decryption of the
     // same PrivateKey yields a private key openssl accepts, with the same modulus.
     let cert = registered.certificate().unwrap();
-    let cert_path = write(dir, "t101.pem", pem("CERTIFICATE", cert));
+    let cert_path = write(dir, "t101.pem", certificate_pem(cert));
     let ca = server.ca_pem_file();
     assert!(openssl(&["verify", "-CAfile", ca.to_str().unwrap(), &cert_path]).contains("OK"));
     let cert_modulus = openssl_modulus(&["x509", "-in", &cert_path, "-noout", "-modulus"]);
@@ -218,8 +218,8 @@ async fn t102_reissue_client_and_generated_keys() {
     );
     let new = reissued_certificate(&result).unwrap().to_vec();
     let dir = server.dir();
-    let old_path = write(dir, "old.pem", pem("CERTIFICATE", &old));
-    let new_path = write(dir, "new.pem", pem("CERTIFICATE", &new));
+    let old_path = write(dir, "old.pem", certificate_pem(&old));
+    let new_path = write(dir, "new.pem", certificate_pem(&new));
     let ca = server.ca_pem_file();
     assert!(openssl(&["verify", "-CAfile", ca.to_str().unwrap(), &new_path]).contains("OK"));
     let serial = |p: &str| openssl(&["x509", "-in", p, "-noout", "-serial"]);
@@ -647,7 +647,7 @@ async fn t104_revoke_with_the_revocation_phrase() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = openssl(&["crl", "-inform", "DER", "-in", &crl_path, "-noout", "-text"]);
-    let cert_path = write(dir, "joe.pem", pem("CERTIFICATE", &cert));
+    let cert_path = write(dir, "joe.pem", certificate_pem(&cert));
     let serial = openssl(&["x509", "-in", &cert_path, "-noout", "-serial"]);
     let serial = serial.trim().trim_start_matches("serial=");
     assert!(

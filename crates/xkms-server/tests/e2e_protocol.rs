@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Server, pem};
+use common::Server;
 use xkms_client::locate::LocateParams;
 use xkms_client::{ClientKey, ProtocolOptions, RegisterParams, XkmsClient};
 use xkms_proto::soap::{self, Binding, SoapVersion};
@@ -359,7 +359,12 @@ fn signer_from(key: &std::path::Path, cert: &std::path::Path) -> xkms_xmlsec::Me
 }
 
 fn pem_der(path: &std::path::Path) -> Vec<u8> {
-    xkms_client::key::pem_decode(&std::fs::read_to_string(path).unwrap(), &["CERTIFICATE"]).unwrap()
+    xkms_client::pem::decode_all(
+        &std::fs::read(path).unwrap(),
+        xkms_client::pem::Label::Certificate,
+    )
+    .unwrap()
+    .remove(0)
 }
 
 fn locate_id(request: &Request) -> String {
@@ -563,7 +568,6 @@ async fn signed_requests_and_signed_results() {
         wary.send(&locate_joe(&wary)).await,
         Err(xkms_client::ClientError::Untrusted(_))
     ));
-    let _ = pem;
 }
 
 /// A compound none of whose members authenticates is not stored, even offered #Pending.

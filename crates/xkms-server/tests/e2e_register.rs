@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Server, openssl, pem};
+use common::{Server, certificate_pem, openssl};
 use xkms_client::{ClientKey, RegisterParams, XkmsClient};
 use xkms_proto::soap::{self, Binding, SoapVersion};
 use xkms_proto::{
@@ -87,7 +87,7 @@ async fn t100_register_client_generated_key() {
         .certificate()
         .expect("an X.509 certificate in the key binding");
     let cert_path = server.dir().join("joe.pem");
-    std::fs::write(&cert_path, pem("CERTIFICATE", cert_der)).unwrap();
+    std::fs::write(&cert_path, certificate_pem(cert_der)).unwrap();
     let ca_path = server.ca_pem_file();
     let cert = cert_path.to_str().unwrap();
     let verify = openssl(&["verify", "-CAfile", ca_path.to_str().unwrap(), cert]);

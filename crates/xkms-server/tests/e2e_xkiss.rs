@@ -460,8 +460,10 @@ subjectAltName = email:alice@example.com
 }
 
 fn der_of(pem_path: &str) -> Vec<u8> {
-    let text = std::fs::read_to_string(pem_path).unwrap();
-    xkms_client::key::pem_decode(&text, &["CERTIFICATE"]).unwrap()
+    let text = std::fs::read(pem_path).unwrap();
+    xkms_client::pem::decode_all(&text, xkms_client::pem::Label::Certificate)
+        .unwrap()
+        .remove(0)
 }
 
 #[tokio::test]

@@ -200,7 +200,7 @@ pub fn openssl(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// PEM armour.
-pub fn pem(label: &str, der: &[u8]) -> String {
-    xkms_client::key::pem_encode(label, der)
+/// A certificate as PEM.
+pub fn certificate_pem(der: &[u8]) -> String {
+    xkms_client::pem::encode(xkms_client::pem::Label::Certificate, der)
 }

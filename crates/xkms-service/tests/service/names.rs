@@ -108,7 +108,7 @@ async fn granted_names_are_certified_for_fitting_purposes_only() {
 
     let dir = h.dir.path();
     std::fs::write(dir.join("ca.pem"), h.service.ca().certificate_pem()).unwrap();
-    let pem = |der: &[u8]| xkms_client::key::pem_encode("CERTIFICATE", der);
+    let pem = |der: &[u8]| xkms_client::pem::encode(xkms_client::pem::Label::Certificate, der);
     std::fs::write(dir.join("server.pem"), pem(&certificate_of(&server))).unwrap();
     std::fs::write(dir.join("t100.pem"), pem(&certificate_of(&t100))).unwrap();
     let verify = |file: &str, extra: &[&str]| {
