@@ -11,7 +11,8 @@ pub mod vocab;
 
 pub use codec::{
     DecodeError, DecodeErrorKind, Limits, MessageHeader, is_ncname, parse_message,
-    parse_rsa_key_pair, peek_message_header, write_message, write_rsa_key_pair,
+    parse_rsa_key_pair, write_message, write_rsa_key_pair,
 };
 pub use model::*;
+pub use soap::peek_message_header;
 pub use vocab::*;

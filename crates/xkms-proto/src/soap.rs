@@ -5,7 +5,7 @@
 //! inside a well-formed XKMS message ([`DocumentError::Message`]) get an XKMS result.
 
 use crate::codec::xml::{self, Seq};
-use crate::codec::{DecodeError, DecodeErrorKind, Limits};
+use crate::codec::{DecodeError, DecodeErrorKind, Limits, MessageHeader};
 use crate::model::Message;
 use crate::vocab::{SOAP11_NS, SOAP12_NS, XKMS_NS};
 use uppsala::{Document, NodeId, NodeKind};
@@ -161,6 +161,18 @@ pub fn parse_document(xml: &str, limits: &Limits) -> Result<(Binding, Message), 
         .map_err(|error| DocumentError::Message { binding, error })
 }
 
+/// Reads the message element's name, `Id` and `Service` without decoding the body (the
+/// Body's child in a SOAP envelope, else the root). `None` if the document is not
+/// well-formed or has no element.
+pub fn peek_message_header(xml: &str, limits: &Limits) -> Option<MessageHeader> {
+    let doc = xml::parse_document(xml, limits).ok()?;
+    let mut node = xml::root_element(&doc).ok()?;
+    if envelope_version(&doc, node).is_some() {
+        node = body_child(&doc, node)?;
+    }
+    Some(crate::codec::message_header(&doc, node))
+}
+
 /// Wraps an already-written XKMS element for `binding` (`Bare`: unchanged).
 pub fn wrap(binding: Binding, body: &str) -> String {
     let Binding::Soap(version) = binding else {
@@ -252,10 +264,10 @@ pub fn parse_fault(xml: &str, limits: &Limits) -> Option<SoapFault> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Helpers (also used by `codec::peek_message_header`)
+// Helpers
 
 /// The SOAP version if `node` is an Envelope in a SOAP namespace we support.
-pub(crate) fn envelope_version(doc: &Document<'_>, node: NodeId) -> Option<SoapVersion> {
+fn envelope_version(doc: &Document<'_>, node: NodeId) -> Option<SoapVersion> {
     if xml::is(doc, node, SOAP12_NS, "Envelope") {
         Some(SoapVersion::Soap12)
     } else if xml::is(doc, node, SOAP11_NS, "Envelope") {
@@ -266,7 +278,7 @@ pub(crate) fn envelope_version(doc: &Document<'_>, node: NodeId) -> Option<SoapV
 }
 
 /// The first element child of the envelope's Body, without validation.
-pub(crate) fn body_child(doc: &Document<'_>, envelope: NodeId) -> Option<NodeId> {
+fn body_child(doc: &Document<'_>, envelope: NodeId) -> Option<NodeId> {
     let ns = xml::namespace(doc, envelope)?;
     let body = child_elements(doc, envelope).find(|n| xml::is(doc, *n, ns, "Body"))?;
     child_elements(doc, body).next()

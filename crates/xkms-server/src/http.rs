@@ -34,7 +34,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/crl", get(crl))
         .route("/certificates/{serial}", get(certificate))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(crate::metrics::handler))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -91,6 +91,18 @@ async fn certificate(
         Err(e) => {
             tracing::error!(error = %e, "certificate lookup failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "lookup failed\n").into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: the Prometheus exposition.
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let gauges = crate::metrics::Gauges::read(&state.service).await;
+    match state.metrics.render(&gauges) {
+        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: encoding failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
 }

@@ -13,11 +13,7 @@
 //! pool level; and `xkms_pending_jobs`, the one store query of a scrape (a count per
 //! state, one `GROUP BY`; no record is loaded).
 
-use crate::http::AppState;
 use crate::process::ProcessStats;
-use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
@@ -25,9 +21,9 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use std::sync::Arc;
 use std::time::Instant;
 use xkms_proto::{ResultMajor, ResultMessage, ResultMinor};
+use xkms_service::XkmsService;
 use xkms_service::store::PendingState;
 
 /// The content type of the exposition.
@@ -54,34 +50,29 @@ pub struct Gauges {
     pub process: ProcessStats,
 }
 
-/// `GET /metrics`.
-pub async fn handler(State(state): State<Arc<AppState>>) -> Response {
-    let pending_jobs = match state.service.store().pending_counts().await {
-        Ok(counts) => Some(
-            counts
-                .iter()
-                .filter(|(s, _)| *s == PendingState::Queued)
-                .map(|(_, n)| *n)
-                .sum(),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics: pending jobs unreadable");
-            None
-        }
-    };
-    let ca = state.service.ca();
-    let gauges = Gauges {
-        key_pool_level: state.service.key_pool().map(|p| p.level()),
-        pending_jobs,
-        ca_expiry_seconds: ca.not_after().unix_timestamp(),
-        certificates_issued: ca.issued_count(),
-        process: ProcessStats::read(),
-    };
-    match state.metrics.render(&gauges) {
-        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "metrics: encoding failed");
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+impl Gauges {
+    /// Reads the gauges from the service, its store (one query) and `/proc`.
+    pub async fn read(service: &XkmsService) -> Gauges {
+        let pending_jobs = match service.store().pending_counts().await {
+            Ok(counts) => Some(
+                counts
+                    .iter()
+                    .filter(|(s, _)| *s == PendingState::Queued)
+                    .map(|(_, n)| *n)
+                    .sum(),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: pending jobs unreadable");
+                None
+            }
+        };
+        let ca = service.ca();
+        Gauges {
+            key_pool_level: service.key_pool().map(|p| p.level()),
+            pending_jobs,
+            ca_expiry_seconds: ca.not_after().unix_timestamp(),
+            certificates_issued: ca.issued_count(),
+            process: ProcessStats::read(),
         }
     }
 }

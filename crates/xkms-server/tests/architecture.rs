@@ -1,26 +1,177 @@
-//! ARCHITECTURE.md names exactly the crates of the workspace.
+//! ARCHITECTURE.md and the workspace agree: the crate table names exactly the crates,
+//! each crate depends on exactly the internal crates its row allows, the bottom crates
+//! stay free of runtimes and drivers, and no crate has a module cycle.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeSet;
-use std::path::Path;
+#[path = "architecture/modules.rs"]
+mod modules;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The crate table of ARCHITECTURE.md: crate → the internal crates it may depend on
+/// (the backticked names of the last column; `—` for none).
+fn table() -> BTreeMap<String, BTreeSet<String>> {
+    let doc = std::fs::read_to_string(workspace().join("ARCHITECTURE.md")).unwrap();
+    doc.lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|row| {
+            let name = row.split('`').next()?;
+            if !name.starts_with("xkms-") {
+                return None;
+            }
+            let allowed = row.trim_end().trim_end_matches('|').rsplit('|').next()?;
+            let allowed = allowed
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect();
+            Some((name.to_owned(), allowed))
+        })
+        .collect()
+}
+
+/// Every crate of the workspace with the names of its normal dependencies (all targets;
+/// dev-dependencies aside).
+fn crates() -> BTreeMap<String, BTreeSet<String>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(workspace().join("crates")).unwrap() {
+        let manifest = entry.unwrap().path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let toml: toml::Table = text.parse().unwrap();
+        let name = toml["package"]["name"].as_str().unwrap().to_owned();
+        let mut dependencies = BTreeSet::new();
+        let mut tables = vec![toml.get("dependencies")];
+        if let Some(targets) = toml.get("target").and_then(|t| t.as_table()) {
+            tables.extend(targets.values().map(|t| t.get("dependencies")));
+        }
+        for table in tables.into_iter().flatten() {
+            dependencies.extend(table.as_table().unwrap().keys().cloned());
+        }
+        out.insert(name, dependencies);
+    }
+    out
+}
 
 #[test]
 fn architecture_table_matches_the_workspace() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
-    let named: BTreeSet<String> = doc
-        .lines()
-        .filter_map(|l| l.strip_prefix("| `"))
-        .filter_map(|l| l.split('`').next())
-        .filter(|n| n.starts_with("xkms-"))
-        .map(str::to_owned)
-        .collect();
-    let present: BTreeSet<String> = std::fs::read_dir(root.join("crates"))
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.path().join("Cargo.toml").exists())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let named: BTreeSet<String> = table().into_keys().collect();
+    let present: BTreeSet<String> = crates().into_keys().collect();
     assert!(!named.is_empty());
     assert_eq!(named, present, "ARCHITECTURE.md crate table vs crates/");
+}
+
+#[test]
+fn every_crate_depends_on_exactly_the_crates_its_row_allows() {
+    let table = table();
+    let mut wrong = Vec::new();
+    for (name, dependencies) in crates() {
+        let internal: BTreeSet<String> = dependencies
+            .into_iter()
+            .filter(|d| d.starts_with("xkms-"))
+            .collect();
+        let allowed = &table[&name];
+        if &internal != allowed {
+            wrong.push(format!(
+                "{name}: depends on {internal:?}, ARCHITECTURE.md allows {allowed:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_bottom_crates_use_no_runtime_and_no_driver() {
+    let crates = crates();
+    for name in ["xkms-proto", "xkms-xmlsec", "xkms-ca"] {
+        for forbidden in ["tokio", "axum", "hyper", "reqwest", "sqlx"] {
+            assert!(
+                !crates[name].contains(forbidden),
+                "{name} depends on {forbidden}"
+            );
+        }
+    }
+}
+
+/// Crates whose module cycles are being removed in another change (issue 12: the service
+/// split); the test fails once one of them has none, so the entry gets removed with it.
+const CYCLES_BEING_REMOVED: &[&str] = &["xkms-service"];
+
+#[test]
+fn no_crate_has_a_module_cycle() {
+    let mut report = Vec::new();
+    for name in crates().keys() {
+        let src = workspace().join("crates").join(name).join("src");
+        let roots = ["lib.rs", "main.rs"].map(|f| src.join(f));
+        let mut cycles = Vec::new();
+        for root in roots.iter().filter(|r| r.exists()) {
+            cycles.extend(modules::ModuleGraph::read(root).unwrap().cycles());
+        }
+        match (
+            CYCLES_BEING_REMOVED.contains(&name.as_str()),
+            cycles.is_empty(),
+        ) {
+            (false, false) => report.push(format!(
+                "{name}:\n  {}",
+                cycles
+                    .iter()
+                    .map(|c| c.join("\n  "))
+                    .collect::<Vec<_>>()
+                    .join("\n  --\n  ")
+            )),
+            (true, true) => report.push(format!(
+                "{name} has no module cycle any more: remove it from CYCLES_BEING_REMOVED"
+            )),
+            _ => {}
+        }
+    }
+    assert!(report.is_empty(), "module cycles:\n{}", report.join("\n"));
+}
+
+/// The checker itself: a cycle between siblings is found, nested ones too, and a child
+/// naming its parent (or a parent its child) is not a cycle.
+#[test]
+fn the_cycle_checker_finds_cycles_and_only_cycles() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("lib.rs", "mod a; mod b; mod c; pub use a::A;");
+    write("a.rs", "pub struct A; fn f() -> crate::b::B { todo!() }");
+    write(
+        "b.rs",
+        "pub struct B; mod inner { fn g() { let _ = super::super::c::C; } }",
+    );
+    write(
+        "c/mod.rs",
+        "pub struct C; mod d; #[cfg(test)] mod tests { use crate::a::A; }",
+    );
+    write(
+        "c/d.rs",
+        "use super::C; fn h() { format!(\"{:?}\", crate::c::C); }",
+    );
+    let graph = modules::ModuleGraph::read(&dir.path().join("lib.rs")).unwrap();
+    assert!(graph.cycles().is_empty(), "{:?}", graph.cycles());
+
+    write("c/d.rs", "use crate::{a::A as _, c::C};");
+    let cycles = modules::ModuleGraph::read(&dir.path().join("lib.rs"))
+        .unwrap()
+        .cycles();
+    assert_eq!(cycles.len(), 1, "{cycles:?}");
+    let cycle = cycles[0].join("\n");
+    for edge in ["a -> b", "b -> c", "c -> a"] {
+        assert!(cycle.contains(edge), "{edge} in {cycle}");
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::decode_dsig::{encrypted_data, key_info, signature};
 use super::values::{decode_base64, decode_crypto_binary, parse_datetime, parse_u32};
-use super::xml::{self, Seq, attr, check_attrs, invalid, req_attr, text};
+use super::xml::{self, Seq, attr, base64_text, check_attrs, invalid, req_attr, text};
 use super::{DecodeError, DecodeErrorKind, Limits, MessageHeader};
 use crate::model::*;
 use crate::vocab::*;
@@ -778,10 +778,6 @@ fn rsa_key_pair(doc: Doc<'_, '_>, node: NodeId) -> R<RsaKeyPair> {
 fn uri_text(doc: Doc<'_, '_>, node: NodeId, name: &str) -> R<String> {
     check_attrs(doc, node, name, &[])?;
     Ok(text(doc, node, name)?.trim().to_owned())
-}
-
-pub(crate) fn base64_text(doc: Doc<'_, '_>, node: NodeId, name: &str) -> R<Vec<u8>> {
-    decode_base64(&text(doc, node, name)?).ok_or_else(|| invalid(name, "not base64"))
 }
 
 fn datetime_attr(value: &str, element: &str) -> R<time::OffsetDateTime> {

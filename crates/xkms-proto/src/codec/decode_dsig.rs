@@ -3,9 +3,8 @@
 //! signatures are verified over the original document, this model is descriptive.
 
 use super::DecodeErrorKind;
-use super::decode::base64_text;
 use super::values::{decode_crypto_binary, parse_u32};
-use super::xml::{self, Seq, attr, invalid, req_attr, text};
+use super::xml::{self, Seq, attr, base64_text, invalid, req_attr, text};
 use crate::model::*;
 use crate::vocab::{DS_NS, EC_NS, XENC_NS};
 use uppsala::{Document, NodeId};

@@ -170,15 +170,9 @@ pub fn write_message(msg: &Message) -> String {
     encode::write_message(msg)
 }
 
-/// Reads the root element's name, `Id` and `Service` without decoding the body (looks
-/// inside a SOAP envelope). `None` if the document is not well-formed or has no element.
-pub fn peek_message_header(xml: &str, limits: &Limits) -> Option<MessageHeader> {
-    let doc = xml::parse_document(xml, limits).ok()?;
-    let mut node = xml::root_element(&doc).ok()?;
-    if crate::soap::envelope_version(&doc, node).is_some() {
-        node = crate::soap::body_child(&doc, node)?;
-    }
-    Some(decode::header_of(&doc, node))
+/// The name, `Id` and `Service` of the message element `node`, without decoding it.
+pub(crate) fn message_header(doc: &uppsala::Document<'_>, node: uppsala::NodeId) -> MessageHeader {
+    decode::header_of(doc, node)
 }
 
 /// Writes the standalone `<RSAKeyPair xmlns="…xkms#">` element: the plaintext of a

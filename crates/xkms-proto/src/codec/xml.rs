@@ -141,6 +141,12 @@ pub(crate) fn text(doc: &Document<'_>, node: NodeId, element: &str) -> R<String>
     Ok(out)
 }
 
+/// The base64 content of a simple-content element, decoded.
+pub(crate) fn base64_text(doc: &Document<'_>, node: NodeId, element: &str) -> R<Vec<u8>> {
+    super::values::decode_base64(&text(doc, node, element)?)
+        .ok_or_else(|| invalid(element, "not base64"))
+}
+
 pub(crate) fn invalid(element: &str, what: &'static str) -> DecodeErrorKind {
     DecodeErrorKind::InvalidValue {
         element: element.to_owned(),
