@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod model;
+mod operation;
 pub mod soap;
 pub mod vocab;
 
@@ -14,5 +15,6 @@ pub use codec::{
     parse_rsa_key_pair, write_message, write_rsa_key_pair,
 };
 pub use model::*;
+pub use operation::{Operation, UnknownOperation};
 pub use soap::peek_message_header;
 pub use vocab::*;

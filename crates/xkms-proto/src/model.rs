@@ -569,18 +569,19 @@ impl Request {
         }
     }
 
-    /// The operation's name (`Locate`, `Register`, …).
-    pub fn operation(&self) -> &'static str {
+    /// The operation this request asks for.
+    pub fn operation(&self) -> crate::Operation {
+        use crate::Operation;
         match self {
-            Request::Locate(_) => "Locate",
-            Request::Validate(_) => "Validate",
-            Request::Register(_) => "Register",
-            Request::Reissue(_) => "Reissue",
-            Request::Recover(_) => "Recover",
-            Request::Revoke(_) => "Revoke",
-            Request::Compound(_) => "Compound",
-            Request::Status(_) => "Status",
-            Request::Pending(_) => "Pending",
+            Request::Locate(_) => Operation::Locate,
+            Request::Validate(_) => Operation::Validate,
+            Request::Register(_) => Operation::Register,
+            Request::Reissue(_) => Operation::Reissue,
+            Request::Recover(_) => Operation::Recover,
+            Request::Revoke(_) => Operation::Revoke,
+            Request::Compound(_) => Operation::Compound,
+            Request::Status(_) => Operation::Status,
+            Request::Pending(_) => Operation::Pending,
         }
     }
 }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use xkms_ca::CaKeyType;
+use xkms_proto::Operation;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,14 +29,14 @@ pub struct ProtocolConfig {
     /// Two-phase policy for every operation: "never", "when-offered" or "required".
     pub two_phase: String,
     /// Per-operation overrides, e.g. `{ Register = "required", Locate = "never" }`.
-    pub two_phase_operations: std::collections::BTreeMap<String, String>,
+    pub two_phase_operations: std::collections::BTreeMap<Operation, String>,
     /// How long a two-phase nonce is accepted.
     pub nonce_lifetime_seconds: i64,
     /// How long X-KRSS request Ids are remembered to refuse replays.
     pub replay_window_seconds: i64,
     /// Operations whose requests must be signed by one of `trusted_signers`, e.g.
     /// ["Register"].
-    pub require_signed: Vec<String>,
+    pub require_signed: Vec<Operation>,
     /// Certificate files (PEM) of the signers `require_signed` accepts: each is pinned
     /// (a certificate merely issued by a trusted CA is not enough).
     pub trusted_signers: Vec<PathBuf>,
@@ -59,12 +60,6 @@ impl Default for ProtocolConfig {
         }
     }
 }
-
-/// Operation names the protocol settings accept.
-pub const OPERATIONS: &[&str] = &[
-    "Locate", "Validate", "Register", "Reissue", "Revoke", "Recover", "Compound", "Status",
-    "Pending",
-];
 
 /// `[trust]`: PEM files (each may hold several certificates / CRLs) for Validate,
 /// besides the built-in CA.
@@ -416,16 +411,6 @@ impl Config {
                 message: "one of never, when-offered, required".into(),
             })
         };
-        let operation = |name: &'static str, op: &str| -> Result<String, ConfigError> {
-            OPERATIONS
-                .iter()
-                .find(|o| o.eq_ignore_ascii_case(op))
-                .map(|o| (*o).to_owned())
-                .ok_or(ConfigError::Invalid {
-                    name,
-                    message: format!("unknown operation (one of {})", OPERATIONS.join(", ")),
-                })
-        };
         let positive = |name: &'static str, v: i64| {
             if v > 0 {
                 Ok(time::Duration::seconds(v))
@@ -439,7 +424,7 @@ impl Config {
         let mut two_phase = Vec::new();
         for (op, value) in &self.protocol.two_phase_operations {
             two_phase.push((
-                operation("protocol.two_phase_operations", op)?,
+                op.as_str().to_owned(),
                 mode("protocol.two_phase_operations", value)?,
             ));
         }
@@ -458,8 +443,8 @@ impl Config {
                 .protocol
                 .require_signed
                 .iter()
-                .map(|op| operation("protocol.require_signed", op))
-                .collect::<Result<_, _>>()?,
+                .map(|op| op.as_str().to_owned())
+                .collect(),
             // Read from `trusted_signers` at start (files).
             trusted_signers: Vec::new(),
             sign_results: self.protocol.sign_results,
@@ -547,6 +532,29 @@ mod tests {
             c.apply_env(|n| (n == "XKMS_LISTEN").then(|| "nope".into()))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn operation_names_are_checked_at_load() {
+        let c: Config = toml::from_str(
+            "[protocol]\nrequire_signed = [\"register\", \"Revoke\"]\n\
+             two_phase_operations = { locate = \"never\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.protocol.require_signed,
+            [Operation::Register, Operation::Revoke]
+        );
+        let policy = c.protocol_policy().unwrap();
+        assert_eq!(policy.require_signed, ["Register", "Revoke"]);
+        assert_eq!(policy.two_phase[0].0, "Locate");
+        for bad in [
+            "[protocol]\nrequire_signed = [\"Registr\"]\n",
+            "[protocol]\ntwo_phase_operations = { Lookup = \"never\" }\n",
+        ] {
+            let err = toml::from_str::<Config>(bad).unwrap_err().to_string();
+            assert!(err.contains("unknown operation (one of Locate,"), "{err}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use std::sync::Arc;
 use std::time::Instant;
 use xkms_proto::soap::{self, Binding, DocumentError, FaultCode, SoapVersion};
-use xkms_proto::{Limits, Message, ResultMessage};
+use xkms_proto::{Limits, Message, Operation, ResultMessage};
 use xkms_service::{RequestContext, ServiceError, XkmsService};
 
 /// Shared state of the HTTP front end.
@@ -133,7 +133,7 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
         Ok(Ok(body)) => body,
         Err(_) => {
             log_line("-", "-", "fault:body-timeout", started);
-            state.metrics.record_fault("-", started);
+            state.metrics.record_fault(None, started);
             let mut response = fault(
                 declared,
                 StatusCode::REQUEST_TIMEOUT,
@@ -147,7 +147,7 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
         }
         Ok(Err(_)) => {
             log_line("-", "-", "fault:too-large", started);
-            state.metrics.record_fault("-", started);
+            state.metrics.record_fault(None, started);
             return fault(
                 declared,
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -158,7 +158,7 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         log_line("-", "-", "fault:not-utf8", started);
-        state.metrics.record_fault("-", started);
+        state.metrics.record_fault(None, started);
         let status = StatusCode::from_u16(declared.fault_http_status(FaultCode::Sender))
             .unwrap_or(StatusCode::BAD_REQUEST);
         return fault(declared, status, FaultCode::Sender, "request is not UTF-8");
@@ -175,7 +175,7 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
             binding_hint,
         }) => {
             log_line("-", "-", "fault:envelope", started);
-            state.metrics.record_fault("-", started);
+            state.metrics.record_fault(None, started);
             let version = match binding_hint {
                 Some(Binding::Soap(v)) => v,
                 _ => declared,
@@ -199,13 +199,14 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
             let result = state.service.undecodable_result(request_id, &err);
             let element = header.map(|h| h.element.as_str()).unwrap_or("-");
             log_result(request_id.unwrap_or("-"), element, &result, started);
-            state.metrics.record_result(element, &result, started);
+            let operation = header.and_then(|h| Operation::from_request_element(&h.element));
+            state.metrics.record_result(operation, &result, started);
             return respond(&state.service, binding, None, &result);
         }
     };
     let Message::Request(request) = message else {
         log_line("-", "result", "fault:not-a-request", started);
-        state.metrics.record_fault("-", started);
+        state.metrics.record_fault(None, started);
         let version = binding_version(binding);
         let status = StatusCode::from_u16(version.fault_http_status(FaultCode::Sender))
             .unwrap_or(StatusCode::BAD_REQUEST);
@@ -215,10 +216,11 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
     let ctx = RequestContext::new(&document, peer);
     let result = state.service.process(&ctx, &request).await;
     let abstract_ = xkms_service::service::request_abstract(&request);
-    log_result(&abstract_.message.id, operation(&request), &result, started);
+    let operation = request.operation();
+    log_result(&abstract_.message.id, operation.as_str(), &result, started);
     state
         .metrics
-        .record_result(operation(&request), &result, started);
+        .record_result(Some(operation), &result, started);
     respond(&state.service, binding, Some(&request), &result)
 }
 
@@ -263,10 +265,6 @@ fn binding_version(binding: Binding) -> SoapVersion {
         Binding::Soap(v) => v,
         Binding::Bare => SoapVersion::Soap12,
     }
-}
-
-fn operation(request: &xkms_proto::Request) -> &'static str {
-    request.operation()
 }
 
 fn log_result(request_id: &str, operation: &str, result: &ResultMessage, started: Instant) {

@@ -22,7 +22,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use std::time::Instant;
-use xkms_proto::{ResultMajor, ResultMessage, ResultMinor};
+use xkms_proto::{Operation, ResultMajor, ResultMessage, ResultMinor};
 use xkms_service::XkmsService;
 use xkms_service::store::PendingState;
 
@@ -124,16 +124,21 @@ impl Metrics {
         }
     }
 
-    /// Counts a request answered with an XKMS result. `operation` is `Locate`, …, or the
-    /// request element name (`LocateRequest`); anything else counts as `-`.
-    pub fn record_result(&self, operation: &str, result: &ResultMessage, started: Instant) {
+    /// Counts a request answered with an XKMS result; `None`: the request could not be
+    /// read as one of the operations (counted as `-`).
+    pub fn record_result(
+        &self,
+        operation: Option<Operation>,
+        result: &ResultMessage,
+        started: Instant,
+    ) {
         let header = xkms_service::service::result_abstract(result);
         let minor = header.result_minor.as_ref().map_or("-", minor_label);
         self.record(operation, major_label(&header.result_major), minor, started);
     }
 
     /// Counts a request answered with a SOAP Fault (no XKMS result).
-    pub fn record_fault(&self, operation: &str, started: Instant) {
+    pub fn record_fault(&self, operation: Option<Operation>, started: Instant) {
         self.record(operation, "Fault", "-", started);
     }
 
@@ -145,8 +150,14 @@ impl Metrics {
         Ok(out)
     }
 
-    fn record(&self, operation: &str, major: &'static str, minor: &'static str, started: Instant) {
-        let operation = operation_label(operation);
+    fn record(
+        &self,
+        operation: Option<Operation>,
+        major: &'static str,
+        minor: &'static str,
+        started: Instant,
+    ) {
+        let operation = operation.map_or("-", Operation::as_str);
         self.requests
             .get_or_create(&RequestLabels {
                 operation,
@@ -235,21 +246,6 @@ fn duration_histogram() -> Histogram {
     Histogram::new(BUCKETS)
 }
 
-/// Operation label values; `-` for requests that could not be read.
-const OPERATIONS: [&str; 9] = [
-    "Locate", "Validate", "Register", "Reissue", "Recover", "Revoke", "Compound", "Status",
-    "Pending",
-];
-
-fn operation_label(name: &str) -> &'static str {
-    let name = name.strip_suffix("Request").unwrap_or(name);
-    OPERATIONS
-        .iter()
-        .find(|o| **o == name)
-        .copied()
-        .unwrap_or("-")
-}
-
 fn major_label(major: &ResultMajor) -> &'static str {
     match major {
         ResultMajor::Success => "Success",
@@ -303,15 +299,15 @@ mod tests {
         let metrics = Metrics::new();
         let started = Instant::now();
         let ok = locate_result(ResultMajor::Success, Some(ResultMinor::NoMatch));
-        metrics.record_result("Locate", &ok, started);
-        metrics.record_result("LocateRequest", &ok, started);
+        metrics.record_result(Some(Operation::Locate), &ok, started);
+        metrics.record_result(Some(Operation::Locate), &ok, started);
         metrics.record_result(
-            "Validate",
+            Some(Operation::Validate),
             &locate_result(ResultMajor::Other("urn:x".into()), None),
             started,
         );
-        metrics.record_fault("-", started);
-        metrics.record_fault("Bogus", started);
+        metrics.record_fault(None, started);
+        metrics.record_fault(None, started);
         let text = metrics
             .render(&Gauges {
                 key_pool_level: Some(3),

@@ -3,23 +3,12 @@
 //! `GET /schema/{name}` (the three W3C schemas it imports, without the DTD that `xkms.xsd`
 //! carries — strict toolkits refuse DTDs).
 
+use xkms_proto::Operation;
+
 /// The W3C schemas, verbatim (see `schema/README.md`).
 const XKMS_XSD: &str = include_str!("../schema/xkms.xsd");
 const XMLDSIG_XSD: &str = include_str!("../schema/xmldsig-core-schema.xsd");
 const XENC_XSD: &str = include_str!("../schema/xenc-schema.xsd");
-
-/// The operations of the W3C port type, with their request and result elements.
-const OPERATIONS: &[(&str, &str, &str)] = &[
-    ("Pending", "PendingRequest", "Result"),
-    ("Compound", "CompoundRequest", "CompoundResult"),
-    ("Status", "StatusRequest", "StatusResult"),
-    ("Locate", "LocateRequest", "LocateResult"),
-    ("Validate", "ValidateRequest", "ValidateResult"),
-    ("Register", "RegisterRequest", "RegisterResult"),
-    ("Reissue", "ReissueRequest", "ReissueResult"),
-    ("Revoke", "RevokeRequest", "RevokeResult"),
-    ("Recover", "RecoverRequest", "RecoverResult"),
-];
 
 /// A served schema by file name, DTD-free.
 pub fn schema(name: &str) -> Option<String> {
@@ -73,9 +62,9 @@ pub fn wsdl(service_uri: &str, schema_base: &str) -> String {
 "#
     ));
     let mut messages: Vec<&str> = Vec::new();
-    for (_, request, result) in OPERATIONS {
-        for element in [request, result] {
-            if !messages.contains(element) {
+    for op in Operation::ALL {
+        for element in [op.request_element(), op.result_element()] {
+            if !messages.contains(&element) {
                 messages.push(element);
                 out.push_str(&format!(
                     "  <wsdl:message name=\"{element}\"><wsdl:part name=\"body\" element=\"xkms:{element}\"/></wsdl:message>\n"
@@ -84,9 +73,10 @@ pub fn wsdl(service_uri: &str, schema_base: &str) -> String {
         }
     }
     out.push_str("  <wsdl:portType name=\"XKMSPortType\">\n");
-    for (operation, request, result) in OPERATIONS {
+    for op in Operation::ALL {
+        let (request, result) = (op.request_element(), op.result_element());
         out.push_str(&format!(
-            "    <wsdl:operation name=\"{operation}\"><wsdl:input message=\"tns:{request}\"/><wsdl:output message=\"tns:{result}\"/></wsdl:operation>\n"
+            "    <wsdl:operation name=\"{op}\"><wsdl:input message=\"tns:{request}\"/><wsdl:output message=\"tns:{result}\"/></wsdl:operation>\n"
         ));
     }
     out.push_str("  </wsdl:portType>\n");
@@ -94,9 +84,9 @@ pub fn wsdl(service_uri: &str, schema_base: &str) -> String {
         out.push_str(&format!(
             "  <wsdl:binding name=\"{binding}\" type=\"tns:XKMSPortType\">\n    <{soap}:binding transport=\"http://schemas.xmlsoap.org/soap/http\" style=\"document\"/>\n"
         ));
-        for (operation, _, _) in OPERATIONS {
+        for op in Operation::ALL {
             out.push_str(&format!(
-                "    <wsdl:operation name=\"{operation}\"><{soap}:operation soapAction=\"\"/><wsdl:input><{soap}:body use=\"literal\"/></wsdl:input><wsdl:output><{soap}:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
+                "    <wsdl:operation name=\"{op}\"><{soap}:operation soapAction=\"\"/><wsdl:input><{soap}:body use=\"literal\"/></wsdl:input><wsdl:output><{soap}:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
             ));
         }
         out.push_str("  </wsdl:binding>\n");

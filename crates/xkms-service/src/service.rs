@@ -506,5 +506,5 @@ pub fn result_abstract_mut(result: &mut ResultMessage) -> &mut ResultAbstract {
 
 /// The element name of a request (for logs and operators).
 pub fn operation_name(request: &Request) -> &'static str {
-    request.operation()
+    request.operation().as_str()
 }
