@@ -5,6 +5,7 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use xkms_client::BindingRef;
 use xkms_proto::soap::{Binding, SoapVersion};
 use xkms_proto::{Application, KeyUsage, RespondWith, UseKeyWith};
 use xkms_xmlsec::kdf::{SecretPreparation, SharedSecret};
@@ -30,38 +31,109 @@ impl From<BindingArg> for Binding {
     }
 }
 
-/// The authorization code of an X-KRSS request.
+/// The authorization code of an X-KRSS request: `--secret` or `--secret-file` (not both)
+/// and `--legacy-secret`. Optional as it stands; a command that cannot do without it
+/// flattens it and adds `#[command(mut_group("secret_source", required))]`.
 #[derive(Debug, Args)]
 pub struct SecretArgs {
+    #[command(flatten)]
+    source: SecretSource,
+    /// Prepare the code (or revocation phrase) with the pre-REC rule (lower case, spaces
+    /// removed) for old services.
+    #[arg(long)]
+    legacy_secret: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "secret_source", multiple = false)]
+struct SecretSource {
     /// The authorization code (shared secret) the operator issued; prefer --secret-file,
     /// command lines are visible to other users.
-    #[arg(
-        long,
-        conflicts_with = "secret_file",
-        required_unless_present = "secret_file"
-    )]
+    #[arg(long)]
     secret: Option<String>,
     /// File holding the authorization code (a trailing newline is ignored).
     #[arg(long, value_name = "FILE")]
     secret_file: Option<PathBuf>,
-    /// Prepare the code with the pre-REC rule (lower case, spaces removed) for old services.
-    #[arg(long)]
-    legacy_secret: bool,
+}
+
+/// For `#[command(mut_group("secret_source", required))]`: the secret group required.
+pub fn required(group: clap::ArgGroup) -> clap::ArgGroup {
+    group.required(true)
 }
 
 impl SecretArgs {
     /// The secret and how to prepare it.
     pub fn read(&self) -> anyhow::Result<(SharedSecret, SecretPreparation)> {
-        let secret = crate::files::read_secret(self.secret.clone(), self.secret_file.as_deref())?;
-        Ok((SharedSecret::new(secret), preparation(self.legacy_secret)))
+        let secret = self
+            .read_optional()?
+            .ok_or_else(|| anyhow::anyhow!("--secret or --secret-file is required"))?;
+        Ok((secret, self.preparation()))
+    }
+
+    /// The secret, if one was given.
+    pub fn read_optional(&self) -> anyhow::Result<Option<SharedSecret>> {
+        let secret = match (&self.source.secret, &self.source.secret_file) {
+            (Some(secret), _) => secret.clone(),
+            (None, Some(path)) => crate::files::read_secret_file(path)?,
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(SharedSecret::new(secret)))
+    }
+
+    /// How to prepare the secret (or a revocation phrase).
+    pub fn preparation(&self) -> SecretPreparation {
+        if self.legacy_secret {
+            SecretPreparation::Legacy
+        } else {
+            SecretPreparation::SaslPrep
+        }
     }
 }
 
-pub fn preparation(legacy: bool) -> SecretPreparation {
-    if legacy {
-        SecretPreparation::Legacy
-    } else {
-        SecretPreparation::SaslPrep
+/// The binding an operation names: a certificate of it, or its KeyName.
+#[derive(Debug, Args)]
+pub struct BindingArgs {
+    /// A certificate of the binding (PEM or DER).
+    #[arg(long, value_name = "FILE", required_unless_present = "key_name")]
+    cert: Option<PathBuf>,
+    /// The binding's KeyName (when there is no certificate at hand).
+    #[arg(long)]
+    key_name: Option<String>,
+}
+
+impl BindingArgs {
+    /// The reference, the certificate read and checked.
+    pub fn binding_ref(&self) -> anyhow::Result<BindingRef> {
+        Ok(BindingRef {
+            certificate: self
+                .cert
+                .as_deref()
+                .map(crate::files::read_certificate)
+                .transpose()?,
+            key_name: self.key_name.clone(),
+            ..Default::default()
+        })
+    }
+}
+
+/// Polling while an asynchronous request is pending.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Seconds between status polls while waiting.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    poll_seconds: f64,
+    /// Stop waiting after this many polls (the request stays pending: exit 3).
+    #[arg(long, default_value_t = 600)]
+    max_polls: u32,
+}
+
+impl WaitArgs {
+    pub fn interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.poll_seconds.max(0.05))
+    }
+
+    pub fn max_polls(&self) -> u32 {
+        self.max_polls.max(1)
     }
 }
 

@@ -91,16 +91,12 @@ pub fn write_certificate(path: &Path, der: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// The secret of `--secret S` or `--secret-file F` (trailing newline ignored).
-pub fn read_secret(secret: Option<String>, file: Option<&Path>) -> anyhow::Result<String> {
-    match (secret, file) {
-        (Some(s), _) => Ok(s),
-        (None, Some(path)) => Ok(std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?
-            .trim_end_matches(['\r', '\n'])
-            .to_owned()),
-        (None, None) => anyhow::bail!("--secret or --secret-file is required"),
-    }
+/// The secret in the file of `--secret-file` (a trailing newline is ignored).
+pub fn read_secret_file(path: &Path) -> anyhow::Result<String> {
+    Ok(std::fs::read_to_string(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .trim_end_matches(['\r', '\n'])
+        .to_owned())
 }
 
 fn check_certificate(der: &[u8]) -> anyhow::Result<()> {

@@ -1,19 +1,17 @@
 //! `xkms pending status|fetch`: finish a request the service answered with Pending
 //! (an asynchronous policy, or one waiting for an operator's approval).
 
-use crate::args::preparation;
+use crate::args::{SecretArgs, WaitArgs};
 use crate::explain::Operation;
-use crate::files::{read_secret, write_certificate, write_private};
+use crate::files::{write_certificate, write_private};
 use crate::output::{out, outln};
 use crate::report;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 use xkms_client::XkmsClient;
 use xkms_client::krss::{first_certificate, returned_private_key};
 use xkms_proto::{KeyBinding, PrivateKey, ResultAbstract, ResultMajor, ResultMessage};
-use xkms_xmlsec::kdf::SharedSecret;
 
 #[derive(Debug, Subcommand)]
 pub enum PendingCommand {
@@ -49,26 +47,9 @@ pub struct FetchArgs {
     /// authorization code that encrypts it.
     #[arg(long, value_name = "FILE", requires = "secret_source")]
     key_out: Option<PathBuf>,
-    /// The authorization code the private key is encrypted under.
-    #[arg(long, group = "secret_source", conflicts_with = "secret_file")]
-    secret: Option<String>,
-    /// File holding that authorization code (a trailing newline is ignored).
-    #[arg(long, group = "secret_source", value_name = "FILE")]
-    secret_file: Option<PathBuf>,
-    /// Prepare the code with the pre-REC rule (lower case, spaces removed) for old services.
-    #[arg(long)]
-    legacy_secret: bool,
-}
-
-/// Polling of `register --wait`.
-#[derive(Debug, Args)]
-pub struct WaitArgs {
-    /// Seconds between status polls while waiting.
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
-    poll_seconds: f64,
-    /// Stop waiting after this many polls (the request stays pending: exit 3).
-    #[arg(long, default_value_t = 600)]
-    max_polls: u32,
+    // The authorization code the private key is encrypted under (with --key-out).
+    #[command(flatten)]
+    secret: SecretArgs,
 }
 
 pub async fn run(client: &XkmsClient, command: PendingCommand) -> anyhow::Result<ExitCode> {
@@ -103,10 +84,7 @@ async fn fetch(client: &XkmsClient, args: FetchArgs) -> anyhow::Result<ExitCode>
             path.display()
         );
     }
-    let secret = match (&args.secret, &args.secret_file) {
-        (None, None) => None,
-        (s, f) => Some(SharedSecret::new(read_secret(s.clone(), f.as_deref())?)),
-    };
+    let secret = args.secret.read_optional()?;
     let result = client
         .fetch_result(&args.response_id, args.request_id.as_deref())
         .await?;
@@ -115,12 +93,8 @@ async fn fetch(client: &XkmsClient, args: FetchArgs) -> anyhow::Result<ExitCode>
     let mut written = Vec::new();
     if header.result_major == ResultMajor::Success {
         if let (Some(path), Some(secret)) = (&args.key_out, &secret) {
-            let key = returned_private_key(
-                private_key,
-                bindings,
-                secret,
-                preparation(args.legacy_secret),
-            )?;
+            let key =
+                returned_private_key(private_key, bindings, secret, args.secret.preparation())?;
             write_private(path, key.to_pem().as_bytes())?;
             written.push(format!(
                 "RSA-{} private key written to {}",
@@ -152,13 +126,13 @@ pub async fn wait_and_fetch(
     request_id: Option<&str>,
     polling: &WaitArgs,
 ) -> anyhow::Result<ResultMessage> {
-    let interval = Duration::from_secs_f64(polling.poll_seconds.max(0.05));
+    let interval = polling.interval();
     let mut poll = 0;
     loop {
         poll += 1;
         let status = client.status_of(response_id, request_id).await?;
         match status.result.result_major {
-            ResultMajor::Pending if poll < polling.max_polls.max(1) => {
+            ResultMajor::Pending if poll < polling.max_polls() => {
                 out!("\rwaiting for the service (status poll {poll}) …");
                 tokio::time::sleep(interval).await;
             }

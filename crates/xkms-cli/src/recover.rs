@@ -1,27 +1,23 @@
 //! `xkms recover`: recover an escrowed private key (seed T103), driving the asynchronous
 //! exchange (Pending → Status → PendingRequest) with a progress line.
 
-use crate::args::{SecretArgs, parse_respond_with};
+use crate::args::{BindingArgs, SecretArgs, WaitArgs, parse_respond_with, required};
 use crate::explain::Operation;
-use crate::files::{read_certificate, write_certificate, write_private};
+use crate::files::{write_certificate, write_private};
 use crate::output::{out, outln};
 use crate::report;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 use xkms_client::krss::first_certificate;
-use xkms_client::{BindingRef, Progress, RecoverParams, XkmsClient};
+use xkms_client::{Progress, RecoverParams, XkmsClient};
 use xkms_proto::{RespondWith, ResultMajor};
 
 #[derive(Debug, Args)]
+#[command(mut_group("secret_source", required))]
 pub struct RecoverArgs {
-    /// A certificate of the binding (PEM or DER).
-    #[arg(long, value_name = "FILE", required_unless_present = "key_name")]
-    cert: Option<PathBuf>,
-    /// The binding's KeyName.
-    #[arg(long)]
-    key_name: Option<String>,
+    #[command(flatten)]
+    binding: BindingArgs,
     #[command(flatten)]
     secret: SecretArgs,
     /// Where to write the recovered private key (PEM, mode 0600; must not exist).
@@ -33,12 +29,8 @@ pub struct RecoverArgs {
     /// What the result should contain (comma separated; PrivateKey is always asked for).
     #[arg(long, value_delimiter = ',', value_parser = parse_respond_with, default_value = "KeyValue,X509Cert")]
     respond_with: Vec<RespondWith>,
-    /// Seconds between status polls.
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
-    poll_seconds: f64,
-    /// Give up after this many polls.
-    #[arg(long, default_value_t = 600)]
-    max_polls: u32,
+    #[command(flatten)]
+    polling: WaitArgs,
 }
 
 pub async fn run(client: &XkmsClient, args: RecoverArgs) -> anyhow::Result<ExitCode> {
@@ -48,19 +40,14 @@ pub async fn run(client: &XkmsClient, args: RecoverArgs) -> anyhow::Result<ExitC
             args.key_out.display()
         );
     }
-    let certificate = args.cert.as_deref().map(read_certificate).transpose()?;
     let (secret, preparation) = args.secret.read()?;
     let params = RecoverParams {
-        binding: BindingRef {
-            certificate,
-            key_name: args.key_name,
-            ..Default::default()
-        },
+        binding: args.binding.binding_ref()?,
         secret: &secret,
         preparation,
         respond_with: args.respond_with,
-        poll_interval: Duration::from_secs_f64(args.poll_seconds.max(0.05)),
-        max_polls: args.max_polls,
+        poll_interval: args.polling.interval(),
+        max_polls: args.polling.max_polls(),
     };
     let recovered = client
         .recover(&params, |progress| match progress {

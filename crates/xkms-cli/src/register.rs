@@ -1,10 +1,11 @@
 //! `xkms register`.
 
-use crate::args::{SecretArgs, parse_key_usage, parse_respond_with, parse_use_key_with};
+use crate::args::WaitArgs;
+use crate::args::{SecretArgs, parse_key_usage, parse_respond_with, parse_use_key_with, required};
 use crate::explain::Operation;
 use crate::files::{read_key, write_certificate, write_private};
 use crate::output::outln;
-use crate::pending::{WaitArgs, wait_and_fetch};
+use crate::pending::wait_and_fetch;
 use crate::report;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use xkms_proto::{
 use xkms_xmlsec::kdf::SharedSecret;
 
 #[derive(Debug, Args)]
+#[command(mut_group("secret_source", required))]
 pub struct RegisterArgs {
     /// KeyName to bind (e.g. joe@example.com).
     #[arg(long)]

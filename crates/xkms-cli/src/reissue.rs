@@ -1,6 +1,6 @@
 //! `xkms reissue`: a new certificate for a registered key (seed T102).
 
-use crate::args::{SecretArgs, parse_respond_with};
+use crate::args::{SecretArgs, parse_respond_with, required};
 use crate::explain::Operation;
 use crate::files::{read_certificate, read_key, write_certificate};
 use crate::output::outln;
@@ -13,6 +13,7 @@ use xkms_client::{BindingRef, ReissueParams, XkmsClient};
 use xkms_proto::RespondWith;
 
 #[derive(Debug, Args)]
+#[command(mut_group("secret_source", required))]
 pub struct ReissueArgs {
     /// The current certificate of the binding (PEM or DER).
     #[arg(long, value_name = "FILE")]
