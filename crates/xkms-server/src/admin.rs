@@ -46,15 +46,7 @@ async fn prepare(config: &Config) -> anyhow::Result<(tokio::net::TcpListener, Ar
         .with_context(|| format!("binding {}", config.server.listen))?;
     let bound = listener.local_addr()?;
     let service = build_service(config, bound).await?;
-    Ok((
-        listener,
-        Arc::new(AppState {
-            service,
-            max_body_bytes: config.server.max_body_bytes,
-            request_timeout: std::time::Duration::from_secs(config.server.request_timeout_seconds),
-            metrics: crate::metrics::Metrics::new(),
-        }),
-    ))
+    Ok((listener, Arc::new(AppState::new(service, config))))
 }
 
 /// Binds, prints where it listens, and serves until Ctrl-C / SIGTERM.

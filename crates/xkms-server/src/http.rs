@@ -25,6 +25,18 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
 }
 
+impl AppState {
+    /// The state for `service` with the limits of `config`'s `[server]` table.
+    pub fn new(service: XkmsService, config: &crate::config::Config) -> AppState {
+        AppState {
+            service,
+            max_body_bytes: config.server.max_body_bytes,
+            request_timeout: std::time::Duration::from_secs(config.server.request_timeout_seconds),
+            metrics: crate::metrics::Metrics::new(),
+        }
+    }
+}
+
 /// The router: `POST /xkms`, `GET /ca.pem`, `GET /healthz`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()

@@ -1,5 +1,6 @@
-//! `GET /metrics` counts what the real `xkmsd` answered, and `xkmsd admin seed` fills
-//! the store with bindings that Locate finds.
+//! `GET /metrics` of the real `xkmsd` parses with the reference parser (request counting
+//! itself: tests/http_router.rs), and `xkmsd admin seed` fills the store with bindings
+//! that Locate finds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -23,58 +24,6 @@ async fn metrics(server: &Server) -> String {
         "{content_type}"
     );
     response.text().await.unwrap()
-}
-
-#[tokio::test]
-async fn metrics_count_requests_by_operation_and_result() {
-    let server = Server::start();
-    let client = XkmsClient::new(&server.url);
-    let params = LocateParams {
-        key_names: vec!["nobody@example.com".into()],
-        respond_with: vec![RespondWith::KeyName],
-        ..Default::default()
-    };
-    for _ in 0..2 {
-        let result = client.locate(&params).await.unwrap();
-        assert_eq!(result.result.result_major, ResultMajor::Success);
-        assert_eq!(result.result.result_minor, Some(ResultMinor::NoMatch));
-    }
-    // An envelope-level failure is counted as a fault.
-    let fault = reqwest::Client::new()
-        .post(&server.url)
-        .header("content-type", "application/soap+xml")
-        .body("<not-xml")
-        .send()
-        .await
-        .unwrap();
-    assert!(fault.status().is_client_error());
-
-    let text = metrics(&server).await;
-    assert!(
-        text.contains(
-            "xkms_requests_total{operation=\"Locate\",result_major=\"Success\",result_minor=\"NoMatch\"} 2\n"
-        ),
-        "{text}"
-    );
-    assert!(
-        text.contains(
-            "xkms_requests_total{operation=\"-\",result_major=\"Fault\",result_minor=\"-\"} 1\n"
-        ),
-        "{text}"
-    );
-    assert!(
-        text.contains("xkms_request_duration_seconds_bucket{operation=\"Locate\",le=\"+Inf\"} 2\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("xkms_request_duration_seconds_count{operation=\"Locate\"} 2\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("# TYPE xkms_key_pool_level gauge\nxkms_key_pool_level "),
-        "{text}"
-    );
-    assert!(text.contains("xkms_pending_jobs 0\n"), "{text}");
 }
 
 #[tokio::test]
