@@ -103,6 +103,17 @@ fn the_bottom_crates_use_no_runtime_and_no_driver() {
     }
 }
 
+#[test]
+fn only_the_store_talks_sql() {
+    for (name, dependencies) in crates() {
+        assert_eq!(
+            dependencies.contains("sqlx"),
+            name == "xkms-store",
+            "{name} and sqlx"
+        );
+    }
+}
+
 /// Crates whose module cycles are being removed in another change (issue 12: the service
 /// split); the test fails once one of them has none, so the entry gets removed with it.
 const CYCLES_BEING_REMOVED: &[&str] = &["xkms-service"];
