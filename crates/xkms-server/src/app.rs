@@ -38,10 +38,10 @@ pub async fn build_service(config: &Config, bound: SocketAddr) -> anyhow::Result
             certificate_validity: Duration::days(config.policy.certificate_validity_days),
             authorization_lifetime: Duration::days(config.policy.authorization_lifetime_days),
             min_rsa_bits: config.policy.min_rsa_bits,
-            register: processing(&config.policy.register),
-            reissue: processing(&config.policy.reissue),
-            revoke: processing(&config.policy.revoke),
-            recover: processing(&config.policy.recover),
+            register: processing("policy.register", &config.policy.register)?,
+            reissue: processing("policy.reissue", &config.policy.reissue)?,
+            revoke: processing("policy.revoke", &config.policy.revoke)?,
+            recover: processing("policy.recover", &config.policy.recover)?,
             generated_key_bits: config.policy.generated_key_bits,
             private_key_cipher: config.private_key_cipher_uri()?,
             revoke_on_recover: config.policy.revoke_on_recover,
@@ -157,9 +157,10 @@ async fn open_result_signer(
     })
 }
 
-fn processing(value: &str) -> Processing {
-    // Checked by Config::check; synchronous is the safe fallback.
-    Processing::parse(value).unwrap_or(Processing::Synchronous)
+/// `Config::check` refuses a bad value at load; a configuration built otherwise fails
+/// here rather than falling back to some processing the operator did not choose.
+fn processing(name: &str, value: &str) -> anyhow::Result<Processing> {
+    Processing::parse(value).with_context(|| format!("{name}: one of sync, async, approval"))
 }
 
 /// Every certificate (PEM blocks, or a whole DER file) of `paths`.
