@@ -13,7 +13,10 @@ use x509_parser::der_parser::asn1_rs::Tag;
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::x509::X509Name;
 
+use zeroize::Zeroizing;
+
 use crate::certinfo::{CertificateInfo, parse_certificate, parse_x509, x509_name_to_rfc4514};
+use crate::encrypted_key::Passphrase;
 use crate::error::CaError;
 use crate::issue::{
     CLOCK_SKEW, IssueRequest, IssuedCertificate, end_entity_params, truncate_to_second,
@@ -126,13 +129,25 @@ impl Ca {
         params: &CaParams,
         now: OffsetDateTime,
     ) -> Result<(Ca, bool), CaError> {
+        Ca::load_or_create_file_key(dir, params, now, None)
+    }
+
+    /// [`Ca::load_or_create`] with the key file encrypted under `passphrase` (a new key
+    /// is written encrypted; an existing one must be).
+    pub fn load_or_create_file_key(
+        dir: &Path,
+        params: &CaParams,
+        now: OffsetDateTime,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<(Ca, bool), CaError> {
         std::fs::create_dir_all(dir).map_err(|e| CaError::io("creating", dir, e))?;
         let key_path = dir.join(CA_KEY_FILE);
-        let cert_path = dir.join(CA_CERT_FILE);
-
         if storage::read_optional(&key_path)?.is_none() {
             let fresh = FileKeySigner::generate(params.key_type)?;
-            let pem = fresh.to_pkcs8_pem()?;
+            let pem = match passphrase {
+                Some(passphrase) => Zeroizing::new(fresh.to_encrypted_pkcs8_pem(passphrase)?),
+                None => fresh.to_pkcs8_pem()?,
+            };
             storage::publish_exclusive(dir, CA_KEY_FILE, pem.as_bytes(), 0o600)?;
         }
         storage::check_private_mode(&key_path)?;
@@ -140,34 +155,51 @@ impl Ca {
         let key_pem = storage::read_optional(&key_path)?.ok_or(CaError::InvalidPrivateKey {
             reason: "key file vanished",
         })?;
-        let signer: Arc<dyn CaSigner> = Arc::new(FileKeySigner::from_pkcs8_pem(&key_pem)?);
+        let signer: Arc<dyn CaSigner> = Arc::new(FileKeySigner::from_pem(&key_pem, passphrase)?);
+        Ca::load_or_create_certificate(dir, signer, params, now)
+    }
 
-        let mut created = false;
+    /// Loads `ca-cert.pem` from `dir` for `signer`'s key (a file key or a key in a
+    /// token), creating a self-signed one if it is missing (then `true`). Fails if the
+    /// certificate is not for this key.
+    pub fn load_or_create_certificate(
+        dir: &Path,
+        signer: Arc<dyn CaSigner>,
+        params: &CaParams,
+        now: OffsetDateTime,
+    ) -> Result<(Ca, bool), CaError> {
+        let cert_path = dir.join(CA_CERT_FILE);
         if storage::read_optional(&cert_path)?.is_none() {
             let ca = Ca::create_self_signed(Arc::clone(&signer), params, now)?;
-            created = storage::publish_exclusive(
+            if storage::publish_exclusive(
                 dir,
                 CA_CERT_FILE,
                 ca.certificate_pem().as_bytes(),
                 // Public, but the data directory keeps every file private.
                 0o600,
-            )?;
-            if created {
+            )? {
                 return Ok((ca, true));
             }
         }
         let cert_pem = storage::read_optional(&cert_path)?.ok_or(CaError::InvalidCertificate {
             reason: "certificate file vanished",
         })?;
-        Ok((
-            Ca::from_signer(signer, first_certificate(&cert_pem)?)?,
-            created,
-        ))
+        Ok((Ca::from_signer(signer, first_certificate(&cert_pem)?)?, false))
     }
 
     /// A CA from a PKCS#8 private key PEM and its certificate PEM.
     pub fn from_pem(key_pkcs8_pem: &str, cert_pem: &str) -> Result<Ca, CaError> {
-        let signer = FileKeySigner::from_pkcs8_pem(key_pkcs8_pem)?;
+        Ca::from_key_file_pem(key_pkcs8_pem, None, cert_pem)
+    }
+
+    /// A CA from a key file's PEM (encrypted under `passphrase`, or not) and its
+    /// certificate PEM.
+    pub fn from_key_file_pem(
+        key_pem: &str,
+        passphrase: Option<&Passphrase>,
+        cert_pem: &str,
+    ) -> Result<Ca, CaError> {
+        let signer = FileKeySigner::from_pem(key_pem, passphrase)?;
         Ca::from_signer(Arc::new(signer), first_certificate(cert_pem)?)
     }
 

@@ -53,6 +53,13 @@ pub enum CaError {
         #[source]
         source: std::io::Error,
     },
+    /// The PKCS#11 module or token failed or refused (details from the module; never
+    /// the PIN).
+    #[error("PKCS#11: {what}: {detail}")]
+    Token { what: &'static str, detail: String },
+    /// The passphrase of an encrypted key file does not open it.
+    #[error("the passphrase does not decrypt the CA key file")]
+    WrongPassphrase,
     /// The cryptographic backend or signer failed.
     #[error("cryptographic operation failed: {0}")]
     Crypto(&'static str),

@@ -21,6 +21,8 @@ pub enum Label {
     X509Crl,
     /// A PKCS#8 `PrivateKeyInfo`.
     PrivateKey,
+    /// A PKCS#8 `EncryptedPrivateKeyInfo` (PBES2).
+    EncryptedPrivateKey,
     /// A PKCS#1 `RSAPrivateKey`.
     RsaPrivateKey,
 }
@@ -32,6 +34,7 @@ impl Label {
             Label::Certificate => "CERTIFICATE",
             Label::X509Crl => "X509 CRL",
             Label::PrivateKey => "PRIVATE KEY",
+            Label::EncryptedPrivateKey => "ENCRYPTED PRIVATE KEY",
             Label::RsaPrivateKey => "RSA PRIVATE KEY",
         }
     }

@@ -1,5 +1,5 @@
-//! The CA signing key behind a trait, so a key in an HSM (PKCS#11) can be
-//! plugged in where today a PKCS#8 file key is used.
+//! The CA signing key behind a trait: a PKCS#8 file key ([`FileKeySigner`], optionally
+//! encrypted at rest) or a key in a PKCS#11 token (`crate::pkcs11`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,6 +14,7 @@ use aws_lc_rs::signature::{
 };
 use zeroize::Zeroizing;
 
+use crate::encrypted_key::Passphrase;
 use crate::error::CaError;
 
 /// Type of key the CA creates for itself.
@@ -189,6 +190,46 @@ impl FileKeySigner {
                 reason: "no PKCS#8 \"PRIVATE KEY\" PEM block that decodes",
             })?;
         Self::from_pkcs8_der(&der)
+    }
+
+    /// Reads a key file: `PRIVATE KEY` (unencrypted) or, with a passphrase, `ENCRYPTED
+    /// PRIVATE KEY` (PBES2). A passphrase given for an unencrypted file is refused: the
+    /// operator expects the key encrypted at rest.
+    pub fn from_pem(pem: &str, passphrase: Option<&Passphrase>) -> Result<Self, CaError> {
+        use crate::pem::{Label, decode_first};
+        let encrypted = decode_first(pem.as_bytes(), &[Label::EncryptedPrivateKey])
+            .ok()
+            .flatten();
+        match (encrypted, passphrase) {
+            (Some(der), Some(passphrase)) => {
+                Self::from_pkcs8_der(&crate::encrypted_key::decrypt_pkcs8(&der, passphrase)?)
+            }
+            (Some(_), None) => Err(CaError::InvalidPrivateKey {
+                reason: "the key file is encrypted and no passphrase file is configured",
+            }),
+            (None, Some(_))
+                if decode_first(pem.as_bytes(), &[Label::PrivateKey])
+                    .ok()
+                    .flatten()
+                    .is_some() =>
+            {
+                Err(CaError::InvalidPrivateKey {
+                    reason: "the key file is not encrypted, but a passphrase file is \
+                             configured (encrypt it: openssl pkcs8 -topk8 -v2 aes-256-cbc)",
+                })
+            }
+            (None, _) => Self::from_pkcs8_pem(pem),
+        }
+    }
+
+    /// The key as an `ENCRYPTED PRIVATE KEY` PEM under `passphrase` (PBES2,
+    /// PBKDF2-HMAC-SHA256, AES-256-CBC).
+    pub fn to_encrypted_pkcs8_pem(&self, passphrase: &Passphrase) -> Result<String, CaError> {
+        let der = crate::encrypted_key::encrypt_pkcs8(&self.to_pkcs8_der()?, passphrase)?;
+        Ok(crate::pem::encode(
+            crate::pem::Label::EncryptedPrivateKey,
+            &der,
+        ))
     }
 
     /// The key as unencrypted PKCS#8 DER.

@@ -99,6 +99,7 @@ impl XkmsService {
                 Purpose::Register => None,
             }),
             uses: 0,
+            revoked_at: None,
         };
         authorization.sealed_secrets =
             crate::secrets::seal_authorization_secrets(&self.master_key, &authorization, &secrets)?;

@@ -230,6 +230,7 @@ mod tests {
             expires_at: datetime!(2030-02-01 0:00 UTC),
             max_uses: None,
             uses: 0,
+            revoked_at: None,
         }
     }
 

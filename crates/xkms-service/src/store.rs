@@ -162,6 +162,9 @@ pub struct Authorization {
     /// `None` = unlimited until expiry.
     pub max_uses: Option<u32>,
     pub uses: u32,
+    /// When an operator revoked it (`xkmsd admin authorizations revoke`): from then on
+    /// it authenticates nobody.
+    pub revoked_at: Option<OffsetDateTime>,
 }
 
 /// Status of a key binding in the store.
@@ -667,6 +670,54 @@ pub trait KeyBindingStore: Send + Sync {
     async fn next_crl_number(&self, at_least: u64) -> Result<u64, StoreError>;
 }
 
+/// Which key bindings an operator lists (`xkmsd admin bindings list`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BindingFilter {
+    /// Only bindings whose KeyName or a UseKeyWith identifier contains this text
+    /// (case-insensitive).
+    pub name: Option<String>,
+    /// Only revoked bindings.
+    pub revoked_only: bool,
+}
+
+/// Which authorization codes an operator lists (`xkmsd admin authorizations list`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorizationFilter {
+    /// Only codes for this identity (normalised as stored).
+    pub identity: Option<String>,
+    /// Only codes that can still authenticate at this instant: not expired, used up or
+    /// revoked.
+    pub usable_at: Option<OffsetDateTime>,
+}
+
+/// What an operator's inventory commands read and change.
+#[async_trait]
+pub trait InventoryStore: Send + Sync {
+    /// Bindings matching `filter`, oldest first (then by id), at most `limit`.
+    async fn list_bindings(
+        &self,
+        filter: &BindingFilter,
+        limit: usize,
+    ) -> Result<Vec<KeyBindingRecord>, StoreError>;
+
+    /// Authorizations matching `filter`, oldest first (then by id), at most `limit`.
+    async fn list_authorizations(
+        &self,
+        filter: &AuthorizationFilter,
+        limit: usize,
+    ) -> Result<Vec<Authorization>, StoreError>;
+
+    /// Revokes an authorization code at `at` with its audit event, in one transaction:
+    /// from then on it authenticates nobody, and a registration that read it before
+    /// fails when it commits. `Conflict` if it is already revoked; `NotFound` if absent.
+    async fn revoke_authorization(
+        &self,
+        id: &str,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+}
+
 /// Audit trail: a hash chain ([`audit_hash`]). Every append, in every transaction that
 /// writes events, extends the chain under a lock on its head, so concurrent writers
 /// (several nodes on one database) link one after the other.
@@ -841,12 +892,24 @@ pub trait LockoutStore: Send + Sync {
 
 /// The whole store a service needs.
 pub trait Store:
-    AuthorizationStore + KeyBindingStore + AuditStore + PendingStore + ReplayStore + LockoutStore
+    AuthorizationStore
+    + KeyBindingStore
+    + AuditStore
+    + PendingStore
+    + ReplayStore
+    + LockoutStore
+    + InventoryStore
 {
 }
 
 impl<
-    T: AuthorizationStore + KeyBindingStore + AuditStore + PendingStore + ReplayStore + LockoutStore,
+    T: AuthorizationStore
+        + KeyBindingStore
+        + AuditStore
+        + PendingStore
+        + ReplayStore
+        + LockoutStore
+        + InventoryStore,
 > Store for T
 {
 }

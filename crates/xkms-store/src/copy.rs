@@ -183,6 +183,7 @@ pub(crate) static AUTHORIZATIONS: Table = Table {
         ("uses", Int),
         ("granted_names", Text),
         ("sealed_secrets", Blob),
+        ("revoked_at", Int),
     ],
     key_len: 1,
 };

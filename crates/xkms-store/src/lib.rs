@@ -15,6 +15,7 @@ mod columns;
 mod copy;
 mod db_error;
 mod find;
+mod inventory;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

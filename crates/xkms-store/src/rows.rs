@@ -93,7 +93,7 @@ impl<R: ColumnReader> Reader<'_, R> {
 macro_rules! authorization_columns {
     () => {
         "id, identity, purpose, granted_names, sealed_secrets, created_at, expires_at, \
-         max_uses, uses"
+         max_uses, uses, revoked_at"
     };
 }
 pub(crate) use authorization_columns;
@@ -124,6 +124,7 @@ pub(crate) fn authorization<R: ColumnReader>(row: &R) -> Result<Authorization, S
             .map(|v| count_from_column(v, "max_uses"))
             .transpose()?,
         uses: count_from_column(r.int("uses")?, "uses")?,
+        revoked_at: r.opt_time("revoked_at")?,
     })
 }
 

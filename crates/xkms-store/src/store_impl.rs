@@ -64,7 +64,7 @@ macro_rules! impl_store {
                         authorization_columns!(),
                         ", ",
                         unsealed_secret_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $10)"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11, $11)"
                     ))
                     .bind(&a.id)
                     .bind(&a.identity)
@@ -75,6 +75,7 @@ macro_rules! impl_store {
                     .bind(timestamp_to_column(a.expires_at)?)
                     .bind(a.max_uses.map(i64::from))
                     .bind(i64::from(a.uses))
+                    .bind(optional_timestamp_to_column(a.revoked_at)?)
                     .bind(Vec::<u8>::new())
                     .execute(&mut *tx)
                     .await
@@ -105,7 +106,10 @@ macro_rules! impl_store {
                         .push_bind(purpose.as_str())
                         .push(" AND expires_at > ")
                         .push_bind(timestamp_to_column(now)?)
-                        .push(" AND (max_uses IS NULL OR uses < max_uses) ORDER BY created_at, id");
+                        .push(
+                            " AND (max_uses IS NULL OR uses < max_uses) AND revoked_at IS NULL \
+                             ORDER BY created_at, id",
+                        );
                     let rows = q
                         .build()
                         .fetch_all(&self.pool)
@@ -1254,7 +1258,7 @@ macro_rules! impl_store {
                 let used = sqlx::query(
                     "UPDATE authorizations SET uses = uses + 1 \
                      WHERE id = $1 AND purpose = $2 AND expires_at > $3 \
-                     AND (max_uses IS NULL OR uses < max_uses)",
+                     AND (max_uses IS NULL OR uses < max_uses) AND revoked_at IS NULL",
                 )
                 .bind(id)
                 .bind(purpose.as_str())
@@ -1264,7 +1268,7 @@ macro_rules! impl_store {
                 .map_err(db_error("authorization"))?;
                 if used.rows_affected() != 1 {
                     return Err(StoreError::Conflict {
-                        what: "authorization missing, expired, used up or of another purpose",
+                        what: "authorization missing, expired, used up, revoked or of another purpose",
                     });
                 }
                 Ok(())
@@ -1400,7 +1404,7 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn insert_audit(tx: &mut Tx, event: &AuditEvent) -> Result<(), StoreError> {
+            pub(super) async fn insert_audit(tx: &mut Tx, event: &AuditEvent) -> Result<(), StoreError> {
                 insert_audits(tx, std::slice::from_ref(event)).await
             }
 

@@ -38,6 +38,7 @@ mod suite {
             expires_at: T0 + Duration::days(7),
             max_uses,
             uses: 0,
+            revoked_at: None,
         }
     }
 
@@ -1918,6 +1919,12 @@ mod suite {
         include!("store_suite/bounds.rs");
     }
     pub use bounds::*;
+
+    /// The inventory cases (operator listing and revocation of codes).
+    mod inventory {
+        include!("store_suite/inventory.rs");
+    }
+    pub use inventory::*;
 }
 
 /// Every `&dyn Store` case of the suite; each backend runs all of them.
@@ -1960,6 +1967,9 @@ macro_rules! all_cases {
             failures_lock_at_the_threshold,
             crl_numbers_only_grow,
             pending_counts_and_revocation_state,
+            bindings_are_listed_and_searched,
+            authorizations_are_listed,
+            revoked_authorization_stops_authenticating,
         );
     };
 }

@@ -137,6 +137,7 @@ impl PgStore {
 }
 
 crate::store_impl::impl_store!(PgStore, sqlx::Postgres);
+crate::inventory::impl_inventory!(PgStore, sqlx::Postgres);
 
 /// Whether `url` is a PostgreSQL URL sqlx accepts (no connection is made).
 pub(crate) fn check_url(url: &str) -> Result<(), StoreError> {

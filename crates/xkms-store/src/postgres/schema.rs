@@ -19,6 +19,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_integrity.sql")),
     (3, include_str!("migrations/0003_bounds.sql")),
+    (
+        4,
+        include_str!("migrations/0004_authorization_revocation.sql"),
+    ),
 ];
 
 /// Brings the schema in the connection's `search_path` to the newest version known.

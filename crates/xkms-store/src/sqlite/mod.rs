@@ -153,6 +153,7 @@ impl SqliteStore {
 }
 
 crate::store_impl::impl_store!(SqliteStore, sqlx::Sqlite);
+crate::inventory::impl_inventory!(SqliteStore, sqlx::Sqlite);
 
 /// Removes our `synchronous=full|normal` query parameter from `url`.
 fn split_synchronous(url: &str) -> Result<(String, SqliteSynchronous), StoreError> {

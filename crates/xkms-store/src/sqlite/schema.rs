@@ -19,6 +19,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (4, include_str!("migrations/0004_integrity.sql")),
     (5, include_str!("migrations/0005_bounds.sql")),
+    (
+        6,
+        include_str!("migrations/0006_authorization_revocation.sql"),
+    ),
 ];
 
 /// Brings the database to the newest schema this build knows.
@@ -117,7 +121,7 @@ mod tests {
             .get(0);
         assert_eq!(
             version,
-            MIGRATIONS.len() as i64,
+            MIGRATIONS.iter().map(|(v, _)| *v).max().unwrap(),
             "upgraded to the newest version"
         );
         use xkms_service::store::{AuditStore, AuthorizationStore, KeyBindingStore};
