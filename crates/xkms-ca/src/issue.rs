@@ -27,6 +27,17 @@ pub enum XkmsKeyUsage {
     Exchange,
 }
 
+/// What a certificate is for, beyond what its names say.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum CertificateProfile {
+    /// A key binding's certificate: extendedKeyUsage follows its names.
+    #[default]
+    KeyBinding,
+    /// A TLS server certificate (the service's own HTTPS endpoint, issued by the
+    /// operator): extendedKeyUsage serverAuth only, for its DNS names and IP addresses.
+    TlsServer,
+}
+
 /// What to certify. Plain data; `validity` is the service policy (the
 /// longest lifetime it grants), the `not_*` fields are what the client asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +54,7 @@ pub struct IssueRequest {
     pub not_after: Option<OffsetDateTime>,
     /// Maximum lifetime from `now`; default 365 days.
     pub validity: Duration,
+    pub profile: CertificateProfile,
 }
 
 impl Default for IssueRequest {
@@ -58,6 +70,7 @@ impl Default for IssueRequest {
             not_before: None,
             not_after: None,
             validity: Duration::days(365),
+            profile: CertificateProfile::KeyBinding,
         }
     }
 }
@@ -150,6 +163,9 @@ const IPSEC_IKE: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 3, 17];
 /// service puts only authorized ones there), ipsecIKE for IP addresses, and clientAuth,
 /// which fits every holder identifying itself.
 fn extended_key_usages(req: &IssueRequest) -> Vec<ExtendedKeyUsagePurpose> {
+    if req.profile == CertificateProfile::TlsServer {
+        return vec![ExtendedKeyUsagePurpose::ServerAuth];
+    }
     let mut out = Vec::new();
     if !req.email_addresses.is_empty() {
         out.push(ExtendedKeyUsagePurpose::EmailProtection);
@@ -309,6 +325,11 @@ mod tests {
                 Other(IPSEC_IKE.to_vec())
             ]
         );
+        let server = IssueRequest {
+            profile: CertificateProfile::TlsServer,
+            ..all
+        };
+        assert_eq!(extended_key_usages(&server), vec![ServerAuth]);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub use ca::{Ca, CaParams, RevocationReason, RevokedEntry};
 pub use certinfo::{CertificateInfo, KeyUsageBits, parse_certificate};
 pub use encrypted_key::{PBKDF2_ITERATIONS, Passphrase};
 pub use error::CaError;
-pub use issue::{IssueRequest, IssuedCertificate, XkmsKeyUsage};
+pub use issue::{CertificateProfile, IssueRequest, IssuedCertificate, XkmsKeyUsage};
 pub use name::{DistinguishedName, DnAttribute};
 pub use pkcs11::{Pkcs11Config, Pkcs11Signer, TokenKeyProtection};
 pub use public_key::{MAX_RSA_BITS, MIN_RSA_BITS, RsaPublicKey};

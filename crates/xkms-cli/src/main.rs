@@ -54,6 +54,10 @@ struct Cli {
     /// (a proxy in front of the service).
     #[arg(long, global = true, value_name = "URI")]
     service_uri: Option<String>,
+    /// For https:// services: trust this CA (PEM file, e.g. `xkmsd admin ca-certificate`)
+    /// for the server's TLS certificate, besides the system's roots.
+    #[arg(long, global = true, value_name = "CA.pem", env = "XKMS_CA_CERT")]
+    ca_cert: Option<std::path::PathBuf>,
     /// Give up on an exchange with the service after this many seconds.
     #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
     timeout: u64,
@@ -102,7 +106,11 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("XKMS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The platform verifier logs every refused certificate as an error; the
+                // refusal is reported once, in words, by the client.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,rustls_platform_verifier=off")
+                }),
         )
         .with_ansi(docs::colour_on_stderr())
         .with_writer(std::io::stderr)
@@ -143,6 +151,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(uri) = &cli.service_uri {
         client = client.with_service_uri(uri);
     }
+    if let Some(path) = &cli.ca_cert {
+        client = client.with_root_certificates(&files::read_certificates(path)?)?;
+    }
     match command {
         Command::Register(args) => register::run(&client, args).await,
         Command::Reissue(args) => reissue::run(&client, args).await,
@@ -165,6 +176,13 @@ fn hint(e: &anyhow::Error) -> Option<String> {
         )),
         xkms_client::ClientError::Timeout { .. } => {
             Some("a longer --timeout helps if the service is slow but alive".into())
+        }
+        xkms_client::ClientError::Tls { reason, .. } if reason.contains("--ca-cert") => Some(
+            "the service's CA: xkmsd admin ca-certificate > ca.pem, then xkms --ca-cert ca.pem"
+                .into(),
+        ),
+        xkms_client::ClientError::Http { url, .. } if url.starts_with("http://") => {
+            Some("if the service speaks TLS (xkmsd serve --tls-cert), use an https:// URL".into())
         }
         _ => None,
     }

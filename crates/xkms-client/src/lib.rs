@@ -39,6 +39,8 @@ pub enum ClientError {
     Timeout { url: String, seconds: u64 },
     #[error("HTTP exchange with {url} failed: {reason}")]
     Http { url: String, reason: String },
+    #[error("TLS with {url} failed: {reason}")]
+    Tls { url: String, reason: String },
     #[error("the service at {url} answered HTTP {status} without an XKMS message{hint}")]
     HttpStatus {
         url: String,
@@ -76,6 +78,8 @@ pub struct XkmsClient {
     options: ProtocolOptions,
     /// Whole-exchange time limit, for the error message (`None`: no limit).
     timeout: Option<std::time::Duration>,
+    /// CA certificates trusted for HTTPS besides the platform's roots.
+    roots: Vec<reqwest::Certificate>,
 }
 
 /// Protocol options the client applies to every request (digest §3.2, §6.3, §8.4).
@@ -159,20 +163,41 @@ impl XkmsClient {
             binding: Binding::Soap(SoapVersion::Soap12),
             options: ProtocolOptions::default(),
             timeout: None,
+            roots: Vec::new(),
         }
     }
 
     /// Gives up on an exchange (connect, send, answer) after `timeout`.
     pub fn with_timeout(mut self, timeout: std::time::Duration) -> Result<XkmsClient, ClientError> {
-        self.http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| ClientError::Http {
-                url: self.url.clone(),
-                reason: format!("cannot set up the HTTP client: {e}"),
-            })?;
         self.timeout = Some(timeout);
+        self.http = self.build_http()?;
         Ok(self)
+    }
+
+    /// Trusts these CA certificates (DER) for HTTPS, besides the platform's roots (e.g.
+    /// the built-in CA that issued the service's TLS certificate).
+    pub fn with_root_certificates(mut self, ders: &[Vec<u8>]) -> Result<XkmsClient, ClientError> {
+        for der in ders {
+            let cert = reqwest::Certificate::from_der(der).map_err(|e| ClientError::Tls {
+                url: self.url.clone(),
+                reason: format!("unusable CA certificate: {e}"),
+            })?;
+            self.roots.push(cert);
+        }
+        self.http = self.build_http()?;
+        Ok(self)
+    }
+
+    /// The HTTP client for the current timeout and roots.
+    fn build_http(&self) -> Result<reqwest::Client, ClientError> {
+        let mut builder = reqwest::Client::builder().tls_certs_merge(self.roots.iter().cloned());
+        if let Some(timeout) = self.timeout {
+            builder = builder.timeout(timeout);
+        }
+        builder.build().map_err(|e| ClientError::Http {
+            url: self.url.clone(),
+            reason: format!("cannot set up the HTTP client: {e}"),
+        })
     }
 
     /// Protocol options for every request.
@@ -374,6 +399,12 @@ impl XkmsClient {
         while let Some(next) = cause.source() {
             cause = next;
         }
+        if let Some(tls) = find_error::<rustls::Error>(e) {
+            return ClientError::Tls {
+                url,
+                reason: tls_reason(tls),
+            };
+        }
         let reason = match find_io_error(e) {
             Some(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
                 "connection refused".to_owned()
@@ -396,17 +427,58 @@ impl XkmsClient {
 
 /// The first `std::io::Error` in an error's chain of causes.
 fn find_io_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    find_error::<std::io::Error>(e)
+}
+
+/// The first error of type `E` in an error's chain of causes (also inside an
+/// `std::io::Error`, where TLS streams put theirs).
+fn find_error<'a, E: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = next {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return Some(io);
+        if let Some(found) = err.downcast_ref::<E>() {
+            return Some(found);
         }
-        next = err.source();
+        next = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     None
 }
 
-/// Checks a service URL before anything is sent: absolute, `http`, with a host.
+/// A TLS failure in words: an untrusted or mismatched server certificate says so.
+fn tls_reason(e: &rustls::Error) -> String {
+    use rustls::CertificateError;
+    match e {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "the server's certificate is not issued by a CA this client trusts (pass the CA \
+             with --ca-cert)"
+                .into()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::NotValidForName)
+        | rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
+            "the server's certificate is not for this host name or address".into()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::Expired)
+        | rustls::Error::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
+            "the server's certificate has expired".into()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::Revoked) => {
+            "the server's certificate is revoked".into()
+        }
+        rustls::Error::InvalidMessage(_) => {
+            "the server does not speak TLS there (an http:// service?)".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Checks a service URL before anything is sent: absolute, `http` or `https`, with a
+/// host.
 pub fn check_service_url(url: &str) -> Result<(), ClientError> {
     let invalid = |reason| ClientError::InvalidUrl {
         url: url.to_owned(),
@@ -424,10 +496,8 @@ pub fn check_service_url(url: &str) -> Result<(), ClientError> {
         Err(_) => return Err(invalid("not a URL")),
     };
     match parsed.scheme() {
-        "http" => {}
-        // TLS is not built in yet: a terminator in front serves https to others.
-        "https" => return Err(invalid("https is not supported by this build (no TLS)")),
-        _ => return Err(invalid("the scheme must be http")),
+        "http" | "https" => {}
+        _ => return Err(invalid("the scheme must be http or https")),
     }
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(invalid("no host"));

@@ -1,14 +1,14 @@
 //! The subcommands' bodies: serving and administration.
 
 use crate::app::{admin_service, build_service};
-use crate::cli::{AdminCommand, Common, PurposeArg};
+use crate::cli::{AdminCommand, AuthorizationsCommand, BindingsCommand, Common, PurposeArg};
 use crate::config::Config;
 use crate::http::{AppState, router};
 use anyhow::Context;
 use std::io::Write;
 use std::sync::Arc;
 use xkms_service::NewAuthorization;
-use xkms_service::store::Purpose;
+use xkms_service::store::{BindingFilter, Purpose};
 use xkms_xmlsec::kdf::SharedSecret;
 
 /// A server started in this process (tests, embedding).
@@ -22,11 +22,13 @@ pub struct Running {
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (listener, state) = prepare(&config).await?;
     let service_uri = state.service.config().service_uri.clone();
+    let tls = crate::tls::acceptor(&config)?;
     spawn_worker(state.clone());
-    let handle = tokio::spawn(crate::connection::serve(
+    let handle = tokio::spawn(crate::connection::serve_with(
         listener,
         router(state),
         config.connection_limits(),
+        tls,
         std::future::pending(),
     ));
     Ok(Running {
@@ -53,20 +55,22 @@ async fn prepare(config: &Config) -> anyhow::Result<(tokio::net::TcpListener, Ar
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (listener, state) = prepare(&config).await?;
     let service_uri = state.service.config().service_uri.clone();
-    tracing::info!(data_dir = %config.data_dir.display(), database = %config.database_url(), "xkmsd ready");
+    let tls = crate::tls::acceptor(&config)?;
+    tracing::info!(data_dir = %config.data_dir.display(), database = %config.database_url(), tls = tls.is_some(), "xkmsd ready");
     spawn_worker(state.clone());
     // The first line on stdout is the URL to post to: scripts and tests read it.
-    let url = format!("http://{}/xkms", listener.local_addr()?);
+    let url = config.listening_url(listener.local_addr()?);
     // Never fatal: a closed stdout must not stop a daemon.
     let _ = writeln!(std::io::stdout(), "xkmsd listening on {url}");
     if url != service_uri {
         let _ = writeln!(std::io::stdout(), "Service URI: {service_uri}");
     }
     std::io::stdout().flush().ok();
-    crate::connection::serve(
+    crate::connection::serve_with(
         listener,
         router(state),
         config.connection_limits(),
+        tls,
         shutdown(),
     )
     .await?;
@@ -236,6 +240,75 @@ pub async fn run(
             print!("{}", admin_service(&config).await?.ca().certificate_pem());
             Ok(())
         }
+        AdminCommand::Bindings { command } => match command {
+            BindingsCommand::List {
+                name,
+                revoked,
+                limit,
+                json,
+                common,
+            } => {
+                let service = admin_service(&load(&common)?).await?;
+                let filter = BindingFilter {
+                    name,
+                    revoked_only: revoked,
+                };
+                crate::inventory::list_bindings(&service, &filter, limit, json).await
+            }
+            BindingsCommand::Show {
+                id,
+                serial,
+                json,
+                common,
+            } => {
+                let service = admin_service(&load(&common)?).await?;
+                crate::inventory::show_binding(&service, id, serial, json).await
+            }
+        },
+        AdminCommand::Revoke {
+            id,
+            serial,
+            reason,
+            common,
+        } => {
+            let service = admin_service(&load(&common)?).await?;
+            crate::inventory::revoke(&service, id, serial, reason.into()).await
+        }
+        AdminCommand::Authorizations { command } => match command {
+            AuthorizationsCommand::List {
+                identity,
+                usable,
+                limit,
+                json,
+                common,
+            } => {
+                let service = admin_service(&load(&common)?).await?;
+                crate::inventory::list_authorizations(&service, identity, usable, limit, json).await
+            }
+            AuthorizationsCommand::Revoke { id, common } => {
+                let service = admin_service(&load(&common)?).await?;
+                crate::inventory::revoke_authorization(&service, &id).await
+            }
+        },
+        AdminCommand::Backup { dir, common } => crate::backup::backup(&load(&common)?, &dir).await,
+        AdminCommand::ServerCertificate {
+            dns,
+            ip,
+            cert_out,
+            key_out,
+            days,
+            common,
+        } => {
+            let service = admin_service(&load(&common)?).await?;
+            let request = crate::tls::ServerCertificateFiles {
+                dns_names: dns,
+                ip_addresses: ip,
+                cert_out,
+                key_out,
+                days,
+            };
+            crate::tls::issue_server_certificate(&service, &request).await
+        }
         AdminCommand::Seed {
             count,
             start,
@@ -348,7 +421,7 @@ async fn pending(
 }
 
 /// An instant as admin commands print it: RFC 3339, UTC.
-fn rfc3339(t: time::OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())

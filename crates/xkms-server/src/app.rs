@@ -31,7 +31,7 @@ pub async fn build_service(config: &Config, bound: SocketAddr) -> anyhow::Result
         .await
         .with_context(|| format!("opening database {}", xkms_store::redact_url(&url)))?;
     let creation = Creation::for_store(store.as_ref(), &url).await?;
-    let ca = keyfiles::open_ca(config, &creation)?;
+    let ca = crate::ca_key::open_ca(config, &creation)?;
     let service_config = ServiceConfig {
         service_uri: config.service_uri(bound),
         policy: Policy {

@@ -1,16 +1,15 @@
 //! What `serve` checks before it creates anything, and all that `xkmsd check-config`
-//! does: the configuration values, the database URL, the `[trust]` files, and the key
-//! files of the data directory that exist. Nothing is created or connected to: no data
+//! does: the configuration values, the database URL, the `[trust]` files, the TLS
+//! certificate and key, the CA key (file, decrypted with its passphrase; or the token,
+//! logged in to and searched), and the key files of the data directory that exist. Nothing is created or connected to: no data
 //! directory, no CA, no database file (a PostgreSQL server is not contacted).
 
 use crate::config::Config;
 use crate::keyfiles::{MASTER_KEY_FILE, SERVICE_SECRET_FILE, SIGNING_CERT_FILE, SIGNING_KEY_FILE};
 use anyhow::{Context, bail};
 use std::path::Path;
-use time::format_description::well_known::Rfc3339;
 use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};
 use xkms_ca::pem::{self, Label};
-use xkms_ca::{CA_CERT_FILE, CA_KEY_FILE, Ca};
 use xkms_store::StoreLocation;
 
 /// Checks `config`; what was found, one line each, for `check-config` to print.
@@ -29,6 +28,9 @@ pub fn preflight(config: &Config) -> anyhow::Result<Vec<String>> {
         StoreLocation::Postgres => found.push(format!("database: {shown} (not contacted)")),
     }
     found.extend(trust_files(config)?);
+    if let Some(tls) = crate::tls::check(config)? {
+        found.push(tls);
+    }
     let dir = &config.data_dir;
     if !dir.exists() {
         found.push(format!(
@@ -36,13 +38,17 @@ pub fn preflight(config: &Config) -> anyhow::Result<Vec<String>> {
              no records (otherwise serve refuses: restore the key files)",
             dir.display()
         ));
+        // The token and the passphrase file are checked all the same.
+        if config.ca.pkcs11_module.is_some() || config.ca.key_passphrase_file.is_some() {
+            found.push(crate::ca_key::check_ca_key(config)?);
+        }
         return Ok(found);
     }
     if !dir.is_dir() {
         bail!("data directory {} is not a directory", dir.display());
     }
     found.push(format!("data directory {}", dir.display()));
-    found.push(ca_files(dir)?);
+    found.push(crate::ca_key::check_ca_key(config)?);
     let master = dir.join(MASTER_KEY_FILE);
     if let Some(bytes) = read_optional(&master)? {
         xkms_service::escrow::MasterKey::from_bytes(&bytes)
@@ -115,73 +121,10 @@ fn trust_files(config: &Config) -> anyhow::Result<Vec<String>> {
     Ok(found)
 }
 
-/// The CA key and certificate, if present: they load, belong together, and the key is
-/// not readable by others.
-fn ca_files(dir: &Path) -> anyhow::Result<String> {
-    let key_path = dir.join(CA_KEY_FILE);
-    let cert_path = dir.join(CA_CERT_FILE);
-    let key = read_optional(&key_path)?;
-    let cert = read_optional(&cert_path)?;
-    match (key, cert) {
-        (None, None) => Ok("CA: will be created if the store holds no records".into()),
-        (None, Some(_)) => bail!(
-            "{} exists without {}: the CA key is missing",
-            cert_path.display(),
-            key_path.display()
-        ),
-        (Some(_), None) => {
-            check_private(&key_path)?;
-            Ok(format!(
-                "CA: key {} (the certificate will be created)",
-                key_path.display()
-            ))
-        }
-        (Some(key), Some(cert)) => {
-            check_private(&key_path)?;
-            let text = |b: &[u8], p: &Path| {
-                String::from_utf8(b.to_vec())
-                    .map_err(|_| anyhow::anyhow!("{}: not a PEM file", p.display()))
-            };
-            let key = zeroize::Zeroizing::new(text(&key, &key_path)?);
-            let ca = Ca::from_pem(&key, &text(&cert, &cert_path)?)
-                .with_context(|| format!("loading the CA from {}", dir.display()))?;
-            Ok(format!(
-                "CA: {} valid until {}",
-                ca.subject(),
-                ca.not_after()
-                    .format(&Rfc3339)
-                    .unwrap_or_else(|_| ca.not_after().to_string())
-            ))
-        }
-    }
-}
-
 fn read_optional(path: &Path) -> anyhow::Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(zeroize::Zeroizing::new(bytes))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
-}
-
-/// The CA key must not be readable by group or others (`serve` refuses it otherwise).
-fn check_private(path: &Path) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .with_context(|| format!("inspecting {}", path.display()))?
-            .permissions()
-            .mode()
-            & 0o777;
-        if mode & 0o077 != 0 {
-            bail!(
-                "{} is accessible to group or others (mode {mode:o}); chmod 600 it",
-                path.display()
-            );
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
 }

@@ -36,6 +36,13 @@ pub enum Command {
         /// Listen address (port 0 picks a free port; the address is printed).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Serve HTTPS with this certificate chain (PEM, leaf first), e.g. one from
+        /// `xkmsd admin server-certificate`; the default Service URI becomes https://.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The TLS certificate's private key (PEM, mode 0600).
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Administrative commands (work on the data directory / database directly).
     Admin {
@@ -144,6 +151,61 @@ pub enum AdminCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Key bindings in the store: list and search them, show one with its certificates.
+    Bindings {
+        #[command(subcommand)]
+        command: BindingsCommand,
+    },
+    /// Revoke a key binding and its certificates as the operator (audited); the CRL lists
+    /// them with the reason from then on.
+    Revoke {
+        /// The binding's Id (as `bindings list` shows it).
+        #[arg(required_unless_present = "serial", conflicts_with = "serial")]
+        id: Option<String>,
+        /// Name the binding by the serial (hex) of one of its certificates instead.
+        #[arg(long)]
+        serial: Option<String>,
+        /// Why (RFC 5280 CRLReason); key-compromise also bars the key from Register and
+        /// Reissue for good.
+        #[arg(long, value_enum)]
+        reason: ReasonArg,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Authorization codes: list them (never their secrets), revoke one.
+    Authorizations {
+        #[command(subcommand)]
+        command: AuthorizationsCommand,
+    },
+    /// Copy the database (consistent, while the service runs) and the data directory's
+    /// key files into a new directory, with a manifest (docs/OPERATIONS.md, "Backups").
+    Backup {
+        /// The backup directory: created (mode 0700), or an empty one.
+        dir: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Issue a TLS server certificate for this service from the built-in CA
+    /// (extendedKeyUsage serverAuth) with a new RSA-2048 key, for `serve --tls-cert`.
+    ServerCertificate {
+        /// A DNS name the server answers to (repeatable).
+        #[arg(long = "dns", value_name = "NAME")]
+        dns: Vec<String>,
+        /// An IP address the server answers on (repeatable).
+        #[arg(long = "ip", value_name = "ADDRESS")]
+        ip: Vec<std::net::IpAddr>,
+        /// Where to write the certificate (PEM); must not exist.
+        #[arg(long, value_name = "FILE")]
+        cert_out: PathBuf,
+        /// Where to write the private key (PKCS#8 PEM, mode 0600); must not exist.
+        #[arg(long, value_name = "FILE")]
+        key_out: PathBuf,
+        /// Validity in days (default: the policy's certificate validity).
+        #[arg(long)]
+        days: Option<i64>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Fill the store with synthetic key bindings (benchmarks): <prefix><i>@<domain>.
     Seed {
         /// Number of key bindings to add.
@@ -161,6 +223,104 @@ pub enum AdminCommand {
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// `xkmsd admin bindings …`.
+#[derive(Debug, Subcommand)]
+pub enum BindingsCommand {
+    /// Key bindings, oldest first, with their newest certificate.
+    List {
+        /// Only bindings whose KeyName or a UseKeyWith identifier contains this text
+        /// (case-insensitive).
+        #[arg(long)]
+        name: Option<String>,
+        /// Only revoked bindings.
+        #[arg(long)]
+        revoked: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// One key binding with every certificate issued for it.
+    Show {
+        /// The binding's Id.
+        #[arg(required_unless_present = "serial", conflicts_with = "serial")]
+        id: Option<String>,
+        /// Find the binding by the serial (hex) of one of its certificates instead.
+        #[arg(long)]
+        serial: Option<String>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// `xkmsd admin authorizations …`.
+#[derive(Debug, Subcommand)]
+pub enum AuthorizationsCommand {
+    /// Authorization codes, oldest first: id, purpose, state, identity, uses, expiry,
+    /// granted names (never a secret).
+    List {
+        /// Only codes for this identity (e-mail address or DN).
+        #[arg(long)]
+        identity: Option<String>,
+        /// Only codes that can still authenticate (not expired, used up or revoked).
+        #[arg(long)]
+        usable: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revoke a code: from now on it authenticates nobody (audited).
+    Revoke {
+        /// The code's id (as `authorizations list` shows it).
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Why an operator revokes a key binding (RFC 5280 CRLReason).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReasonArg {
+    /// No reason given.
+    Unspecified,
+    /// The private key is (feared) compromised; the key is barred for good.
+    KeyCompromise,
+    /// The holder's name or affiliation changed.
+    AffiliationChanged,
+    /// Replaced by another certificate.
+    Superseded,
+    /// No longer needed.
+    CessationOfOperation,
+    /// The holder may no longer use it.
+    PrivilegeWithdrawn,
+}
+
+impl From<ReasonArg> for xkms_service::operator::OperatorReason {
+    fn from(r: ReasonArg) -> Self {
+        use xkms_service::operator::OperatorReason as R;
+        match r {
+            ReasonArg::Unspecified => R::Unspecified,
+            ReasonArg::KeyCompromise => R::KeyCompromise,
+            ReasonArg::AffiliationChanged => R::AffiliationChanged,
+            ReasonArg::Superseded => R::Superseded,
+            ReasonArg::CessationOfOperation => R::CessationOfOperation,
+            ReasonArg::PrivilegeWithdrawn => R::PrivilegeWithdrawn,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

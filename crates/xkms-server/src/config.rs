@@ -93,6 +93,12 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How long in-flight requests may finish after SIGTERM / Ctrl-C.
     pub shutdown_grace_seconds: u64,
+    /// TLS: the server's certificate chain (PEM, leaf first). With `tls_key`, the
+    /// service speaks HTTPS only and its default Service URI starts with `https://`.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS: the server's private key (PEM: PKCS#8, PKCS#1 or SEC1); readable by the
+    /// service account only.
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -109,6 +115,18 @@ pub struct CaConfig {
     pub key_type: String,
     pub common_name: String,
     pub validity_days: i64,
+    /// File whose first line is the passphrase the CA key file (`ca-key.pem`) is
+    /// encrypted under (PKCS#8 PBES2); a new key is written encrypted.
+    pub key_passphrase_file: Option<PathBuf>,
+    /// PKCS#11 module (shared library) of the token holding the CA key; with it the key
+    /// is generated in and used from the token, never written to a file.
+    pub pkcs11_module: Option<PathBuf>,
+    /// Label of the token (required with `pkcs11_module`).
+    pub pkcs11_token_label: Option<String>,
+    /// File whose first line is the token's user PIN (required with `pkcs11_module`).
+    pub pkcs11_pin_file: Option<PathBuf>,
+    /// Label of the CA key pair in the token (default "xkms-ca").
+    pub pkcs11_key_label: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,6 +189,8 @@ impl Default for ServerConfig {
             idle_timeout_seconds: 60,
             max_connections: 1024,
             shutdown_grace_seconds: 30,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -181,6 +201,11 @@ impl Default for CaConfig {
             key_type: "rsa3072".into(),
             common_name: "XKMS Demo CA".into(),
             validity_days: 3650,
+            key_passphrase_file: None,
+            pkcs11_module: None,
+            pkcs11_token_label: None,
+            pkcs11_pin_file: None,
+            pkcs11_key_label: None,
         }
     }
 }
@@ -245,7 +270,8 @@ impl Config {
     }
 
     /// Environment overrides (`XKMS_DATA_DIR`, `XKMS_LISTEN`, `XKMS_SERVICE_URI`,
-    /// `XKMS_DATABASE_URL`, `XKMS_CA_KEY_TYPE`, `XKMS_MAX_BODY_BYTES`).
+    /// `XKMS_DATABASE_URL`, `XKMS_CA_KEY_TYPE`, `XKMS_MAX_BODY_BYTES`, `XKMS_TLS_CERT`,
+    /// `XKMS_TLS_KEY`).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         if let Some(v) = get("XKMS_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -270,6 +296,12 @@ impl Config {
                 name: "XKMS_KEY_POOL_SIZE",
                 message: "expected a number of keys".into(),
             })?;
+        }
+        if let Some(v) = get("XKMS_TLS_CERT") {
+            self.server.tls_cert = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("XKMS_TLS_KEY") {
+            self.server.tls_key = Some(PathBuf::from(v));
         }
         if let Some(v) = get("XKMS_MAX_BODY_BYTES") {
             self.server.max_body_bytes = v.parse().map_err(|_| ConfigError::Invalid {
@@ -388,7 +420,71 @@ impl Config {
                 });
             }
         }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(ConfigError::Invalid {
+                name: "server.tls_cert",
+                message: "tls_cert and tls_key go together (the certificate chain and its key)"
+                    .into(),
+            });
+        }
+        self.check_ca_key()
+    }
+
+    /// `[ca]`: a token needs its label and PIN file; a file key's passphrase makes no
+    /// sense with a token.
+    fn check_ca_key(&self) -> Result<(), ConfigError> {
+        let ca = &self.ca;
+        if ca.pkcs11_module.is_none() {
+            for (name, set) in [
+                ("ca.pkcs11_token_label", ca.pkcs11_token_label.is_some()),
+                ("ca.pkcs11_pin_file", ca.pkcs11_pin_file.is_some()),
+                ("ca.pkcs11_key_label", ca.pkcs11_key_label.is_some()),
+            ] {
+                if set {
+                    return Err(ConfigError::Invalid {
+                        name,
+                        message: "only with ca.pkcs11_module".into(),
+                    });
+                }
+            }
+            return Ok(());
+        }
+        if ca.key_passphrase_file.is_some() {
+            return Err(ConfigError::Invalid {
+                name: "ca.key_passphrase_file",
+                message: "the CA key is in the PKCS#11 token (ca.pkcs11_module): there is no \
+                          key file to encrypt"
+                    .into(),
+            });
+        }
+        for (name, missing) in [
+            ("ca.pkcs11_token_label", ca.pkcs11_token_label.is_none()),
+            ("ca.pkcs11_pin_file", ca.pkcs11_pin_file.is_none()),
+        ] {
+            if missing {
+                return Err(ConfigError::Invalid {
+                    name,
+                    message: "required with ca.pkcs11_module".into(),
+                });
+            }
+        }
+        if ca.pkcs11_key_label.as_deref() == Some("") {
+            return Err(ConfigError::Invalid {
+                name: "ca.pkcs11_key_label",
+                message: "must not be empty".into(),
+            });
+        }
         Ok(())
+    }
+
+    /// Whether the service speaks TLS (`[server] tls_cert` and `tls_key`).
+    pub fn tls(&self) -> bool {
+        self.server.tls_cert.is_some() && self.server.tls_key.is_some()
+    }
+
+    /// The label of the CA key pair in the token.
+    pub fn pkcs11_key_label(&self) -> &str {
+        self.ca.pkcs11_key_label.as_deref().unwrap_or("xkms-ca")
     }
 
     /// The accept loop's limits from `[server]`.
@@ -495,7 +591,13 @@ impl Config {
         self.server
             .service_uri
             .clone()
-            .unwrap_or_else(|| format!("http://{bound}/xkms"))
+            .unwrap_or_else(|| self.listening_url(bound))
+    }
+
+    /// The URL a server bound to `bound` answers on: `https://` with TLS.
+    pub fn listening_url(&self, bound: SocketAddr) -> String {
+        let scheme = if self.tls() { "https" } else { "http" };
+        format!("{scheme}://{bound}/xkms")
     }
 }
 
@@ -555,6 +657,53 @@ mod tests {
             let err = toml::from_str::<Config>(bad).unwrap_err().to_string();
             assert!(err.contains("unknown operation (one of Locate,"), "{err}");
         }
+    }
+
+    #[test]
+    fn tls_files_go_together_and_make_the_uri_https() {
+        let mut c = Config::default();
+        let bound: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        assert_eq!(c.service_uri(bound), "http://127.0.0.1:8443/xkms");
+        c.apply_env(|n| (n == "XKMS_TLS_CERT").then(|| "server.pem".into()))
+            .unwrap();
+        let err = c.check().unwrap_err().to_string();
+        assert!(err.contains("server.tls_cert"), "{err}");
+        c.apply_env(|n| (n == "XKMS_TLS_KEY").then(|| "server-key.pem".into()))
+            .unwrap();
+        c.check().unwrap();
+        assert_eq!(c.service_uri(bound), "https://127.0.0.1:8443/xkms");
+    }
+
+    #[test]
+    fn pkcs11_settings_are_checked() {
+        let token = "[ca]\npkcs11_module = \"/usr/lib/softhsm/libsofthsm2.so\"\n";
+        let c: Config = toml::from_str(token).unwrap();
+        assert!(
+            c.check()
+                .unwrap_err()
+                .to_string()
+                .contains("pkcs11_token_label")
+        );
+        let full = format!("{token}pkcs11_token_label = \"ca\"\npkcs11_pin_file = \"pin\"\n");
+        let c: Config = toml::from_str(&full).unwrap();
+        c.check().unwrap();
+        assert_eq!(c.pkcs11_key_label(), "xkms-ca");
+        let both: Config =
+            toml::from_str(&format!("{full}key_passphrase_file = \"pass\"\n")).unwrap();
+        assert!(
+            both.check()
+                .unwrap_err()
+                .to_string()
+                .contains("key_passphrase_file")
+        );
+        let stray: Config = toml::from_str("[ca]\npkcs11_pin_file = \"pin\"\n").unwrap();
+        assert!(
+            stray
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("pkcs11_module")
+        );
     }
 
     #[test]

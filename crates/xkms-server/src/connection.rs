@@ -1,10 +1,13 @@
-//! The accept loop: TCP connections from the listener, the request-line repair for deployed
-//! clients (`request_line`), hyper's HTTP/1 serving the router, the per-connection limits,
-//! and graceful shutdown (stop accepting, let in-flight requests finish, close idle
-//! keep-alive connections).
+//! The accept loop: TCP connections from the listener, TLS when configured (`tls`), the
+//! request-line repair for deployed clients (`request_line`, on the decrypted stream),
+//! hyper's HTTP/1 serving the router, the per-connection limits, and graceful shutdown
+//! (stop accepting, let in-flight requests finish, close idle keep-alive connections).
 //!
 //! # Limits (what an unauthenticated peer can hold)
 //!
+//! * **TLS handshake**: with TLS, the handshake and then the request line must both be
+//!   done within `header_timeout` of the accept (a peer that opens a connection and sends
+//!   nothing, or half a handshake, is dropped then).
 //! * **Headers**: the request line and headers must arrive within `header_timeout`.
 //! * **Body**: the handler reads a body within `request_timeout` (see `http`).
 //! * **Idle keep-alive**: a connection with no request in flight for `idle_timeout` is
@@ -25,8 +28,10 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::request_line;
@@ -68,6 +73,18 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_with(listener, router, limits, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given (every connection; a client that does not
+/// speak TLS is dropped after the failed handshake).
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
@@ -86,7 +103,7 @@ pub async fn serve(
                         tracing::warn!(%peer, "connection refused: connection limit reached");
                         continue;
                     };
-                    connections.spawn(connection(stream, peer, router.clone(), limits.clone(), lane, stop_rx.clone()));
+                    connections.spawn(connection(stream, peer, router.clone(), limits.clone(), tls.clone(), lane, stop_rx.clone()));
                 }
                 // Per-connection failures (reset before accept, out of descriptors): keep
                 // serving; a short pause keeps a descriptor shortage from spinning.
@@ -154,8 +171,9 @@ async fn connection(
     peer: SocketAddr,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     lane: Lane,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let overflow = matches!(lane, Lane::Overflow(_));
@@ -164,7 +182,46 @@ async fn connection(
     } else {
         limits.header_timeout
     };
-    let prepared = match request_line::prepare(stream, header_timeout).await {
+    let Some(tls) = tls else {
+        let timeouts = (header_timeout, header_timeout);
+        return http(stream, peer, router, &limits, timeouts, overflow, stop).await;
+    };
+    // The handshake and the request line share the header timeout.
+    let accepted = Instant::now();
+    let stream = match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let left = header_timeout.saturating_sub(accepted.elapsed());
+    let timeouts = (left, header_timeout);
+    http(stream, peer, router, &limits, timeouts, overflow, stop).await;
+    // `lane` (the connection's capacity) is released here, after the connection.
+    drop(lane);
+}
+
+/// HTTP/1 on an accepted (and, with TLS, decrypted) stream: the request-line repair
+/// within `timeouts.0`, then hyper (headers of each request within `timeouts.1`) with
+/// the idle and shutdown handling.
+async fn http<S>(
+    stream: S,
+    peer: SocketAddr,
+    router: Router,
+    limits: &ConnectionLimits,
+    timeouts: (Duration, Duration),
+    overflow: bool,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (first_line_within, header_timeout) = timeouts;
+    let prepared = match request_line::prepare(stream, first_line_within).await {
         Ok(prepared) => prepared,
         Err(e) => {
             tracing::debug!(%peer, error = %e, "connection closed before a request line");

@@ -7,10 +7,8 @@
 //! or a command run from the wrong directory: every command then refuses, naming the
 //! file and the backup procedure, instead of starting a second CA.
 
-use crate::config::Config;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
-use xkms_ca::{Ca, CaParams};
 use zeroize::Zeroizing;
 
 /// The escrow / secrets-at-rest master key (32 bytes).
@@ -48,16 +46,21 @@ impl Creation {
     }
 
     /// Fails unless `path` may be created now.
-    fn check(&self, path: &Path, what: &str) -> anyhow::Result<()> {
+    pub(crate) fn check(&self, path: &Path, what: &str) -> anyhow::Result<()> {
+        self.check_named(&path.display().to_string(), what)
+    }
+
+    /// Fails unless the thing called `name` (a file, a key in a token) may be created now.
+    pub(crate) fn check_named(&self, name: &str, what: &str) -> anyhow::Result<()> {
         if self.allowed {
             return Ok(());
         }
         bail!(
-            "{} ({what}) is missing, but the store {} already holds authorizations, key \
+            "{name} ({what}) is missing, but the store {} already holds authorizations, key \
              bindings or certificates that depend on it. Refusing to create a new one: restore \
-             the data directory's key files from the backup (docs/OPERATIONS.md, \"Backups\"), \
-             or point --data-dir at the directory that holds them.",
-            path.display(),
+             the data directory's key files (and the CA key's token) from the backup \
+             (docs/OPERATIONS.md, \"Backups\"), or point --data-dir and the configuration at \
+             the deployment that holds them.",
             self.store
         )
     }
@@ -171,29 +174,6 @@ pub fn open_secret(
         );
     }
     Ok(bytes)
-}
-
-/// Loads the CA from the data directory, creating it only when allowed.
-pub fn open_ca(config: &Config, creation: &Creation) -> anyhow::Result<Ca> {
-    let dir = &config.data_dir;
-    for name in [xkms_ca::CA_KEY_FILE, xkms_ca::CA_CERT_FILE] {
-        let path = dir.join(name);
-        if !path.exists() {
-            creation.check(&path, "the CA")?;
-        }
-    }
-    let params = CaParams {
-        key_type: config.ca_key_type()?,
-        common_name: config.ca.common_name.clone(),
-        validity: time::Duration::days(config.ca.validity_days),
-        ..CaParams::default()
-    };
-    let (ca, created) = Ca::load_or_create(dir, &params, time::OffsetDateTime::now_utc())
-        .with_context(|| format!("loading the CA from {}", dir.display()))?;
-    if created {
-        tracing::info!(dir = %dir.display(), subject = %ca.subject(), "created a new CA");
-    }
-    Ok(ca)
 }
 
 /// Where the signing key files are, and whether they are both present.

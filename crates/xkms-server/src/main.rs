@@ -23,10 +23,19 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { common, listen } => {
+        Command::Serve {
+            common,
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
             let mut config = load(&common)?;
             if let Some(listen) = listen {
                 config.server.listen = listen;
+            }
+            if tls_cert.is_some() {
+                config.server.tls_cert = tls_cert;
+                config.server.tls_key = tls_key;
             }
             admin::serve(config).await
         }

@@ -17,6 +17,7 @@ pub mod keypool;
 pub mod locate;
 pub mod lockout;
 pub mod names;
+pub mod operator;
 pub mod pending;
 pub mod protocol;
 pub mod recover;

@@ -115,6 +115,21 @@ impl SqliteStore {
 
     /// Closes all connections, waiting for running statements. Dropping the store also
     /// closes them, but without waiting.
+    /// Writes a consistent copy of the database to `dest`, a file that must not exist
+    /// (`VACUUM INTO`: one read transaction, so writers carry on meanwhile and the copy
+    /// is the database as of its start, compacted).
+    pub async fn backup_into(&self, dest: &Path) -> Result<(), StoreError> {
+        let dest = dest
+            .to_str()
+            .ok_or_else(|| StoreError::Backend("backup path is not UTF-8".into()))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(dest)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error("backup"))?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
