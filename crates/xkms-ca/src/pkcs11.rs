@@ -497,7 +497,7 @@ fn ec_public_key(
 
 /// r ‖ s (each half of `raw`) as a DER `Ecdsa-Sig-Value`.
 fn ecdsa_der(raw: &[u8]) -> Result<Vec<u8>, CaError> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(CaError::Crypto("the token returned a malformed signature"));
     }
     let (r, s) = raw.split_at(raw.len() / 2);

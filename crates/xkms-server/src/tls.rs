@@ -11,7 +11,6 @@ use anyhow::{Context, bail};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
-use x509_parser::prelude::{FromDer, X509Certificate};
 use zeroize::Zeroizing;
 
 use crate::config::Config;
@@ -35,9 +34,9 @@ pub fn check(config: &Config) -> anyhow::Result<Option<String>> {
     let Some(leaf) = chain.first() else {
         bail!("{}: no CERTIFICATE block", cert.display());
     };
-    let (_, parsed) = X509Certificate::from_der(leaf.as_ref())
+    let parsed = xkms_ca::parse_certificate(leaf.as_ref())
         .map_err(|_| anyhow::anyhow!("{}: the certificate does not parse", cert.display()))?;
-    let not_after = parsed.validity().not_after.to_datetime();
+    let not_after = parsed.not_after;
     if not_after < time::OffsetDateTime::now_utc() {
         bail!(
             "{}: the certificate expired at {not_after} (issue a new one: xkmsd admin \
@@ -46,17 +45,11 @@ pub fn check(config: &Config) -> anyhow::Result<Option<String>> {
         );
     }
     let names: Vec<String> = parsed
-        .subject_alternative_name()
-        .ok()
-        .flatten()
-        .map(|san| {
-            san.value
-                .general_names
-                .iter()
-                .map(|n| n.to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+        .dns_names
+        .iter()
+        .map(|d| format!("DNS:{d}"))
+        .chain(parsed.ip_addresses.iter().map(|ip| format!("IP:{ip}")))
+        .collect();
     Ok(Some(format!(
         "TLS: {} ({} certificate(s), for {}), valid until {}; key {}",
         cert.display(),

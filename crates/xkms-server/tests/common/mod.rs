@@ -39,6 +39,16 @@ impl Server {
     /// Starts on the data directory `path` (e.g. shared with another node), logging into
     /// `own`.
     pub fn start_shared(path: &Path, own: tempfile::TempDir, extra: &[&str]) -> Server {
+        Server::start_with_env(path, own, extra, &[])
+    }
+
+    /// [`Server::start_shared`] with extra environment variables (e.g. `SOFTHSM2_CONF`).
+    pub fn start_with_env(
+        path: &Path,
+        own: tempfile::TempDir,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let data_dir = own;
         let log = std::fs::File::create(data_dir.path().join("xkmsd.log")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_xkmsd"))
@@ -46,6 +56,7 @@ impl Server {
             .arg(path)
             .args(extra)
             .env("XKMS_CA_KEY_TYPE", "rsa2048")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
