@@ -26,7 +26,49 @@ impl Drop for TestServer {
 impl TestServer {
     /// Starts a server; `tweak` adjusts the configuration (policy, …) first.
     pub async fn start(tweak: impl FnOnce(&mut xkms_server::config::Config)) -> TestServer {
+        TestServer::start_in(tempfile::tempdir().unwrap(), tweak).await
+    }
+
+    /// Starts an HTTPS server with a certificate the built-in CA issued for
+    /// `localhost` and `127.0.0.1` (`xkmsd admin server-certificate`, run first on the
+    /// same data directory); the CA certificate is `ca-cert.pem` in it.
+    pub async fn start_tls(tweak: impl FnOnce(&mut xkms_server::config::Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("xkmsd.toml");
+        std::fs::write(&config, "[ca]\nkey_type = \"rsa2048\"\n").unwrap();
+        let (cert, key) = (
+            dir.path().join("tls-cert.pem"),
+            dir.path().join("tls-key.pem"),
+        );
+        admin_in(
+            dir.path(),
+            &[
+                "server-certificate",
+                "--dns",
+                "localhost",
+                "--ip",
+                "127.0.0.1",
+                "--cert-out",
+                s(&cert),
+                "--key-out",
+                s(&key),
+                "--config",
+                s(&config),
+            ],
+        )
+        .await;
+        TestServer::start_in(dir, |config| {
+            config.server.tls_cert = Some(cert);
+            config.server.tls_key = Some(key);
+            tweak(config);
+        })
+        .await
+    }
+
+    async fn start_in(
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut xkms_server::config::Config),
+    ) -> TestServer {
         let mut config = xkms_server::config::Config {
             data_dir: dir.path().to_path_buf(),
             ..Default::default()
@@ -52,23 +94,7 @@ impl TestServer {
     /// command-line definition and admin code, in-process (this crate's tests have no
     /// `xkmsd` binary).
     pub async fn xkmsd_admin(&self, args: &[&str]) {
-        let mut argv = vec!["xkmsd", "admin"];
-        argv.extend_from_slice(args);
-        let dir = self.dir.path().to_str().unwrap();
-        argv.extend_from_slice(&["--data-dir", dir]);
-        let cli = xkms_server::cli::Cli::try_parse_from(&argv).unwrap();
-        let xkms_server::cli::Command::Admin { command } = cli.command else {
-            panic!("not an admin command: {argv:?}");
-        };
-        xkms_server::admin::run(command, |common| {
-            let mut config = xkms_server::config::Config::load(common.config.as_deref())?;
-            if let Some(dir) = &common.data_dir {
-                config.data_dir = dir.clone();
-            }
-            Ok(config)
-        })
-        .await
-        .unwrap_or_else(|e| panic!("xkmsd {argv:?}: {e:#}"));
+        admin_in(self.dir.path(), args).await;
     }
 
     /// `xkmsd admin authorize IDENTITY --secret SECRET`.
@@ -89,6 +115,27 @@ impl TestServer {
         ])
         .await;
     }
+}
+
+/// Runs `xkmsd admin ARGS… --data-dir DIR` in-process: the real command-line definition
+/// and admin code.
+pub async fn admin_in(dir: &Path, args: &[&str]) {
+    let mut argv = vec!["xkmsd", "admin"];
+    argv.extend_from_slice(args);
+    argv.extend_from_slice(&["--data-dir", s(dir)]);
+    let cli = xkms_server::cli::Cli::try_parse_from(&argv).unwrap();
+    let xkms_server::cli::Command::Admin { command } = cli.command else {
+        panic!("not an admin command: {argv:?}");
+    };
+    xkms_server::admin::run(command, |common| {
+        let mut config = xkms_server::config::Config::load(common.config.as_deref())?;
+        if let Some(dir) = &common.data_dir {
+            config.data_dir = dir.clone();
+        }
+        Ok(config)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("xkmsd {argv:?}: {e:#}"));
 }
 
 /// What a finished `xkms` run printed.
