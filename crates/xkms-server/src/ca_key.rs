@@ -32,9 +32,13 @@ pub fn open_ca(config: &Config, creation: &Creation) -> anyhow::Result<Ca> {
     };
     let now = time::OffsetDateTime::now_utc();
     let cert_path = dir.join(CA_CERT_FILE);
-    if !cert_path.exists() {
-        creation.check(&cert_path, "the CA certificate")?;
-    }
+    let may_create_cert = || {
+        if cert_path.exists() {
+            Ok(())
+        } else {
+            creation.check(&cert_path, "the CA certificate")
+        }
+    };
     let (ca, created) = match token_config(config)? {
         Some(token) => {
             refuse_key_file_beside_token(dir)?;
@@ -51,6 +55,7 @@ pub fn open_ca(config: &Config, creation: &Creation) -> anyhow::Result<Ca> {
                     signer
                 }
             };
+            may_create_cert()?;
             Ca::load_or_create_certificate(dir, Arc::new(signer), &params, now).with_context(
                 || {
                     format!(
@@ -66,6 +71,7 @@ pub fn open_ca(config: &Config, creation: &Creation) -> anyhow::Result<Ca> {
             if !key_path.exists() {
                 creation.check(&key_path, "the CA")?;
             }
+            may_create_cert()?;
             let passphrase = passphrase(config)?;
             Ca::load_or_create_file_key(dir, &params, now, passphrase.as_ref())
                 .with_context(|| format!("loading the CA from {}", dir.display()))?
@@ -116,7 +122,7 @@ pub fn check_ca_key(config: &Config) -> anyhow::Result<String> {
         Err(e) => return Err(e).with_context(|| format!("reading {}", key_path.display())),
     };
     let encrypted = if passphrase.is_some() {
-        " (encrypted)"
+        " (key file encrypted)"
     } else {
         ""
     };
@@ -141,11 +147,7 @@ pub fn check_ca_key(config: &Config) -> anyhow::Result<String> {
             };
             let ca = Ca::from_signer(Arc::new(signer), cert)
                 .with_context(|| format!("loading the CA from {}", dir.display()))?;
-            Ok(format!(
-                "CA: key {}{encrypted}; {}",
-                key_path.display(),
-                ca_summary(&ca)
-            ))
+            Ok(format!("CA: {}{encrypted}", ca_summary(&ca)))
         }
     }
 }

@@ -456,6 +456,21 @@ async fn ca_key_file_encrypted_under_a_passphrase() {
         err.contains("encrypted and no passphrase file is configured"),
         "{err}"
     );
+    let report = ok(Command::new(env!("CARGO_BIN_EXE_xkmsd"))
+        .args([
+            "check-config",
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap());
+    assert!(
+        report.contains("CA: CN=XKMS Demo CA valid until 20")
+            && report.contains("(key file encrypted)"),
+        "{report}"
+    );
     write_private(&passphrase, "correct horse battery stable\n");
     let wrong_pass = Command::new(env!("CARGO_BIN_EXE_xkmsd"))
         .args([
