@@ -197,6 +197,7 @@ fn decoy_candidate() -> Result<Candidate, ServiceError> {
             expires_at: OffsetDateTime::UNIX_EPOCH,
             max_uses: None,
             uses: 0,
+            revoked_at: None,
         },
         secrets: DerivedSecrets {
             auth_key_saslprep: saslprep.to_vec(),
