@@ -6,7 +6,6 @@
 //! token; passphrase and PIN files). A backup is as sensitive as the data directory:
 //! together its files are everything needed to run the CA.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -14,7 +13,9 @@ use xkms_store::{SqliteStore, StoreLocation};
 
 use crate::admin::{admin_service, rfc3339};
 use crate::config::Config;
-use crate::keyfiles::{MASTER_KEY_FILE, SERVICE_SECRET_FILE, SIGNING_CERT_FILE, SIGNING_KEY_FILE};
+use crate::keyfiles::{
+    MASTER_KEY_FILE, SERVICE_SECRET_FILE, SIGNING_CERT_FILE, SIGNING_KEY_FILE, write_new_file,
+};
 
 /// The database file's name in a backup (restored as the data directory's `xkms.db`).
 pub const DATABASE_FILE: &str = "xkms.db";
@@ -64,7 +65,7 @@ pub async fn backup(config: &Config, dir: &Path) -> anyhow::Result<()> {
                 "database: {DATABASE_FILE}, a consistent copy of {shown}; audit chain head \
                  seq {} hash {}\n",
                 head.seq,
-                hex(&head.hash)
+                crate::inventory::hex(&head.hash)
             ));
             files.push(DATABASE_FILE);
         }
@@ -118,13 +119,16 @@ pub async fn backup(config: &Config, dir: &Path) -> anyhow::Result<()> {
     for name in &files {
         let bytes = std::fs::read(dir.join(name))?;
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
-        manifest.push_str(&format!("  {name}  {}\n", hex(digest.as_ref())));
+        manifest.push_str(&format!(
+            "  {name}  {}\n",
+            crate::inventory::hex(digest.as_ref())
+        ));
     }
     manifest.push_str(
         "restore: stop xkmsd, copy these files (not backup.txt) into an empty data directory \
          (mode 0700, files 0600), start; then xkmsd admin audit --verify (docs/OPERATIONS.md)\n",
     );
-    write_new(&dir.join(MANIFEST_FILE), manifest.as_bytes())?;
+    write_new_file(&dir.join(MANIFEST_FILE), manifest.as_bytes(), 0o600)?;
     print!("{manifest}");
     println!("backup written to {}", dir.display());
     Ok(())
@@ -132,62 +136,24 @@ pub async fn backup(config: &Config, dir: &Path) -> anyhow::Result<()> {
 
 /// Creates `dir` with mode 0700, or accepts an existing empty directory (made 0700).
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    if dir.exists() {
-        let empty = std::fs::read_dir(dir)
+    if dir.exists()
+        && std::fs::read_dir(dir)
             .with_context(|| format!("reading {}", dir.display()))?
             .next()
-            .is_none();
-        if !empty {
-            bail!(
-                "{} is not empty: a backup goes into a new or empty directory",
-                dir.display()
-            );
-        }
-    } else {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        builder
-            .create(dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
-    }
-    #[cfg(unix)]
+            .is_some()
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("making {} private", dir.display()))?;
+        bail!(
+            "{} is not empty: a backup goes into a new or empty directory",
+            dir.display()
+        );
     }
-    Ok(())
+    crate::keyfiles::prepare_data_dir(dir)
 }
 
-/// Copies a key file into the backup as a new file, mode 0600, synced.
+/// Copies a key file into the backup as a new file, mode 0600.
 fn copy_private(source: &Path, target: &Path) -> anyhow::Result<()> {
     let bytes = zeroize::Zeroizing::new(
         std::fs::read(source).with_context(|| format!("reading {}", source.display()))?,
     );
-    write_new(target, &bytes)
-}
-
-fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    write_new_file(target, &bytes, 0o600)
 }

@@ -390,6 +390,7 @@ fn authorization_json(a: &Authorization, now: time::OffsetDateTime) -> Value {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -176,6 +176,25 @@ pub fn open_secret(
     Ok(bytes)
 }
 
+/// Writes a new file at `path` with `mode`, atomically and never over an existing one
+/// (`xkms_ca::publish_exclusive`).
+pub fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("{}: not a file name", path.display()))?;
+    if !xkms_ca::publish_exclusive(dir, name, bytes, mode)
+        .with_context(|| format!("writing {}", path.display()))?
+    {
+        bail!("{} exists: refusing to overwrite it", path.display());
+    }
+    Ok(())
+}
+
 /// Where the signing key files are, and whether they are both present.
 pub fn signing_files(dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join(SIGNING_KEY_FILE), dir.join(SIGNING_CERT_FILE))

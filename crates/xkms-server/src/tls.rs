@@ -139,7 +139,7 @@ pub async fn issue_server_certificate(
     let pkcs8 = xkms_service::keypool::generate(2048).context("generating the server key")?;
     let pair = xkms_xmlsec::key_pair::rsa_key_pair_from_pkcs8(&pkcs8)?;
     let key_pem = Zeroizing::new(crate::app::pem_encode("PRIVATE KEY", &pkcs8));
-    write_new(&files.key_out, key_pem.as_bytes(), 0o600)?;
+    crate::keyfiles::write_new_file(&files.key_out, key_pem.as_bytes(), 0o600)?;
     let request = xkms_service::operator::ServerCertificateRequest {
         dns_names: files.dns_names.clone(),
         ip_addresses: files.ip_addresses.clone(),
@@ -157,7 +157,7 @@ pub async fn issue_server_certificate(
         }
     };
     let cert_pem = crate::app::pem_encode("CERTIFICATE", &issued.certificate.der);
-    write_new(&files.cert_out, cert_pem.as_bytes(), 0o644)?;
+    crate::keyfiles::write_new_file(&files.cert_out, cert_pem.as_bytes(), 0o644)?;
     let names: Vec<String> = files
         .dns_names
         .iter()
@@ -183,24 +183,4 @@ pub async fn issue_server_certificate(
         files.key_out.display()
     );
     Ok(())
-}
-
-/// Writes a new file (never an existing one) with `mode`, synced.
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
 }

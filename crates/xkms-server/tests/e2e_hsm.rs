@@ -11,12 +11,12 @@
 mod common;
 
 use common::tools::tool;
-use common::{SEED_DN, Server, openssl, pem};
+use common::{SEED_DN, Server, openssl, pem, refused, succeeded, t100_params};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use xkms_client::{ClientKey, RegisterParams, XkmsClient};
-use xkms_proto::{Application, RespondWith, ResultMajor, UseKeyWith};
-use xkms_xmlsec::kdf::{SecretPreparation, SharedSecret};
+use xkms_client::{ClientKey, XkmsClient};
+use xkms_proto::ResultMajor;
+use xkms_xmlsec::kdf::SharedSecret;
 
 /// Where Debian's softhsm2 package puts the module.
 const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -123,49 +123,12 @@ fn write_private(path: &Path, text: &str) {
     }
 }
 
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn failed(out: Output) -> String {
-    assert_eq!(out.status.code(), Some(1), "expected a refusal");
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn t100<'a>(key: &'a ClientKey, secret: &'a SharedSecret) -> RegisterParams<'a> {
-    RegisterParams {
-        key: Some(key),
-        key_name: Some("joe@example.com".into()),
-        use_key_with: vec![
-            UseKeyWith {
-                application: Application::Smime,
-                identifier: "joe@example.com".into(),
-            },
-            UseKeyWith {
-                application: Application::Pkix,
-                identifier: SEED_DN.into(),
-            },
-        ],
-        key_usage: vec![],
-        respond_with: vec![RespondWith::X509Cert],
-        response_mechanism: vec![],
-        secret,
-        preparation: SecretPreparation::SaslPrep,
-        revocation_phrase: None,
-    }
-}
-
 /// Registers a fresh key for Joe; the certificate, written to `dir/name`.
 async fn register_joe(server: &Server, name: &str) -> PathBuf {
     let key = ClientKey::generate(2048).unwrap();
     let secret = SharedSecret::new("secret".into());
     let registered = XkmsClient::new(&server.url)
-        .register(&t100(&key, &secret))
+        .register(&t100_params(&key, &secret))
         .await
         .unwrap();
     assert_eq!(registered.result.result.result_major, ResultMajor::Success);
@@ -190,7 +153,7 @@ async fn t100_with_the_ca_key_in_a_token_and_a_restart() {
     let data_dir = tempfile::tempdir().unwrap();
     let data = data_dir.path().to_path_buf();
 
-    let before = ok(hsm.xkmsd(&["check-config"], &config, &data));
+    let before = succeeded(hsm.xkmsd(&["check-config"], &config, &data));
     assert!(
         before.contains("will be generated in the token if the store holds no records"),
         "{before}"
@@ -198,7 +161,7 @@ async fn t100_with_the_ca_key_in_a_token_and_a_restart() {
     let config_arg = ["--config", config.to_str().unwrap()];
     let env = hsm.env();
     let server = Server::start_with_env(&data, data_dir, &config_arg, &env);
-    ok(hsm.xkmsd(
+    succeeded(hsm.xkmsd(
         &[
             "admin",
             "authorize",
@@ -215,7 +178,7 @@ async fn t100_with_the_ca_key_in_a_token_and_a_restart() {
     let ca = data.join("ca-from-admin.pem");
     std::fs::write(
         &ca,
-        ok(hsm.xkmsd(&["admin", "ca-certificate"], &config, &data)),
+        succeeded(hsm.xkmsd(&["admin", "ca-certificate"], &config, &data)),
     )
     .unwrap();
     verified(&ca, &first);
@@ -229,7 +192,7 @@ async fn t100_with_the_ca_key_in_a_token_and_a_restart() {
         .collect();
     files.sort();
     assert!(files.iter().all(|f| !f.contains("ca-key")), "{files:?}");
-    let report = ok(hsm.xkmsd(&["check-config"], &config, &data));
+    let report = succeeded(hsm.xkmsd(&["check-config"], &config, &data));
     assert!(
         report.contains("token \"xkms-ca-token\", key \"xkms-ca\" (RSA-2048), sensitive, never extractable, generated in the token"),
         "{report}"
@@ -239,7 +202,7 @@ async fn t100_with_the_ca_key_in_a_token_and_a_restart() {
     let crl = data.join("crl.pem");
     std::fs::write(
         &crl,
-        ok(hsm.xkmsd(&["admin", "crl", "--pem"], &config, &data)),
+        succeeded(hsm.xkmsd(&["admin", "crl", "--pem"], &config, &data)),
     )
     .unwrap();
     let crl_check = tool("openssl")
@@ -276,13 +239,13 @@ async fn t100_with_the_ca_key_in_a_token_and_a_restart() {
         "rsa2048",
         "pkcs11_key_label = \"another-key\"\n",
     );
-    let err = failed(hsm.xkmsd(&["admin", "ca-certificate"], &other, &data));
+    let err = refused(hsm.xkmsd(&["admin", "ca-certificate"], &other, &data));
     assert!(
         err.contains("key \"another-key\" in token \"xkms-ca-token\"")
             && err.contains("Refusing to create a new one"),
         "{err}"
     );
-    let again = ok(hsm.xkmsd(&["check-config"], &config, &data));
+    let again = succeeded(hsm.xkmsd(&["check-config"], &config, &data));
     assert!(again.contains("key \"xkms-ca\""), "{again}");
 }
 
@@ -295,7 +258,7 @@ async fn ecdsa_ca_key_in_a_token_signs_what_openssl_verifies() {
     let ca = data.path().join("ca-out.pem");
     std::fs::write(
         &ca,
-        ok(hsm.xkmsd(&["admin", "ca-certificate"], &config, data.path())),
+        succeeded(hsm.xkmsd(&["admin", "ca-certificate"], &config, data.path())),
     )
     .unwrap();
     let text = openssl(&["x509", "-in", ca.to_str().unwrap(), "-noout", "-text"]);
@@ -305,7 +268,7 @@ async fn ecdsa_ca_key_in_a_token_signs_what_openssl_verifies() {
     );
     let tls = tempfile::tempdir().unwrap();
     let cert = tls.path().join("server.pem");
-    ok(hsm.xkmsd(
+    succeeded(hsm.xkmsd(
         &[
             "admin",
             "server-certificate",
@@ -330,11 +293,11 @@ fn check_config_refuses_a_wrong_pin_and_a_readable_pin_file() {
     hsm.init_token("pin-token");
     let config = hsm.config("pin.toml", "pin-token", "rsa2048", "");
     let data = tempfile::tempdir().unwrap();
-    ok(hsm.xkmsd(&["check-config"], &config, data.path()));
+    succeeded(hsm.xkmsd(&["check-config"], &config, data.path()));
 
     let pin = hsm.dir.path().join("pin");
     write_private(&pin, "0000\n");
-    let err = failed(hsm.xkmsd(&["check-config"], &config, data.path()));
+    let err = refused(hsm.xkmsd(&["check-config"], &config, data.path()));
     assert!(err.contains("the PIN is wrong"), "{err}");
     assert!(!err.contains("0000"), "the PIN is never printed: {err}");
 
@@ -343,12 +306,12 @@ fn check_config_refuses_a_wrong_pin_and_a_readable_pin_file() {
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&pin, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let err = failed(hsm.xkmsd(&["check-config"], &config, data.path()));
+        let err = refused(hsm.xkmsd(&["check-config"], &config, data.path()));
         assert!(err.contains("accessible to group or others"), "{err}");
         std::fs::set_permissions(&pin, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     let wrong_token = hsm.config("none.toml", "no-such-token", "rsa2048", "");
-    let err = failed(hsm.xkmsd(&["check-config"], &wrong_token, data.path()));
+    let err = refused(hsm.xkmsd(&["check-config"], &wrong_token, data.path()));
     assert!(err.contains("no token labelled \"no-such-token\""), "{err}");
     assert!(
         !data.path().join("xkms.db").exists(),
@@ -383,7 +346,7 @@ async fn ca_key_file_encrypted_under_a_passphrase() {
             .output()
             .unwrap()
     };
-    ok(admin(&[
+    succeeded(admin(&[
         "admin",
         "authorize",
         "joe@example.com",
@@ -394,7 +357,7 @@ async fn ca_key_file_encrypted_under_a_passphrase() {
     ]));
     let cert = register_joe(&server, "joe.pem").await;
     let ca = secrets.path().join("ca.pem");
-    std::fs::write(&ca, ok(admin(&["admin", "ca-certificate"]))).unwrap();
+    std::fs::write(&ca, succeeded(admin(&["admin", "ca-certificate"]))).unwrap();
     verified(&ca, &cert);
 
     // The key file is an EncryptedPrivateKeyInfo that openssl opens with the passphrase
@@ -451,21 +414,23 @@ async fn ca_key_file_encrypted_under_a_passphrase() {
         .arg(&data)
         .output()
         .unwrap();
-    let err = failed(no_pass);
+    let err = refused(no_pass);
     assert!(
         err.contains("encrypted and no passphrase file is configured"),
         "{err}"
     );
-    let report = ok(Command::new(env!("CARGO_BIN_EXE_xkmsd"))
-        .args([
-            "check-config",
-            "--config",
-            config.to_str().unwrap(),
-            "--data-dir",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap());
+    let report = succeeded(
+        Command::new(env!("CARGO_BIN_EXE_xkmsd"))
+            .args([
+                "check-config",
+                "--config",
+                config.to_str().unwrap(),
+                "--data-dir",
+            ])
+            .arg(&data)
+            .output()
+            .unwrap(),
+    );
     assert!(
         report.contains("CA: CN=XKMS Demo CA valid until 20")
             && report.contains("(key file encrypted)"),
@@ -482,7 +447,7 @@ async fn ca_key_file_encrypted_under_a_passphrase() {
         .arg(&data)
         .output()
         .unwrap();
-    let err = failed(wrong_pass);
+    let err = refused(wrong_pass);
     assert!(err.contains("passphrase does not decrypt"), "{err}");
 }
 
@@ -538,7 +503,7 @@ fn a_key_file_encrypted_by_openssl_is_used() {
         .output()
         .unwrap();
     let ca = secrets.path().join("ca.pem");
-    std::fs::write(&ca, ok(out)).unwrap();
+    std::fs::write(&ca, succeeded(out)).unwrap();
     let ours = openssl(&["x509", "-in", ca.to_str().unwrap(), "-noout", "-pubkey"]);
     let theirs = openssl(&["pkey", "-in", plain.to_str().unwrap(), "-pubout"]);
     assert_eq!(ours, theirs, "the CA certifies the key openssl encrypted");

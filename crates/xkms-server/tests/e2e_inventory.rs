@@ -9,36 +9,12 @@
 mod common;
 
 use common::tools::tool;
-use common::{Server, pem};
+use common::{Server, pem, refused, succeeded, xkmsd_in};
 use std::path::Path;
-use std::process::{Command, Output};
 use xkms_client::locate::LocateParams;
 use xkms_client::{ClientKey, RegisterParams, XkmsClient};
 use xkms_proto::{Application, RespondWith, ResultMajor, ResultMinor, StatusValue, UseKeyWith};
 use xkms_xmlsec::kdf::{SecretPreparation, SharedSecret};
-
-fn xkmsd(args: &[&str], data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xkmsd"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn failed(out: Output) -> String {
-    assert_eq!(out.status.code(), Some(1), "expected a refusal");
-    String::from_utf8(out.stderr).unwrap()
-}
 
 /// Registers `key` for `identity` (KeyName and S/MIME address) with code `secret`.
 async fn register(
@@ -82,7 +58,7 @@ fn serial_of(cert: &[u8]) -> String {
 fn bindings_json(data: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
     let mut args = vec!["admin", "bindings", "list", "--json"];
     args.extend_from_slice(extra);
-    serde_json::from_str(&ok(xkmsd(&args, data))).unwrap()
+    serde_json::from_str(&succeeded(xkmsd_in(&args, data))).unwrap()
 }
 
 async fn validate(server: &Server, cert: &[u8]) -> StatusValue {
@@ -125,7 +101,7 @@ async fn operator_lists_revokes_bindings_and_codes() {
     let data = server.dir().to_path_buf();
     let joe_secret = "joe-code-7Hq2-secret";
     let ann_secret = "ann-code-Vx9p-secret";
-    ok(xkmsd(
+    succeeded(xkmsd_in(
         &[
             "admin",
             "authorize",
@@ -135,7 +111,7 @@ async fn operator_lists_revokes_bindings_and_codes() {
         ],
         &data,
     ));
-    ok(xkmsd(
+    succeeded(xkmsd_in(
         &[
             "admin",
             "authorize",
@@ -154,7 +130,7 @@ async fn operator_lists_revokes_bindings_and_codes() {
     let (joe_cert, ann_cert) = (joe_cert.unwrap(), ann_cert.unwrap());
 
     // Listing: both, oldest first; searching; JSON for scripts.
-    let text = ok(xkmsd(&["admin", "bindings", "list"], &data));
+    let text = succeeded(xkmsd_in(&["admin", "bindings", "list"], &data));
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(
@@ -177,7 +153,7 @@ async fn operator_lists_revokes_bindings_and_codes() {
     assert!(bindings_json(&data, &["--revoked"]).is_empty());
 
     // Show by id and by serial (as openssl prints it, with colons).
-    let by_id = ok(xkmsd(&["admin", "bindings", "show", &joe_id], &data));
+    let by_id = succeeded(xkmsd_in(&["admin", "bindings", "show", &joe_id], &data));
     assert!(by_id.contains("status         valid"), "{by_id}");
     assert!(
         by_id.contains("urn:ietf:rfc:2633 = joe@example.com"),
@@ -189,16 +165,16 @@ async fn operator_lists_revokes_bindings_and_codes() {
         .chunks(2)
         .map(|c| String::from_utf8_lossy(c).to_lowercase())
         .collect();
-    let by_serial = ok(xkmsd(
+    let by_serial = succeeded(xkmsd_in(
         &["admin", "bindings", "show", "--serial", &colons.join(":")],
         &data,
     ));
     assert_eq!(by_serial, by_id);
-    let err = failed(xkmsd(&["admin", "bindings", "show", "Inope"], &data));
+    let err = refused(xkmsd_in(&["admin", "bindings", "show", "Inope"], &data));
     assert!(err.contains("no key binding Inope"), "{err}");
 
     // Revocation by the operator: audited, in the CRL with the reason, Validate says so.
-    let out = ok(xkmsd(
+    let out = succeeded(xkmsd_in(
         &[
             "admin",
             "revoke",
@@ -224,18 +200,18 @@ async fn operator_lists_revokes_bindings_and_codes() {
         revoked[0]["certificates"][0]["revocation_reason"],
         "superseded"
     );
-    let err = failed(xkmsd(
+    let err = refused(xkmsd_in(
         &["admin", "revoke", &joe_id, "--reason", "superseded"],
         &data,
     ));
     assert!(err.contains("already revoked"), "{err}");
-    let err = failed(xkmsd(
+    let err = refused(xkmsd_in(
         &["admin", "revoke", "Inope", "--reason", "unspecified"],
         &data,
     ));
     assert!(err.contains("no key binding Inope"), "{err}");
     // Superseded is not compromise: Joe may register the same key again.
-    ok(xkmsd(
+    succeeded(xkmsd_in(
         &[
             "admin",
             "authorize",
@@ -249,7 +225,7 @@ async fn operator_lists_revokes_bindings_and_codes() {
     assert_eq!(major, ResultMajor::Success);
 
     // key-compromise bars the key for good.
-    ok(xkmsd(
+    succeeded(xkmsd_in(
         &["admin", "revoke", &ann_id, "--reason", "key-compromise"],
         &data,
     ));
@@ -261,12 +237,15 @@ async fn operator_lists_revokes_bindings_and_codes() {
     );
 
     // Authorization codes: listed without secrets; a revoked one authenticates nobody.
-    let codes = ok(xkmsd(&["admin", "authorizations", "list"], &data));
+    let codes = succeeded(xkmsd_in(&["admin", "authorizations", "list"], &data));
     assert!(
         !codes.contains(joe_secret) && !codes.contains(ann_secret),
         "{codes}"
     );
-    let codes_json = ok(xkmsd(&["admin", "authorizations", "list", "--json"], &data));
+    let codes_json = succeeded(xkmsd_in(
+        &["admin", "authorizations", "list", "--json"],
+        &data,
+    ));
     assert!(
         !codes_json.contains(joe_secret) && !codes_json.contains("sealed"),
         "{codes_json}"
@@ -281,17 +260,17 @@ async fn operator_lists_revokes_bindings_and_codes() {
         .unwrap()
         .to_owned();
     let fresh = ClientKey::generate(2048).unwrap();
-    let out = ok(xkmsd(
+    let out = succeeded(xkmsd_in(
         &["admin", "authorizations", "revoke", &ann_code],
         &data,
     ));
     assert!(out.contains("authenticates nobody"), "{out}");
-    let refused = register(&server, "ann@example.com", &fresh, ann_secret).await;
+    let no_auth = register(&server, "ann@example.com", &fresh, ann_secret).await;
     assert_eq!(
-        (refused.0, refused.1),
+        (no_auth.0, no_auth.1),
         (ResultMajor::Sender, Some(ResultMinor::NoAuthentication))
     );
-    let usable = ok(xkmsd(
+    let usable = succeeded(xkmsd_in(
         &[
             "admin",
             "authorizations",
@@ -303,7 +282,7 @@ async fn operator_lists_revokes_bindings_and_codes() {
         &data,
     ));
     assert_eq!(usable.trim(), "no authorization codes");
-    let ann_codes = ok(xkmsd(
+    let ann_codes = succeeded(xkmsd_in(
         &[
             "admin",
             "authorizations",
@@ -317,14 +296,14 @@ async fn operator_lists_revokes_bindings_and_codes() {
         ann_codes.contains(&ann_code) && ann_codes.contains("revoked"),
         "{ann_codes}"
     );
-    let err = failed(xkmsd(
+    let err = refused(xkmsd_in(
         &["admin", "authorizations", "revoke", &ann_code],
         &data,
     ));
     assert!(err.contains("already revoked"), "{err}");
 
     // Every operator action is in the audit chain, which holds.
-    let audit = ok(xkmsd(&["admin", "audit", "--verify"], &data));
+    let audit = succeeded(xkmsd_in(&["admin", "audit", "--verify"], &data));
     assert!(
         audit.contains("revoked by the operator (superseded)"),
         "{audit}"
@@ -348,11 +327,11 @@ async fn backup_while_serving_then_wipe_and_restore() {
     let server = Server::start();
     let data = server.dir().to_path_buf();
     let secret = "joe-code-3Fd8-secret";
-    ok(xkmsd(
+    succeeded(xkmsd_in(
         &["admin", "authorize", "joe@example.com", "--secret", secret],
         &data,
     ));
-    ok(xkmsd(
+    succeeded(xkmsd_in(
         &["admin", "authorize", "ann@example.com", "--secret", secret],
         &data,
     ));
@@ -367,7 +346,7 @@ async fn backup_while_serving_then_wipe_and_restore() {
     .await;
     let (joe_cert, ann_cert) = (joe_cert.unwrap(), ann_cert.unwrap());
     let ann_serial = serial_of(&ann_cert);
-    ok(xkmsd(
+    succeeded(xkmsd_in(
         &[
             "admin",
             "revoke",
@@ -382,7 +361,10 @@ async fn backup_while_serving_then_wipe_and_restore() {
     // The backup, taken while the server runs.
     let backups = tempfile::tempdir().unwrap();
     let backup = backups.path().join("2026-11-30");
-    let printed = ok(xkmsd(&["admin", "backup", backup.to_str().unwrap()], &data));
+    let printed = succeeded(xkmsd_in(
+        &["admin", "backup", backup.to_str().unwrap()],
+        &data,
+    ));
     let manifest = std::fs::read_to_string(backup.join("backup.txt")).unwrap();
     assert!(printed.starts_with(&manifest), "{printed}");
     let head = manifest
@@ -412,11 +394,14 @@ async fn backup_while_serving_then_wipe_and_restore() {
         assert!(backup.join(name).exists(), "{name} missing");
         assert!(manifest.contains(&format!("  {name}  ")), "{manifest}");
     }
-    let err = failed(xkmsd(&["admin", "backup", backup.to_str().unwrap()], &data));
+    let err = refused(xkmsd_in(
+        &["admin", "backup", backup.to_str().unwrap()],
+        &data,
+    ));
     assert!(err.contains("not empty"), "{err}");
 
     // A change after the backup is not in it.
-    ok(xkmsd(
+    succeeded(xkmsd_in(
         &["admin", "authorize", "bob@example.com", "--secret", secret],
         &data,
     ));
@@ -445,7 +430,7 @@ async fn backup_while_serving_then_wipe_and_restore() {
         }
     }
     let server = Server::start_in(own, &[]);
-    let audit = ok(xkmsd(&["admin", "audit", "--verify"], &data));
+    let audit = succeeded(xkmsd_in(&["admin", "audit", "--verify"], &data));
     assert!(
         audit.contains(&format!("audit chain OK: {seq} events, head {seq} {hash}")),
         "{audit}\nmanifest: {manifest}"

@@ -10,16 +10,15 @@
 mod common;
 
 use common::tools::tool;
-use common::{SEED_DN, Server, openssl, pem};
+use common::{Server, openssl, pem, succeeded, t100_params, xkmsd_in};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use xkms_client::{ClientKey, RegisterParams, XkmsClient};
-use xkms_proto::{Application, RespondWith, ResultMajor, UseKeyWith};
-use xkms_xmlsec::kdf::{SecretPreparation, SharedSecret};
+use xkms_client::{ClientKey, XkmsClient};
+use xkms_proto::ResultMajor;
+use xkms_xmlsec::kdf::SharedSecret;
 
 const MARGIN: Duration = Duration::from_secs(10);
 
@@ -31,31 +30,12 @@ struct TlsFiles {
     ca: PathBuf,
 }
 
-fn xkmsd(args: &[&str], data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xkmsd"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("XKMS_CA_KEY_TYPE", "rsa2048")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// `xkmsd admin server-certificate --dns localhost --ip 127.0.0.1` on `data`, and the CA.
 fn issue_server_certificate(data: &Path) -> (TlsFiles, String) {
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("server.pem");
     let key = dir.path().join("server-key.pem");
-    let printed = ok(xkmsd(
+    let printed = succeeded(xkmsd_in(
         &[
             "admin",
             "server-certificate",
@@ -71,7 +51,7 @@ fn issue_server_certificate(data: &Path) -> (TlsFiles, String) {
         data,
     ));
     let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, ok(xkmsd(&["admin", "ca-certificate"], data))).unwrap();
+    std::fs::write(&ca, succeeded(xkmsd_in(&["admin", "ca-certificate"], data))).unwrap();
     (
         TlsFiles {
             _dir: dir,
@@ -165,29 +145,6 @@ async fn tls_until_closed(tls: &mut Tls) -> (String, Duration) {
         String::from_utf8_lossy(&got).into_owned(),
         started.elapsed(),
     )
-}
-
-fn t100<'a>(key: &'a ClientKey, secret: &'a SharedSecret) -> RegisterParams<'a> {
-    RegisterParams {
-        key: Some(key),
-        key_name: Some("joe@example.com".into()),
-        use_key_with: vec![
-            UseKeyWith {
-                application: Application::Smime,
-                identifier: "joe@example.com".into(),
-            },
-            UseKeyWith {
-                application: Application::Pkix,
-                identifier: SEED_DN.into(),
-            },
-        ],
-        key_usage: vec![],
-        respond_with: vec![RespondWith::X509Cert],
-        response_mechanism: vec![],
-        secret,
-        preparation: SecretPreparation::SaslPrep,
-        revocation_phrase: None,
-    }
 }
 
 #[cfg(unix)]
@@ -284,7 +241,7 @@ async fn t100_over_https_with_a_certificate_from_the_built_in_ca() {
         .unwrap();
     let key = ClientKey::generate(2048).unwrap();
     let secret = SharedSecret::new("secret".into());
-    let registered = client.register(&t100(&key, &secret)).await.unwrap();
+    let registered = client.register(&t100_params(&key, &secret)).await.unwrap();
     assert_eq!(registered.result.result.result_major, ResultMajor::Success);
     let joe = server.dir().join("joe.pem");
     std::fs::write(&joe, pem("CERTIFICATE", registered.certificate().unwrap())).unwrap();
@@ -296,7 +253,7 @@ async fn t100_over_https_with_a_certificate_from_the_built_in_ca() {
 
     // Without our CA the client says why; a plain-HTTP client gets no HTTP answer.
     let err = XkmsClient::new(&server.url)
-        .register(&t100(&key, &secret))
+        .register(&t100_params(&key, &secret))
         .await
         .unwrap_err()
         .to_string();
@@ -414,13 +371,13 @@ fn check_config_reports_the_tls_files_and_refuses_bad_ones() {
         .unwrap();
     };
     let check = || {
-        xkmsd(
+        xkmsd_in(
             &["check-config", "--config", config.to_str().unwrap()],
             data.path(),
         )
     };
     write_config(&files.cert, &files.key);
-    let out = ok(check());
+    let out = succeeded(check());
     assert!(
         out.contains("TLS: ") && out.contains("for DNS:localhost, IP:127.0.0.1"),
         "{out}"

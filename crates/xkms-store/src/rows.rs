@@ -204,6 +204,24 @@ pub(crate) fn joined_use_key_with<R: ColumnReader>(
     }
 }
 
+/// Bindings from rows of bindings joined with their UseKeyWith pairs (each binding's
+/// rows consecutive, its pairs in order; see `find::bindings_with_pairs_query`).
+pub(crate) fn bindings_with_pairs<R: ColumnReader>(
+    rows: &[R],
+) -> Result<Vec<KeyBindingRecord>, StoreError> {
+    let mut bindings: Vec<KeyBindingRecord> = Vec::new();
+    for row in rows {
+        let id = binding_id_of(row)?;
+        if bindings.last().is_none_or(|b| b.id != id) {
+            bindings.push(key_binding(row)?);
+        }
+        if let (Some(binding), Some(pair)) = (bindings.last_mut(), joined_use_key_with(row)?) {
+            binding.use_key_with.push(pair);
+        }
+    }
+    Ok(bindings)
+}
+
 macro_rules! certificate_columns {
     () => {
         "serial, binding_id, der, ski, not_before, not_after, issued_at, revoked_at, \

@@ -261,19 +261,7 @@ macro_rules! impl_store {
                         .fetch_all(&self.pool)
                         .await
                         .map_err(db_error("key bindings"))?;
-                    let mut bindings: Vec<KeyBindingRecord> = Vec::new();
-                    for row in &rows {
-                        let id = rows::binding_id_of(row)?;
-                        if bindings.last().is_none_or(|b| b.id != id) {
-                            bindings.push(rows::key_binding(row)?);
-                        }
-                        if let (Some(binding), Some(pair)) =
-                            (bindings.last_mut(), rows::joined_use_key_with(row)?)
-                        {
-                            binding.use_key_with.push(pair);
-                        }
-                    }
-                    Ok(bindings)
+                    rows::bindings_with_pairs(&rows)
                 }
 
                 async fn certificates_of(

@@ -215,3 +215,64 @@ pub fn openssl(args: &[&str]) -> String {
 pub fn certificate_pem(der: &[u8]) -> String {
     xkms_client::pem::encode(xkms_client::pem::Label::Certificate, der)
 }
+
+/// `xkmsd ARGS --data-dir DIR` (RSA-2048 for a new CA), not asserting success.
+pub fn xkmsd_in(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xkmsd"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("XKMS_CA_KEY_TYPE", "rsa2048")
+        .output()
+        .unwrap()
+}
+
+/// The standard output of a run that succeeded (else a panic showing its errors).
+pub fn succeeded(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The standard error of an `xkmsd` run that refused (exit status 1).
+pub fn refused(out: Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected a refusal: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// Seed T100's registration of Joe's `key` (KeyName and S/MIME joe@example.com, the seed
+/// DN), authenticated with `secret`, asking for the certificate.
+pub fn t100_params<'a>(
+    key: &'a xkms_client::ClientKey,
+    secret: &'a xkms_xmlsec::kdf::SharedSecret,
+) -> xkms_client::RegisterParams<'a> {
+    use xkms_proto::{Application, RespondWith, UseKeyWith};
+    xkms_client::RegisterParams {
+        key: Some(key),
+        key_name: Some("joe@example.com".into()),
+        use_key_with: vec![
+            UseKeyWith {
+                application: Application::Smime,
+                identifier: "joe@example.com".into(),
+            },
+            UseKeyWith {
+                application: Application::Pkix,
+                identifier: SEED_DN.into(),
+            },
+        ],
+        key_usage: vec![],
+        respond_with: vec![RespondWith::X509Cert],
+        response_mechanism: vec![],
+        secret,
+        preparation: xkms_xmlsec::kdf::SecretPreparation::SaslPrep,
+        revocation_phrase: None,
+    }
+}
