@@ -470,3 +470,74 @@ async fn backup_while_serving_then_wipe_and_restore() {
     ]);
     assert!(verified.trim().ends_with(": OK"), "{verified}");
 }
+
+/// On PostgreSQL the listing commands read the shared database, and `backup` copies the
+/// key files and says that the database is `pg_dump`'s (which the manifest records).
+#[tokio::test]
+#[ignore = "needs PostgreSQL (scripts/test runs it when reachable)"]
+async fn on_postgresql_backup_copies_the_key_files_and_names_pg_dump() {
+    let base = std::env::var("XKMS_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .expect("XKMS_TEST_POSTGRES must name a PostgreSQL server (scripts/test sets it)");
+    let name = format!("xkms_backup_{}", std::process::id());
+    let psql = |sql: &str| {
+        let out = tool("psql")
+            .args([base.as_str(), "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {name}"));
+    psql(&format!("CREATE DATABASE {name}"));
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_in(data, &["--database", &url]);
+    let dir = server.dir().to_path_buf();
+    let with_db = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--database", &url]);
+        xkmsd_in(&all, &dir)
+    };
+    succeeded(with_db(&[
+        "admin",
+        "authorize",
+        "ann@example.com",
+        "--secret",
+        "ann-code-secret-1",
+    ]));
+    let (major, _, _) = register(
+        &server,
+        "ann@example.com",
+        &ClientKey::generate(2048).unwrap(),
+        "ann-code-secret-1",
+    )
+    .await;
+    assert_eq!(major, ResultMajor::Success);
+    let listed = succeeded(with_db(&["admin", "bindings", "list", "--name", "ann"]));
+    assert!(
+        listed.contains("ann@example.com") && listed.ends_with("1 key binding(s)\n"),
+        "{listed}"
+    );
+
+    let backup = tempfile::tempdir().unwrap();
+    let target = backup.path().join("b");
+    let printed = succeeded(with_db(&["admin", "backup", target.to_str().unwrap()]));
+    assert!(printed.contains("pg_dump --format=custom"), "{printed}");
+    let manifest = std::fs::read_to_string(target.join("backup.txt")).unwrap();
+    assert!(
+        manifest.contains("database: NOT in this backup"),
+        "{manifest}"
+    );
+    assert!(!target.join("xkms.db").exists());
+    for name in ["ca-key.pem", "master.key", "service.key", "signing-key.pem"] {
+        assert!(target.join(name).exists(), "{name}");
+    }
+    drop(server);
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
