@@ -166,7 +166,7 @@ impl Pkcs11Signer {
 
     /// The token's view of the key's protection.
     pub fn protection(&self) -> Result<TokenKeyProtection, CaError> {
-        let session = self.lock()?;
+        let session = self.lock();
         let attributes = session
             .get_attributes(
                 self.private_key,
@@ -263,12 +263,11 @@ impl Pkcs11Signer {
         })
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Session>, CaError> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Session> {
         // A panic while signing leaves no half-done state in the session worth refusing.
-        Ok(self
-            .session
+        self.session
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -282,7 +281,7 @@ impl CaSigner for Pkcs11Signer {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CaError> {
-        let session = self.lock()?;
+        let session = self.lock();
         let failed = |e: Pkcs11Error| pkcs11_error("signing in the token", &e);
         match self.algorithm {
             CaSignatureAlgorithm::RsaPkcs1Sha256 => session
