@@ -93,14 +93,18 @@ pub async fn show_binding(
             binding
                 .key_usage
                 .iter()
-                .map(|u| u.rsplit('#').next().unwrap_or(u))
+                .map(|u| u.as_uri().rsplit('#').next().unwrap_or_default())
                 .collect::<Vec<_>>()
                 .join(", ")
         }
     );
     for (i, pair) in binding.use_key_with.iter().enumerate() {
         let label = if i == 0 { "use key with" } else { "" };
-        println!("{label:<14} {} = {}", pair.application, pair.identifier);
+        println!(
+            "{label:<14} {} = {}",
+            pair.application.as_uri(),
+            pair.identifier
+        );
     }
     println!(
         "authorization  {}",
@@ -156,7 +160,7 @@ pub async fn revoke(
         .certificates_of(&revoked.id)
         .await?
         .into_iter()
-        .map(|c| c.serial)
+        .map(|c| c.serial.to_hex())
         .collect();
     println!(
         "key binding {} revoked ({}); certificate(s) {} are in the CRL from now on",
@@ -271,7 +275,7 @@ async fn find_binding(
             let parsed = xkms_ca::Serial::from_hex(&serial)
                 .map_err(|e| anyhow::anyhow!("--serial {serial}: {e}"))?;
             (
-                BindingSelector::CertificateSerial(parsed.to_hex()),
+                BindingSelector::CertificateSerial(parsed),
                 format!("certificate with serial {}", parsed.to_hex()),
             )
         }
@@ -355,16 +359,16 @@ fn binding_json(binding: &KeyBindingRecord, certificates: &[CertificateRecord]) 
         "key_name": binding.key_name,
         "key_bits": key.bits(),
         "key_fingerprint_sha256": hex(&binding.key_fingerprint),
-        "key_usage": binding.key_usage,
+        "key_usage": binding.key_usage.iter().map(|u| u.as_uri()).collect::<Vec<_>>(),
         "use_key_with": binding.use_key_with.iter().map(|p| json!({
-            "application": p.application,
+            "application": p.application.as_uri(),
             "identifier": p.identifier,
         })).collect::<Vec<_>>(),
         "authorization_id": binding.authorization_id,
         "created_at": rfc3339(binding.created_at),
         "revoked_at": binding.revoked_at.map(rfc3339),
         "certificates": certificates.iter().map(|c| json!({
-            "serial": c.serial,
+            "serial": c.serial.to_hex(),
             "not_before": rfc3339(c.not_before),
             "not_after": rfc3339(c.not_after),
             "issued_at": rfc3339(c.issued_at),

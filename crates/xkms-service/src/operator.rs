@@ -13,8 +13,8 @@ use crate::error::ServiceError;
 use crate::register::certificate_record;
 use crate::service::XkmsService;
 use crate::store::{
-    AuditEvent, Authorization, BindingSelector, BindingStatus, CertificateRecord, KeyBindingRecord,
-    Registration, Revocation, StoreError, StoredUseKeyWith,
+    AuditEvent, AuditKind, Authorization, BindingSelector, BindingStatus, CertificateRecord,
+    KeyBindingRecord, Registration, Revocation, StoreError, StoredUseKeyWith,
 };
 
 /// Why an operator revokes a binding: the RFC 5280 CRLReasons that fit an end-entity
@@ -132,7 +132,7 @@ impl XkmsService {
             replay: Vec::new(),
             audit: vec![operator_event(
                 now,
-                "keybinding.revoked",
+                AuditKind::KeyBindingRevoked,
                 &binding.id,
                 format!("revoked by the operator ({})", reason_name(reason.code())),
             )],
@@ -159,7 +159,7 @@ impl XkmsService {
         let now = self.clock.now();
         let event = operator_event(
             now,
-            "authorization.revoked",
+            AuditKind::AuthorizationRevoked,
             id,
             "revoked by the operator".to_owned(),
         );
@@ -214,12 +214,12 @@ impl XkmsService {
         let mut use_key_with: Vec<StoredUseKeyWith> = hosts
             .iter()
             .map(|host| StoredUseKeyWith {
-                application: Application::TlsHttps.as_uri().to_owned(),
+                application: Application::TlsHttps,
                 identifier: host.clone(),
             })
             .collect();
         use_key_with.push(StoredUseKeyWith {
-            application: Application::Pkix.as_uri().to_owned(),
+            application: Application::Pkix,
             identifier: certificate.subject.clone(),
         });
         let binding = KeyBindingRecord {
@@ -246,7 +246,7 @@ impl XkmsService {
             audit: vec![
                 operator_event(
                     now,
-                    "certificate.issued",
+                    AuditKind::CertificateIssued,
                     &serial,
                     format!(
                         "TLS server certificate for {} issued by the operator, binding {binding_id}",
@@ -255,7 +255,7 @@ impl XkmsService {
                 ),
                 operator_event(
                     now,
-                    "keybinding.registered",
+                    AuditKind::KeyBindingRegistered,
                     &binding_id,
                     format!("TLS server key RSA-{}", request.public_key.bits()),
                 ),
@@ -271,10 +271,15 @@ impl XkmsService {
 }
 
 /// An audit event of an operator action (no request caused it).
-fn operator_event(at: OffsetDateTime, kind: &str, subject: &str, detail: String) -> AuditEvent {
+fn operator_event(
+    at: OffsetDateTime,
+    kind: AuditKind,
+    subject: &str,
+    detail: String,
+) -> AuditEvent {
     AuditEvent {
         at,
-        kind: kind.to_owned(),
+        kind,
         request_id: None,
         subject: subject.to_owned(),
         detail,

@@ -267,6 +267,8 @@ pub enum AuditKind {
     AuthorizationCreated,
     /// `authorization.used`
     AuthorizationUsed,
+    /// `authorization.revoked` (by the operator)
+    AuthorizationRevoked,
     /// `key.generated`
     KeyGenerated,
     /// `key.recovered`
@@ -301,9 +303,10 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, in declaration order.
-    pub const ALL: [AuditKind; 17] = [
+    pub const ALL: [AuditKind; 18] = [
         AuditKind::AuthorizationCreated,
         AuditKind::AuthorizationUsed,
+        AuditKind::AuthorizationRevoked,
         AuditKind::KeyGenerated,
         AuditKind::KeyRecovered,
         AuditKind::KeyBindingRegistered,
@@ -326,6 +329,7 @@ impl AuditKind {
         match self {
             AuditKind::AuthorizationCreated => "authorization.created",
             AuditKind::AuthorizationUsed => "authorization.used",
+            AuditKind::AuthorizationRevoked => "authorization.revoked",
             AuditKind::KeyGenerated => "key.generated",
             AuditKind::KeyRecovered => "key.recovered",
             AuditKind::KeyBindingRegistered => "keybinding.registered",

@@ -17,7 +17,7 @@ pub async fn bindings_are_listed_and_searched(store: &dyn Store) {
     assert!(store.list_bindings(&all, 10).await.unwrap().is_empty());
     for (i, id) in ["k3", "k1", "k2"].iter().enumerate() {
         let at = T0 + Duration::minutes(i as i64);
-        register(store, &registration(id, &format!("0{i}"), at, None)).await;
+        register(store, &registration(id, &format!("1{i}"), at, None)).await;
     }
     let mut special = registration("q_1", "09", T0 + Duration::hours(1), None);
     special.binding.key_name = Some("Zed%Corp_1".into());
@@ -30,7 +30,7 @@ pub async fn bindings_are_listed_and_searched(store: &dyn Store) {
 
     let listed = store.list_bindings(&all, 10).await.unwrap();
     assert_eq!(ids(&listed), ["k3", "k1", "k2", "q_1"], "creation order");
-    let k3 = registration("k3", "00", T0, None).binding;
+    let k3 = registration("k3", "10", T0, None).binding;
     assert_eq!(listed[0], k3, "whole records, UseKeyWith pairs in order");
     assert_eq!(ids(&store.list_bindings(&all, 2).await.unwrap()), ["k3", "k1"]);
     assert!(store.list_bindings(&all, 0).await.unwrap().is_empty());
@@ -126,7 +126,7 @@ pub async fn revoked_authorization_stops_authenticating(store: &dyn Store) {
     assert_eq!(store.recent_audit_events(1).await.unwrap(), vec![event.clone()]);
     assert_eq!(store.audit_head().await.unwrap().seq, chain_before.seq + 1);
 
-    store.reserve_serial("02", at).await.unwrap();
+    store.reserve_serial(&sn("02"), at).await.unwrap();
     let with_revoked = registration("k2", "02", at, Some("a-1"));
     fails_unchanged!(
         store,
