@@ -184,7 +184,10 @@ impl Ca {
         let cert_pem = storage::read_optional(&cert_path)?.ok_or(CaError::InvalidCertificate {
             reason: "certificate file vanished",
         })?;
-        Ok((Ca::from_signer(signer, first_certificate(&cert_pem)?)?, false))
+        Ok((
+            Ca::from_signer(signer, first_certificate(&cert_pem)?)?,
+            false,
+        ))
     }
 
     /// A CA from a PKCS#8 private key PEM and its certificate PEM.

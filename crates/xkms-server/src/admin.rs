@@ -3,6 +3,7 @@
 use crate::app::{admin_service, build_service};
 use crate::cli::{AdminCommand, AuthorizationsCommand, BindingsCommand, Common, PurposeArg};
 use crate::config::Config;
+use crate::display::rfc3339;
 use crate::http::{AppState, router};
 use anyhow::Context;
 use std::io::Write;
@@ -418,13 +419,6 @@ async fn pending(
             Ok(())
         }
     }
-}
-
-/// An instant as admin commands print it: RFC 3339, UTC.
-pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
 }
 
 /// The secret of a new authorization code: given, read from a file (`-`: stdin), or

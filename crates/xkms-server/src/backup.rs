@@ -11,8 +11,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use xkms_store::{SqliteStore, StoreLocation};
 
-use crate::admin::{admin_service, rfc3339};
+use crate::app::admin_service;
 use crate::config::Config;
+use crate::display::rfc3339;
 use crate::keyfiles::{
     MASTER_KEY_FILE, SERVICE_SECRET_FILE, SIGNING_CERT_FILE, SIGNING_KEY_FILE, write_new_file,
 };
@@ -65,7 +66,7 @@ pub async fn backup(config: &Config, dir: &Path) -> anyhow::Result<()> {
                 "database: {DATABASE_FILE}, a consistent copy of {shown}; audit chain head \
                  seq {} hash {}\n",
                 head.seq,
-                crate::inventory::hex(&head.hash)
+                crate::display::hex(&head.hash)
             ));
             files.push(DATABASE_FILE);
         }
@@ -121,7 +122,7 @@ pub async fn backup(config: &Config, dir: &Path) -> anyhow::Result<()> {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
         manifest.push_str(&format!(
             "  {name}  {}\n",
-            crate::inventory::hex(digest.as_ref())
+            crate::display::hex(digest.as_ref())
         ));
     }
     manifest.push_str(

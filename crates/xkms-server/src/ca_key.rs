@@ -247,10 +247,12 @@ fn read_cert(dir: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     let path = dir.join(CA_CERT_FILE);
     match std::fs::read(&path) {
         Ok(bytes) => {
-            let der = crate::app::pem_blocks(&bytes, "CERTIFICATE")
-                .into_iter()
-                .next()
-                .with_context(|| format!("{}: no CERTIFICATE block", path.display()))?;
+            let der = xkms_ca::pem::decode_all(&bytes, xkms_ca::pem::Label::Certificate)
+                .ok()
+                .and_then(|mut all| (!all.is_empty()).then(|| all.swap_remove(0)))
+                .with_context(|| {
+                    format!("{}: no CERTIFICATE block that decodes", path.display())
+                })?;
             Ok(Some(der))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -13,7 +13,7 @@ use xkms_service::store::{
     CertificateRecord, KeyBindingRecord, StoreError,
 };
 
-use crate::admin::rfc3339;
+use crate::display::{hex, rfc3339};
 
 /// `xkmsd admin bindings list`: oldest first, at most `limit`.
 pub async fn list_bindings(
@@ -392,9 +392,4 @@ fn authorization_json(a: &Authorization, now: time::OffsetDateTime) -> Value {
         "max_uses": a.max_uses,
         "revoked_at": a.revoked_at.map(rfc3339),
     })
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

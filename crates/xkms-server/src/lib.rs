@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod display;
 pub mod http;
 pub mod inventory;
 pub mod keyfiles;

@@ -138,7 +138,10 @@ pub async fn issue_server_certificate(
     }
     let pkcs8 = xkms_service::keypool::generate(2048).context("generating the server key")?;
     let pair = xkms_xmlsec::key_pair::rsa_key_pair_from_pkcs8(&pkcs8)?;
-    let key_pem = Zeroizing::new(crate::app::pem_encode("PRIVATE KEY", &pkcs8));
+    let key_pem = Zeroizing::new(xkms_ca::pem::encode(
+        xkms_ca::pem::Label::PrivateKey,
+        &pkcs8,
+    ));
     crate::keyfiles::write_new_file(&files.key_out, key_pem.as_bytes(), 0o600)?;
     let request = xkms_service::operator::ServerCertificateRequest {
         dns_names: files.dns_names.clone(),
@@ -156,7 +159,7 @@ pub async fn issue_server_certificate(
             return Err(e).context("issuing the server certificate");
         }
     };
-    let cert_pem = crate::app::pem_encode("CERTIFICATE", &issued.certificate.der);
+    let cert_pem = xkms_ca::pem::encode(xkms_ca::pem::Label::Certificate, &issued.certificate.der);
     crate::keyfiles::write_new_file(&files.cert_out, cert_pem.as_bytes(), 0o644)?;
     let names: Vec<String> = files
         .dns_names
@@ -168,7 +171,7 @@ pub async fn issue_server_certificate(
         "server certificate {} for {} (serverAuth), valid until {}; key binding {}",
         issued.certificate.serial,
         names.join(", "),
-        crate::admin::rfc3339(issued.certificate.not_after),
+        crate::display::rfc3339(issued.certificate.not_after),
         issued.binding.id
     );
     println!(

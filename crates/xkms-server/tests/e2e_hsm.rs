@@ -11,7 +11,7 @@
 mod common;
 
 use common::tools::tool;
-use common::{SEED_DN, Server, openssl, pem, refused, succeeded, t100_params};
+use common::{SEED_DN, Server, certificate_pem, openssl, refused, succeeded, t100_params};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use xkms_client::{ClientKey, XkmsClient};
@@ -133,7 +133,7 @@ async fn register_joe(server: &Server, name: &str) -> PathBuf {
         .unwrap();
     assert_eq!(registered.result.result.result_major, ResultMajor::Success);
     let path = server.dir().join(name);
-    std::fs::write(&path, pem("CERTIFICATE", registered.certificate().unwrap())).unwrap();
+    std::fs::write(&path, certificate_pem(registered.certificate().unwrap())).unwrap();
     path
 }
 

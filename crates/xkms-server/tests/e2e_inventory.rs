@@ -9,7 +9,7 @@
 mod common;
 
 use common::tools::tool;
-use common::{Server, pem, refused, succeeded, xkmsd_in};
+use common::{Server, certificate_pem, refused, succeeded, xkmsd_in};
 use std::path::Path;
 use xkms_client::locate::LocateParams;
 use xkms_client::{ClientKey, RegisterParams, XkmsClient};
@@ -460,7 +460,7 @@ async fn backup_while_serving_then_wipe_and_restore() {
     .await;
     assert_eq!(major, ResultMajor::Success);
     let cert = server.dir().join("after-restore.pem");
-    std::fs::write(&cert, pem("CERTIFICATE", &again.unwrap())).unwrap();
+    std::fs::write(&cert, certificate_pem(&again.unwrap())).unwrap();
     let ca = server.ca_pem_file();
     let verified = common::openssl(&[
         "verify",

@@ -10,7 +10,7 @@
 mod common;
 
 use common::tools::tool;
-use common::{Server, openssl, pem, succeeded, t100_params, xkmsd_in};
+use common::{Server, certificate_pem, openssl, succeeded, t100_params, xkmsd_in};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -244,7 +244,7 @@ async fn t100_over_https_with_a_certificate_from_the_built_in_ca() {
     let registered = client.register(&t100_params(&key, &secret)).await.unwrap();
     assert_eq!(registered.result.result.result_major, ResultMajor::Success);
     let joe = server.dir().join("joe.pem");
-    std::fs::write(&joe, pem("CERTIFICATE", registered.certificate().unwrap())).unwrap();
+    std::fs::write(&joe, certificate_pem(registered.certificate().unwrap())).unwrap();
     let joe = joe.to_str().unwrap();
     assert_eq!(
         openssl(&["verify", "-CAfile", ca, joe]).trim(),
