@@ -390,7 +390,7 @@ async fn pending(
                     "{}  {:<17}  {:<8}  {}  requested {}  (request {})",
                     r.response_id,
                     r.state.as_str(),
-                    r.operation,
+                    r.operation.as_str(),
                     r.requester,
                     rfc3339(r.created_at),
                     r.original_request_id

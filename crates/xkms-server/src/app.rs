@@ -46,7 +46,7 @@ pub async fn build_service(config: &Config, bound: SocketAddr) -> anyhow::Result
             private_key_cipher: config.private_key_cipher_uri()?,
             revoke_on_recover: config.policy.revoke_on_recover,
             result_retention: Duration::hours(config.policy.result_retention_hours),
-            lockout: xkms_service::lockout::LockoutPolicy {
+            lockout: xkms_service::LockoutPolicy {
                 after_failures: config.policy.lockout_after_failures,
                 per_address: config.policy.lockout_after_failures_per_address,
                 window: Duration::seconds(config.policy.lockout_seconds),
@@ -56,7 +56,7 @@ pub async fn build_service(config: &Config, bound: SocketAddr) -> anyhow::Result
             ..Policy::default()
         },
         trust: load_trust(config)?,
-        protocol: xkms_service::protocol::ProtocolPolicy {
+        protocol: xkms_service::ProtocolPolicy {
             trusted_signers: read_certificates(&config.protocol.trusted_signers)?,
             ..config.protocol_policy()?
         },
@@ -190,8 +190,8 @@ pub(crate) fn pem_or_der(bytes: Vec<u8>, label: Label) -> Result<Vec<Vec<u8>>, p
 }
 
 /// Reads the `[trust]` files: every PEM block (or a whole DER file) becomes one entry.
-pub fn load_trust(config: &Config) -> anyhow::Result<xkms_service::validate::TrustConfig> {
-    Ok(xkms_service::validate::TrustConfig {
+pub fn load_trust(config: &Config) -> anyhow::Result<xkms_service::TrustConfig> {
+    Ok(xkms_service::TrustConfig {
         anchors: read_pem_files(&config.trust.anchors, Label::Certificate)?,
         intermediates: read_pem_files(&config.trust.intermediates, Label::Certificate)?,
         crls: read_pem_files(&config.trust.crls, Label::X509Crl)?,

@@ -499,8 +499,8 @@ impl Config {
     }
 
     /// The service's protocol policy from `[protocol]`.
-    pub fn protocol_policy(&self) -> Result<xkms_service::protocol::ProtocolPolicy, ConfigError> {
-        use xkms_service::protocol::{ProtocolPolicy, TwoPhase};
+    pub fn protocol_policy(&self) -> Result<xkms_service::ProtocolPolicy, ConfigError> {
+        use xkms_service::{ProtocolPolicy, TwoPhase};
         let mode = |name: &'static str, value: &str| {
             TwoPhase::parse(value).ok_or(ConfigError::Invalid {
                 name,
@@ -519,10 +519,7 @@ impl Config {
         };
         let mut two_phase = Vec::new();
         for (op, value) in &self.protocol.two_phase_operations {
-            two_phase.push((
-                op.as_str().to_owned(),
-                mode("protocol.two_phase_operations", value)?,
-            ));
+            two_phase.push((*op, mode("protocol.two_phase_operations", value)?));
         }
         Ok(ProtocolPolicy {
             two_phase,
@@ -535,12 +532,7 @@ impl Config {
                 "protocol.replay_window_seconds",
                 self.protocol.replay_window_seconds,
             )?,
-            require_signed: self
-                .protocol
-                .require_signed
-                .iter()
-                .map(|op| op.as_str().to_owned())
-                .collect(),
+            require_signed: self.protocol.require_signed.clone(),
             // Read from `trusted_signers` at start (files).
             trusted_signers: Vec::new(),
             sign_results: self.protocol.sign_results,
@@ -648,8 +640,11 @@ mod tests {
             [Operation::Register, Operation::Revoke]
         );
         let policy = c.protocol_policy().unwrap();
-        assert_eq!(policy.require_signed, ["Register", "Revoke"]);
-        assert_eq!(policy.two_phase[0].0, "Locate");
+        assert_eq!(
+            policy.require_signed,
+            [Operation::Register, Operation::Revoke]
+        );
+        assert_eq!(policy.two_phase[0].0, Operation::Locate);
         for bad in [
             "[protocol]\nrequire_signed = [\"Registr\"]\n",
             "[protocol]\ntwo_phase_operations = { Lookup = \"never\" }\n",

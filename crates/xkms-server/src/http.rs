@@ -227,7 +227,7 @@ async fn xkms(State(state): State<Arc<AppState>>, request: Request) -> Response 
     let document = xkms_xmlsec::ReceivedDocument::parse(text);
     let ctx = RequestContext::new(&document, peer);
     let result = state.service.process(&ctx, &request).await;
-    let abstract_ = xkms_service::service::request_abstract(&request);
+    let abstract_ = xkms_service::results::request_abstract(&request);
     let operation = request.operation();
     log_result(&abstract_.message.id, operation.as_str(), &result, started);
     state
@@ -280,7 +280,7 @@ fn binding_version(binding: Binding) -> SoapVersion {
 }
 
 fn log_result(request_id: &str, operation: &str, result: &ResultMessage, started: Instant) {
-    let header = xkms_service::service::result_abstract(result);
+    let header = xkms_service::results::result_abstract(result);
     let major = short_uri(header.result_major.as_uri());
     let minor = header
         .result_minor

@@ -132,7 +132,7 @@ impl Metrics {
         result: &ResultMessage,
         started: Instant,
     ) {
-        let header = xkms_service::service::result_abstract(result);
+        let header = xkms_service::results::result_abstract(result);
         let minor = header.result_minor.as_ref().map_or("-", minor_label);
         self.record(operation, major_label(&header.result_major), minor, started);
     }

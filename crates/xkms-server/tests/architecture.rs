@@ -114,10 +114,6 @@ fn only_the_store_talks_sql() {
     }
 }
 
-/// Crates whose module cycles are being removed in another change (issue 12: the service
-/// split); the test fails once one of them has none, so the entry gets removed with it.
-const CYCLES_BEING_REMOVED: &[&str] = &["xkms-service"];
-
 #[test]
 fn no_crate_has_a_module_cycle() {
     let mut report = Vec::new();
@@ -128,22 +124,15 @@ fn no_crate_has_a_module_cycle() {
         for root in roots.iter().filter(|r| r.exists()) {
             cycles.extend(modules::ModuleGraph::read(root).unwrap().cycles());
         }
-        match (
-            CYCLES_BEING_REMOVED.contains(&name.as_str()),
-            cycles.is_empty(),
-        ) {
-            (false, false) => report.push(format!(
+        if !cycles.is_empty() {
+            report.push(format!(
                 "{name}:\n  {}",
                 cycles
                     .iter()
                     .map(|c| c.join("\n  "))
                     .collect::<Vec<_>>()
                     .join("\n  --\n  ")
-            )),
-            (true, true) => report.push(format!(
-                "{name} has no module cycle any more: remove it from CYCLES_BEING_REMOVED"
-            )),
-            _ => {}
+            ));
         }
     }
     assert!(report.is_empty(), "module cycles:\n{}", report.join("\n"));

@@ -39,7 +39,7 @@ pub fn generate_authorization_code() -> Result<Zeroizing<String>, ServiceError> 
     let mut bytes = Zeroizing::new([0u8; GENERATED_CODE_CHARS]);
     SystemRandom::new()
         .fill(&mut *bytes)
-        .map_err(|_| ServiceError::Internal("no randomness for an authorization code".into()))?;
+        .map_err(|_| ServiceError::Internal("no randomness for an authorization code"))?;
     let mut code = Zeroizing::new(String::with_capacity(GENERATED_CODE_CHARS + 3));
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 && i % 5 == 0 {

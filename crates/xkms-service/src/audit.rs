@@ -2,8 +2,10 @@
 //! (who, from where, why — never a secret), and the check of the hash chain
 //! (`xkmsd admin audit --verify`).
 
+use crate::context::RequestContext;
 use crate::error::ServiceError;
-use crate::service::{RequestContext, XkmsService, operation_name, request_abstract};
+use crate::results::{operation_name, request_abstract};
+use crate::service::XkmsService;
 use crate::store::{
     AUDIT_GENESIS, AuditEvent, AuditHead, AuditKind, ChainedAuditEvent, audit_hash,
 };

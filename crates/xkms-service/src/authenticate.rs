@@ -183,7 +183,7 @@ fn decoy_candidate() -> Result<Candidate, ServiceError> {
     for key in &mut keys {
         SystemRandom::new()
             .fill(key)
-            .map_err(|_| ServiceError::Internal("no randomness".into()))?;
+            .map_err(|_| ServiceError::Internal("no randomness"))?;
     }
     let [saslprep, legacy] = keys;
     Ok(Candidate {

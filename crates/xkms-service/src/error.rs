@@ -61,12 +61,15 @@ pub enum ServiceError {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
-    /// The CA failed to issue.
+    /// The CA failed (to issue, to sign a CRL, to draw a serial).
     #[error("certificate authority: {0}")]
-    Ca(String),
-    /// Any other failure inside the service.
+    Ca(#[from] xkms_ca::CaError),
+    /// A private key to return could not be encrypted for its client.
+    #[error("private key encryption: {0}")]
+    PrivateKeyEncryption(#[source] xkms_xmlsec::XmlSecError),
+    /// Any other failure inside the service (a broken invariant, no randomness).
     #[error("internal: {0}")]
-    Internal(String),
+    Internal(&'static str),
 }
 
 impl ServiceError {
@@ -107,9 +110,10 @@ impl ServiceError {
             }
             // A single-use value (authentication, revocation code) used a second time.
             ServiceError::Store(StoreError::Replayed) => (Sender, Some(ResultMinor::Refused)),
-            ServiceError::Store(_) | ServiceError::Ca(_) | ServiceError::Internal(_) => {
-                (Receiver, Some(ResultMinor::Failure))
-            }
+            ServiceError::Store(_)
+            | ServiceError::Ca(_)
+            | ServiceError::PrivateKeyEncryption(_)
+            | ServiceError::Internal(_) => (Receiver, Some(ResultMinor::Failure)),
         }
     }
 
@@ -119,7 +123,10 @@ impl ServiceError {
         self.result_code().0 == ResultMajor::Receiver
             && matches!(
                 self,
-                ServiceError::Store(_) | ServiceError::Ca(_) | ServiceError::Internal(_)
+                ServiceError::Store(_)
+                    | ServiceError::Ca(_)
+                    | ServiceError::PrivateKeyEncryption(_)
+                    | ServiceError::Internal(_)
             )
     }
 }
@@ -169,7 +176,7 @@ mod tests {
 
     #[test]
     fn receiver_errors_hide_details() {
-        let err = ServiceError::Internal("disk full at /secret/path".into());
+        let err = ServiceError::Internal("disk full at /secret/path");
         assert_eq!(
             err.result_code(),
             (ResultMajor::Receiver, Some(ResultMinor::Failure))

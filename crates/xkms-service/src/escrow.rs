@@ -41,7 +41,7 @@ impl MasterKey {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<MasterKey, ServiceError> {
         let unbound = UnboundKey::new(&AES_256_GCM, bytes)
-            .map_err(|_| ServiceError::Internal("master key has the wrong length".into()))?;
+            .map_err(|_| ServiceError::Internal("master key has the wrong length"))?;
         Ok(MasterKey {
             key: LessSafeKey::new(unbound),
         })
@@ -52,7 +52,7 @@ impl MasterKey {
         let mut bytes = Zeroizing::new(vec![0u8; Self::LEN]);
         SystemRandom::new()
             .fill(&mut bytes)
-            .map_err(|_| ServiceError::Internal("no randomness for the master key".into()))?;
+            .map_err(|_| ServiceError::Internal("no randomness for the master key"))?;
         Ok(bytes)
     }
 
@@ -61,7 +61,7 @@ impl MasterKey {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce)
-            .map_err(|_| ServiceError::Internal("no randomness for escrow".into()))?;
+            .map_err(|_| ServiceError::Internal("no randomness for escrow"))?;
         let mut buf = plaintext.to_vec();
         self.key
             .seal_in_place_append_tag(
@@ -69,7 +69,7 @@ impl MasterKey {
                 Aad::from(aad),
                 &mut buf,
             )
-            .map_err(|_| ServiceError::Internal("escrow encryption failed".into()))?;
+            .map_err(|_| ServiceError::Internal("escrow encryption failed"))?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
         out.push(VERSION);
         out.extend_from_slice(&nonce);
@@ -96,7 +96,7 @@ impl MasterKey {
         expected: u8,
         aad: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
-        let corrupt = || ServiceError::Internal("sealed blob does not decrypt".into());
+        let corrupt = || ServiceError::Internal("sealed blob does not decrypt");
         let (&version, rest) = blob.split_first().ok_or_else(corrupt)?;
         if version != expected || rest.len() < NONCE_LEN {
             return Err(corrupt());

@@ -9,6 +9,9 @@ pub mod audit;
 pub mod authenticate;
 mod binding;
 pub mod clock;
+pub mod config;
+pub mod context;
+mod crl;
 pub mod error;
 pub mod escrow;
 pub mod identity;
@@ -17,13 +20,17 @@ pub mod keypool;
 pub mod locate;
 pub mod lockout;
 pub mod names;
+mod nonce;
 pub mod operator;
 pub mod pending;
+pub mod pipeline;
 pub mod protocol;
+pub mod query;
 pub mod recover;
 pub mod register;
 pub mod reissue;
 pub mod respond;
+pub mod results;
 pub mod revoke;
 pub mod secrets;
 pub mod service;
@@ -33,5 +40,9 @@ pub mod validate;
 
 pub use admin::NewAuthorization;
 pub use clock::{Clock, FixedClock, ManualClock, SystemClock};
+pub use config::{
+    LockoutPolicy, Policy, Processing, ProtocolPolicy, ServiceConfig, TrustConfig, TwoPhase,
+};
+pub use context::RequestContext;
 pub use error::ServiceError;
-pub use service::{Escrow, Policy, Processing, RequestContext, ServiceConfig, XkmsService};
+pub use service::{Escrow, XkmsService};

@@ -11,75 +11,14 @@
 //! lock says nothing about which identities have codes; `authenticate` does the same
 //! signature work either way (no timing oracle).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-
-use time::Duration;
 
 use crate::authenticate::{AuthenticationVerified, SignedRequest, authenticate};
+use crate::context::{MAX_SUBJECTS_PER_REQUEST, RequestContext};
 use crate::error::ServiceError;
-use crate::service::{RequestContext, XkmsService};
+use crate::service::XkmsService;
 use crate::store::{AuditEvent, FailureRecord, FailureSubject, Purpose};
 use xkms_proto::Authentication;
-
-/// Identities one request may be counted against (a request naming more is counted
-/// against the first ones: a request cannot make the service write many rows).
-const MAX_SUBJECTS_PER_REQUEST: usize = 8;
-
-/// The brute-force policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockoutPolicy {
-    /// Consecutive failures that lock an identity or a binding's revocation code.
-    pub after_failures: u32,
-    /// Failures from one client address (within `window`) that lock the address; 0: off.
-    pub per_address: u32,
-    /// How long a lock lasts, and how long a quiet spell restarts a count.
-    pub window: Duration,
-}
-
-impl Default for LockoutPolicy {
-    fn default() -> Self {
-        LockoutPolicy {
-            after_failures: 10,
-            per_address: 100,
-            window: Duration::seconds(900),
-        }
-    }
-}
-
-/// The subjects whose authentication failed in one request (its compound members
-/// included), recorded with the refusal; and the failure records already read for the
-/// request, so a compound's members naming one identity cost one lookup, not one each.
-#[derive(Debug, Default)]
-pub struct AuthAttempts(
-    Mutex<Vec<String>>,
-    Mutex<HashMap<String, Option<FailureRecord>>>,
-);
-
-impl AuthAttempts {
-    fn failed(&self, subjects: &[String]) {
-        if let Ok(mut failed) = self.0.lock() {
-            for s in subjects {
-                if failed.len() < MAX_SUBJECTS_PER_REQUEST && !failed.contains(s) {
-                    failed.push(s.clone());
-                }
-            }
-        }
-    }
-
-    /// Takes over what `other` collected.
-    pub(crate) fn absorb(&self, other: &AuthAttempts) {
-        self.failed(&other.take());
-    }
-
-    fn take(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .map(|mut f| std::mem::take(&mut *f))
-            .unwrap_or_default()
-    }
-}
 
 pub(crate) fn identity_subject(identity: &str) -> String {
     format!("id:{identity}")

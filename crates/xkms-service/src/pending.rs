@@ -9,13 +9,12 @@
 //! carries a private key is deleted once it has been fetched, and every final result is
 //! deleted after the retention period (`Policy::result_retention`).
 
-use crate::Processing;
+use crate::config::Processing;
+use crate::context::RequestContext;
 use crate::error::ServiceError;
+use crate::results::{request_abstract, result_abstract, result_abstract_mut};
 use crate::secrets::{open_result, seal_result};
-use crate::service::{
-    RequestContext, XkmsService, operation_name, request_abstract, result_abstract,
-    result_abstract_mut,
-};
+use crate::service::XkmsService;
 use crate::store::{AuditEvent, PendingRecord, PendingState};
 use time::Duration;
 use xkms_proto::soap;
@@ -41,7 +40,7 @@ impl XkmsService {
             Request::Compound(c) => c
                 .requests
                 .iter()
-                .filter_map(|inner| self.deferred_mode(&crate::protocol::outer(inner.clone())))
+                .filter_map(|inner| self.deferred_mode(&crate::pipeline::outer(inner.clone())))
                 .max_by_key(|mode| match mode {
                     Processing::Approval => 2,
                     Processing::Asynchronous => 1,
@@ -92,7 +91,7 @@ impl XkmsService {
         let record = PendingRecord {
             response_id: response_id.clone(),
             original_request_id: header.message.id.clone(),
-            operation: operation_name(request).to_owned(),
+            operation: request.operation(),
             requester,
             state,
             document: ctx.document.text().to_owned(),
@@ -205,7 +204,7 @@ impl XkmsService {
                 let scratch = RequestContext::new(ctx.document, ctx.peer);
                 let mut first_error = None;
                 for inner in &c.requests {
-                    let member = crate::protocol::outer(inner.clone());
+                    let member = crate::pipeline::outer(inner.clone());
                     if self.deferred_mode(&member).is_none() {
                         continue;
                     }
@@ -218,16 +217,14 @@ impl XkmsService {
                 }
                 ctx.attempts.absorb(&scratch.attempts);
                 return Err(first_error.unwrap_or(ServiceError::Internal(
-                    "a deferred compound without a deferred member".into(),
+                    "a deferred compound without a deferred member",
                 )));
             }
             Request::Locate(_)
             | Request::Validate(_)
             | Request::Status(_)
             | Request::Pending(_) => {
-                return Err(ServiceError::Internal(
-                    "only X-KRSS requests are deferred".into(),
-                ));
+                return Err(ServiceError::Internal("only X-KRSS requests are deferred"));
             }
         };
         let verified = self
@@ -243,7 +240,7 @@ impl XkmsService {
             return Ok(false);
         };
         let result = self.complete_job(&job).await;
-        let counters = crate::protocol::compound_counters(&result);
+        let counters = crate::pipeline::compound_counters(&result);
         let outcome = short(result_abstract(&result).result_major.as_uri()).to_owned();
         let xml = Zeroizing::new(write_message(&Message::Result(result)));
         let sealed = seal_result(&self.master_key, &job.response_id, &xml)?;
@@ -276,7 +273,7 @@ impl XkmsService {
             Ok(request) => {
                 let document = xkms_xmlsec::ReceivedDocument::parse(&job.document);
                 let ctx = RequestContext::new(&document, None);
-                self.answer(&ctx, &request, crate::protocol::Stage::Deferred)
+                self.answer(&ctx, &request, crate::pipeline::Stage::Deferred)
                     .await
             }
             Err(err) => self.undecodable_result(Some(&job.original_request_id), &err),
@@ -388,12 +385,8 @@ impl XkmsService {
         let xml = open_result(&self.master_key, &record.response_id, stored)?;
         match parse_message(&xml, &Limits::default()) {
             Ok(Message::Result(result)) => Ok(Some(result)),
-            Ok(Message::Request(_)) => {
-                Err(ServiceError::Internal("stored result is a request".into()))
-            }
-            Err(_) => Err(ServiceError::Internal(
-                "stored result does not parse".into(),
-            )),
+            Ok(Message::Request(_)) => Err(ServiceError::Internal("stored result is a request")),
+            Err(_) => Err(ServiceError::Internal("stored result does not parse")),
         }
     }
 

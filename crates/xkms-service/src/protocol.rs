@@ -1,105 +1,20 @@
 //! The protocol options of XKMS 2.0 Part I around every operation: message signatures
 //! (payload authentication, RequestSignatureValue, signed results), request-Id replay
-//! protection, the two-phase protocol (Represent/Nonce) and Compound requests.
+//! protection and the two-phase protocol (Represent/Nonce; the nonces are `crate::nonce`).
+//! The pipeline (`crate::pipeline`) applies them in order; Compound requests are run there.
 
+use crate::config::TwoPhase;
+use crate::context::RequestContext;
 use crate::error::ServiceError;
-use crate::service::{
-    RequestContext, XkmsService, operation_name, request_abstract, result_abstract_mut,
-};
+use crate::nonce::{make_nonce, verify_nonce};
+use crate::results::{request_abstract, result_abstract_mut};
+use crate::service::XkmsService;
 use crate::store::{BindingSelector, BindingStatus};
-use crate::validate::{Cert, Verdict};
-use aws_lc_rs::hmac;
-use time::{Duration, OffsetDateTime};
+use crate::trust::{Cert, Verdict};
+use time::Duration;
 use xkms_proto::soap::{self, Binding};
-use xkms_proto::{
-    CompoundRequest, CompoundResult, InnerRequest, InnerResult, Message, Request,
-    ResponseMechanism, ResultMajor, ResultMessage, write_message,
-};
+use xkms_proto::{Message, Request, ResponseMechanism, ResultMajor, ResultMessage, write_message};
 use xkms_xmlsec::MessageSigner;
-
-/// Two-phase policy of one operation (digest §6.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TwoPhase {
-    /// Never answer Represent; the option is ignored.
-    Never,
-    /// Answer Represent when the client offers it.
-    WhenOffered,
-    /// Refuse requests that do not offer it (Sender/RepresentRequired).
-    Required,
-}
-
-impl TwoPhase {
-    pub fn parse(s: &str) -> Option<TwoPhase> {
-        match s {
-            "never" => Some(TwoPhase::Never),
-            "when-offered" | "when offered" => Some(TwoPhase::WhenOffered),
-            "required" => Some(TwoPhase::Required),
-            _ => None,
-        }
-    }
-}
-
-/// Protocol policy: per-operation two-phase modes, nonce and replay windows, message
-/// signatures.
-#[derive(Debug, Clone)]
-pub struct ProtocolPolicy {
-    /// (operation name, mode) overrides; every other operation is `default_two_phase`.
-    pub two_phase: Vec<(String, TwoPhase)>,
-    pub default_two_phase: TwoPhase,
-    /// How long a two-phase nonce is accepted.
-    pub nonce_lifetime: Duration,
-    /// How long a request Id is remembered (X-KRSS and Compound requests).
-    pub replay_window: Duration,
-    /// Operations whose requests must carry a message signature by one of
-    /// `trusted_signers`.
-    pub require_signed: Vec<String>,
-    /// The signers (certificates, DER) whose signatures satisfy `require_signed`: pinned,
-    /// not merely issued by a trusted CA — our CA certifies every registered user.
-    pub trusted_signers: Vec<Vec<u8>>,
-    /// Sign every result (otherwise only when the client asks for RequestSignatureValue).
-    pub sign_results: bool,
-    /// Inner requests one CompoundRequest may carry; more is refused before any inner work.
-    pub max_compound_requests: usize,
-}
-
-impl Default for ProtocolPolicy {
-    fn default() -> Self {
-        ProtocolPolicy {
-            two_phase: Vec::new(),
-            default_two_phase: TwoPhase::WhenOffered,
-            nonce_lifetime: Duration::minutes(5),
-            replay_window: Duration::minutes(10),
-            require_signed: Vec::new(),
-            trusted_signers: Vec::new(),
-            sign_results: false,
-            max_compound_requests: 64,
-        }
-    }
-}
-
-impl ProtocolPolicy {
-    pub fn two_phase_of(&self, operation: &str) -> TwoPhase {
-        self.two_phase
-            .iter()
-            .find(|(op, _)| op.eq_ignore_ascii_case(operation))
-            .map(|(_, mode)| *mode)
-            .unwrap_or(self.default_two_phase)
-    }
-}
-
-/// Length of the MAC in a nonce; the nonce is 8 bytes of time ‖ MAC.
-const NONCE_MAC_LEN: usize = 16;
-
-/// Where in the protocol a request is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stage {
-    /// A request just received.
-    Live,
-    /// A deferred request run by a worker (no two-phase, replay or deferral again).
-    Deferred,
-    /// A member of a Compound request (the compound carries the protocol options).
-    Inner,
-}
 
 impl XkmsService {
     /// Verifies the request's enveloped signature, if any, and that its signer is
@@ -117,8 +32,7 @@ impl XkmsService {
             .config
             .protocol
             .require_signed
-            .iter()
-            .any(|op| op.eq_ignore_ascii_case(operation_name(request)));
+            .contains(&request.operation());
         if header.message.signature.is_none() {
             if required {
                 return Err(ServiceError::NoAuthentication(
@@ -246,7 +160,7 @@ impl XkmsService {
         request: &Request,
     ) -> Result<Option<ResultMessage>, ServiceError> {
         let header = request_abstract(request);
-        let mode = self.config.protocol.two_phase_of(operation_name(request));
+        let mode = self.config.protocol.two_phase_of(request.operation());
         let offered = header
             .response_mechanism
             .contains(&ResponseMechanism::Represent);
@@ -313,38 +227,6 @@ impl XkmsService {
         }
     }
 
-    /// Compound: every inner request processed and answered on its own, in order.
-    pub(crate) async fn compound(
-        &self,
-        ctx: &RequestContext<'_>,
-        req: &CompoundRequest,
-    ) -> Result<CompoundResult, ServiceError> {
-        if req.requests.is_empty() {
-            return Err(ServiceError::InvalidRequest(
-                "a CompoundRequest with no request",
-            ));
-        }
-        let mut answers = Vec::with_capacity(req.requests.len());
-        let mut refusals = Vec::new();
-        for inner in &req.requests {
-            let request = outer(inner.clone());
-            let (result, refusal) =
-                Box::pin(self.answer_unaudited(ctx, &request, Stage::Inner)).await;
-            answers.push(result);
-            refusals.extend(refusal);
-        }
-        // One audit transaction for every refused member, not one each.
-        self.record_refusals(ctx, &refusals).await;
-        let results = answers
-            .into_iter()
-            .map(inner_result)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(CompoundResult {
-            result: self.result_for(&req.request, ResultMajor::Success, None),
-            results,
-        })
-    }
-
     /// Serializes a result in the request's binding and signs it when configured, or
     /// when the client asked for RequestSignatureValue (whose only use is a signed
     /// result).
@@ -366,7 +248,7 @@ impl XkmsService {
         if !(self.config.protocol.sign_results || asked) {
             return doc;
         }
-        let id = crate::service::result_abstract(result).message.id.clone();
+        let id = crate::results::result_abstract(result).message.id.clone();
         match xkms_xmlsec::sign_message(&doc, &id, signer) {
             Ok(signed) => signed,
             Err(e) => {
@@ -386,9 +268,7 @@ impl XkmsService {
         exponent: &[u8],
     ) -> Result<Vec<u8>, ServiceError> {
         let mut subject = xkms_ca::DistinguishedName::new();
-        subject
-            .push(xkms_ca::DnAttribute::CommonName, "XKMS Service")
-            .map_err(|e| ServiceError::Ca(e.to_string()))?;
+        subject.push(xkms_ca::DnAttribute::CommonName, "XKMS Service")?;
         let request = xkms_ca::IssueRequest {
             subject,
             public_key: xkms_ca::RsaPublicKey {
@@ -404,141 +284,5 @@ impl XkmsService {
     }
 }
 
-/// Compound counters (success, failure, pending) of a finished compound result.
-pub(crate) fn compound_counters(result: &ResultMessage) -> Option<(u32, u32, u32)> {
-    let ResultMessage::Compound(c) = result else {
-        return None;
-    };
-    let mut success = 0;
-    let mut failure = 0;
-    for r in &c.results {
-        if inner_header(r).result_major == ResultMajor::Success {
-            success += 1;
-        } else {
-            failure += 1;
-        }
-    }
-    Some((success, failure, 0))
-}
-
-fn inner_header(r: &InnerResult) -> &xkms_proto::ResultAbstract {
-    r.header()
-}
-
-/// An inner request as a top-level request.
-pub(crate) fn outer(inner: InnerRequest) -> Request {
-    inner.into_request()
-}
-
-fn inner_result(result: ResultMessage) -> Result<InnerResult, ServiceError> {
-    InnerResult::from_result(result).ok_or_else(|| {
-        ServiceError::Internal("an inner request produced a non-inner result".into())
-    })
-}
-
-/// nonce = issue time (8 bytes, big-endian Unix seconds) ‖ HMAC-SHA256(key, time ‖
-/// request Id ‖ client address)[..16]: stateless, checkable by any node with the key.
-fn make_nonce(
-    key: &hmac::Key,
-    now: OffsetDateTime,
-    request_id: &str,
-    peer: Option<std::net::IpAddr>,
-) -> Vec<u8> {
-    let time = now.unix_timestamp().to_be_bytes();
-    let mut nonce = time.to_vec();
-    nonce.extend_from_slice(&nonce_mac(key, &time, request_id, peer)[..NONCE_MAC_LEN]);
-    nonce
-}
-
-/// The issue time of a nonce made for `request_id` and `peer`, if it is one.
-fn verify_nonce(
-    key: &hmac::Key,
-    nonce: &[u8],
-    request_id: &str,
-    peer: Option<std::net::IpAddr>,
-) -> Option<OffsetDateTime> {
-    if nonce.len() != 8 + NONCE_MAC_LEN {
-        return None;
-    }
-    let (time, mac) = nonce.split_at(8);
-    let expected = nonce_mac(key, time, request_id, peer);
-    if !xkms_xmlsec::kdf::constant_time_eq(mac, &expected[..NONCE_MAC_LEN]) {
-        return None;
-    }
-    let seconds = i64::from_be_bytes(time.try_into().ok()?);
-    OffsetDateTime::from_unix_timestamp(seconds).ok()
-}
-
-fn nonce_mac(
-    key: &hmac::Key,
-    time: &[u8],
-    request_id: &str,
-    peer: Option<std::net::IpAddr>,
-) -> Vec<u8> {
-    let mut ctx = hmac::Context::with_key(key);
-    ctx.update(b"xkms two-phase nonce v1\0");
-    ctx.update(time);
-    ctx.update(request_id.as_bytes());
-    ctx.update(&[0]);
-    if let Some(peer) = peer {
-        ctx.update(peer.to_string().as_bytes());
-    }
-    ctx.sign().as_ref().to_vec()
-}
-
-/// The HMAC key for nonces from 32 secret bytes shared by all nodes.
-pub fn nonce_key(secret: &[u8]) -> hmac::Key {
-    hmac::Key::new(hmac::HMAC_SHA256, secret)
-}
-
 /// A signer for results (re-exported for the server).
 pub type ResultSigner = MessageSigner;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nonces_bind_time_request_and_peer() {
-        let key = nonce_key(&[7u8; 32]);
-        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let peer = Some("127.0.0.1".parse().unwrap());
-        let nonce = make_nonce(&key, now, "Ione", peer);
-        assert_eq!(verify_nonce(&key, &nonce, "Ione", peer), Some(now));
-        assert_eq!(
-            verify_nonce(&key, &nonce, "Itwo", peer),
-            None,
-            "another request"
-        );
-        assert_eq!(
-            verify_nonce(&key, &nonce, "Ione", Some("10.0.0.1".parse().unwrap())),
-            None,
-            "another client"
-        );
-        assert_eq!(
-            verify_nonce(&nonce_key(&[8u8; 32]), &nonce, "Ione", peer),
-            None,
-            "another key"
-        );
-        let mut tampered = nonce.clone();
-        tampered[3] ^= 1;
-        assert_eq!(
-            verify_nonce(&key, &tampered, "Ione", peer),
-            None,
-            "a changed time"
-        );
-        assert_eq!(verify_nonce(&key, &nonce[..10], "Ione", peer), None);
-    }
-
-    #[test]
-    fn policy_lookup() {
-        let p = ProtocolPolicy {
-            two_phase: vec![("Register".into(), TwoPhase::Required)],
-            ..ProtocolPolicy::default()
-        };
-        assert_eq!(p.two_phase_of("register"), TwoPhase::Required);
-        assert_eq!(p.two_phase_of("Locate"), TwoPhase::WhenOffered);
-        assert_eq!(TwoPhase::parse("never"), Some(TwoPhase::Never));
-        assert_eq!(TwoPhase::parse("sometimes"), None);
-    }
-}

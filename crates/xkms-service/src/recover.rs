@@ -6,9 +6,10 @@
 
 use crate::authenticate::SignedRequest;
 use crate::binding::binding_identities;
+use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::register::audit_event;
-use crate::service::{RequestContext, XkmsService};
+use crate::service::XkmsService;
 use crate::store::{BindingStatus, Purpose, Recovery, Revocation, StoreError};
 use xkms_proto::{RecoverRequest, RecoverResult, ResultMajor, ResultMinor};
 use xkms_xmlsec::key_pair::rsa_key_pair_from_pkcs8;
@@ -56,7 +57,7 @@ impl XkmsService {
             .master_key
             .open(&escrowed, &crate::escrow::escrow_aad(&binding.id))?;
         let pair = rsa_key_pair_from_pkcs8(&pkcs8)
-            .map_err(|_| ServiceError::Internal("escrowed key does not parse".into()))?;
+            .map_err(|_| ServiceError::Internal("escrowed key does not parse"))?;
         let private_key = self.private_key_for(&auth, &pair)?;
 
         let revoke = (self.config.policy.revoke_on_recover

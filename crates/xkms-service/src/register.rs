@@ -5,11 +5,12 @@
 use crate::authenticate::{
     AuthenticationVerified, PossessionProven, SignedRequest, prove_possession, rsa_key_of,
 };
+use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::identity::{candidate_identities, normalize_identifier, stored_use_key_with};
 use crate::names::Grants;
-use crate::respond::{BindingMaterial, describe};
-use crate::service::{RequestContext, XkmsService};
+use crate::respond::{BindingMaterial, describe, valid_status};
+use crate::service::XkmsService;
 use crate::store::{
     AuditEvent, BindingStatus, CertificateRecord, KeyBindingRecord, Purpose, Registration,
     StoreError, StoredUseKeyWith,
@@ -20,9 +21,8 @@ use xkms_ca::{
     XkmsKeyUsage,
 };
 use xkms_proto::{
-    Application, KeyBinding, KeyBindingAbstract, KeyUsage, PrivateKey, PrototypeKeyBinding, Reason,
-    RegisterRequest, RegisterResult, ResultMajor, ResultMinor, RsaKeyPair, Status, StatusValue,
-    write_rsa_key_pair,
+    Application, KeyBinding, KeyBindingAbstract, KeyUsage, PrivateKey, PrototypeKeyBinding,
+    RegisterRequest, RegisterResult, ResultMajor, ResultMinor, RsaKeyPair, write_rsa_key_pair,
 };
 use xkms_xmlsec::key_pair::rsa_key_pair_from_pkcs8;
 use zeroize::Zeroizing;
@@ -142,12 +142,12 @@ impl XkmsService {
                 tracing::info!(bits, "key pool empty: generating on the request path");
                 tokio::task::spawn_blocking(move || crate::keypool::generate(bits))
                     .await
-                    .map_err(|_| ServiceError::Internal("key generation task failed".into()))?
-                    .ok_or_else(|| ServiceError::Internal("key generation failed".into()))?
+                    .map_err(|_| ServiceError::Internal("key generation task failed"))?
+                    .ok_or(ServiceError::Internal("key generation failed"))?
             }
         };
         let pair = rsa_key_pair_from_pkcs8(&pkcs8)
-            .map_err(|_| ServiceError::Internal("generated key does not parse".into()))?;
+            .map_err(|_| ServiceError::Internal("generated key does not parse"))?;
         let public = RsaPublicKey {
             modulus: pair.modulus.clone(),
             exponent: pair.exponent.clone(),
@@ -168,17 +168,17 @@ impl XkmsService {
     ) -> Result<PrivateKey, ServiceError> {
         let cipher = &self.config.policy.private_key_cipher;
         let len = xkms_xmlsec::encryption::key_length(cipher).ok_or(ServiceError::Internal(
-            "configured private-key cipher is unknown".into(),
+            "configured private-key cipher is unknown",
         ))?;
         let kek = auth
             .private_key_encryption_key(len)
             .ok_or(ServiceError::Internal(
-                "stored key-encryption key is too short".into(),
+                "stored key-encryption key is too short",
             ))?;
         let plaintext = Zeroizing::new(write_rsa_key_pair(pair));
         let encrypted_data =
             xkms_xmlsec::encryption::encrypt_private_key_data(plaintext.as_bytes(), kek, cipher)
-                .map_err(|e| ServiceError::Internal(format!("private key encryption: {e}")))?;
+                .map_err(ServiceError::PrivateKeyEncryption)?;
         Ok(PrivateKey { encrypted_data })
     }
 
@@ -308,7 +308,7 @@ impl XkmsService {
         let request = request.clone();
         let issued = tokio::task::spawn_blocking(move || ca.issue(&request, &serial, now))
             .await
-            .map_err(|_| ServiceError::Internal("the signing task failed".into()))?;
+            .map_err(|_| ServiceError::Internal("the signing task failed"))?;
         issued.map_err(|e| match e {
             xkms_ca::CaError::KeyTooSmall { bits } => ServiceError::KeyTooSmall {
                 bits,
@@ -317,22 +317,20 @@ impl XkmsService {
             xkms_ca::CaError::InvalidPublicKey { .. } => {
                 ServiceError::Refused("the public key is not acceptable")
             }
-            other => ServiceError::Ca(other.to_string()),
+            other => ServiceError::Ca(other),
         })
     }
 
     async fn reserve_serial(&self, now: OffsetDateTime) -> Result<Serial, ServiceError> {
         for _ in 0..SERIAL_ATTEMPTS {
-            let serial = Serial::random().map_err(|e| ServiceError::Ca(e.to_string()))?;
+            let serial = Serial::random()?;
             match self.store.reserve_serial(&serial, now).await {
                 Ok(()) => return Ok(serial),
                 Err(StoreError::Duplicate { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ServiceError::Internal(
-            "could not reserve a unique serial".into(),
-        ))
+        Err(ServiceError::Internal("could not reserve a unique serial"))
     }
 
     /// What the certificate for `pkb` will say (its key is filled in later).
@@ -462,17 +460,7 @@ impl XkmsService {
                 certificate.not_before,
                 certificate.not_after,
             )),
-            status: Status {
-                status_value: StatusValue::Valid,
-                valid_reasons: vec![
-                    Reason::IssuerTrust,
-                    Reason::RevocationStatus,
-                    Reason::ValidityInterval,
-                    Reason::Signature,
-                ],
-                indeterminate_reasons: Vec::new(),
-                invalid_reasons: Vec::new(),
-            },
+            status: valid_status(),
         };
         (binding, described.incomplete)
     }

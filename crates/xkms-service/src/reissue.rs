@@ -3,10 +3,11 @@
 
 use crate::authenticate::{SignedRequest, prove_possession};
 use crate::binding::binding_identities;
+use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::names::Grants;
 use crate::register::{audit_event, certificate_record};
-use crate::service::{RequestContext, XkmsService};
+use crate::service::XkmsService;
 use crate::store::{BindingStatus, KeyBindingRecord, Purpose, Reissue, StoreError};
 use xkms_ca::{DistinguishedName, IssueRequest, RsaPublicKey};
 use xkms_proto::{ReissueRequest, ReissueResult, ResultMajor, ResultMinor};
@@ -62,7 +63,7 @@ impl XkmsService {
             .await?
             .into_iter()
             .next()
-            .ok_or(ServiceError::Internal("binding without certificate".into()))?;
+            .ok_or(ServiceError::Internal("binding without certificate"))?;
         let issue_request = self.reissue_request(&binding, &previous.der, key.clone())?;
         // The new certificate repeats the binding's names: the code that asks for it must
         // grant them all (a code for one of the binding's names does not suffice).
@@ -138,9 +139,9 @@ impl XkmsService {
         key: RsaPublicKey,
     ) -> Result<IssueRequest, ServiceError> {
         let info = xkms_ca::parse_certificate(previous_der)
-            .map_err(|_| ServiceError::Internal("stored certificate does not parse".into()))?;
+            .map_err(|_| ServiceError::Internal("stored certificate does not parse"))?;
         let subject = DistinguishedName::parse(&info.subject)
-            .map_err(|_| ServiceError::Internal("stored subject does not parse".into()))?;
+            .map_err(|_| ServiceError::Internal("stored subject does not parse"))?;
         Ok(IssueRequest {
             subject,
             public_key: key,

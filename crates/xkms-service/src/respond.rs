@@ -3,9 +3,11 @@
 //! The service returns what it can. Anything asked for that it cannot provide makes the
 //! result `Success/Incomplete` — never a silent omission.
 
+use crate::store::{CertificateRecord, KeyBindingRecord};
 use time::{Duration, OffsetDateTime};
 use xkms_proto::{
-    KeyInfo, KeyValue, RespondWith, RetrievalMethod, RsaKeyValue, ValidityInterval, X509Data,
+    KeyBindingAbstract, KeyInfo, KeyValue, Reason, RespondWith, RetrievalMethod, RsaKeyValue,
+    Status, StatusValue, ValidityInterval, X509Data,
 };
 
 /// The `ValidityInterval` of a certificate. X.509's notAfter is the last second the
@@ -54,6 +56,68 @@ pub struct ExtraMaterial<'a> {
     pub crl: Option<&'a [u8]>,
     /// URL of the end-entity certificate (`<service base>/certificates/<SERIAL>`).
     pub certificate_url: Option<&'a str>,
+}
+
+/// A stored key binding as a result describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredBinding {
+    /// Id, KeyInfo (per RespondWith), KeyUsage and UseKeyWith of the record.
+    pub core: KeyBindingAbstract,
+    /// The validity of the certificate describing the binding, when it has one.
+    pub validity_interval: Option<ValidityInterval>,
+    /// Whether something RespondWith asked for was left out.
+    pub incomplete: bool,
+}
+
+/// The one record → message conversion of a key binding (Locate, Revoke, Recover and
+/// the asynchronous results): the record's Id, key name, key, usages and names, and
+/// `certificate` (the one describing the binding, issued under `chain`) for KeyInfo
+/// and the ValidityInterval.
+pub fn stored_binding(
+    respond_with: &[RespondWith],
+    binding: &KeyBindingRecord,
+    certificate: Option<&CertificateRecord>,
+    chain: &[Vec<u8>],
+    extra: &ExtraMaterial<'_>,
+    private_key_handled: bool,
+) -> StoredBinding {
+    let described = describe_with(
+        respond_with,
+        &BindingMaterial {
+            key_name: binding.key_name.as_deref(),
+            modulus: &binding.modulus,
+            exponent: &binding.exponent,
+            certificate: certificate.map(|c| c.der.as_slice()),
+            chain,
+        },
+        extra,
+        private_key_handled,
+    );
+    StoredBinding {
+        core: KeyBindingAbstract {
+            id: Some(binding.id.clone()),
+            key_info: described.key_info,
+            key_usage: binding.key_usage.clone(),
+            use_key_with: binding.use_key_with_elements(),
+        },
+        validity_interval: certificate.map(|c| validity_interval(c.not_before, c.not_after)),
+        incomplete: described.incomplete,
+    }
+}
+
+/// The Status of a binding the service vouches for: every reason Valid.
+pub fn valid_status() -> Status {
+    Status {
+        status_value: StatusValue::Valid,
+        valid_reasons: vec![
+            Reason::IssuerTrust,
+            Reason::RevocationStatus,
+            Reason::ValidityInterval,
+            Reason::Signature,
+        ],
+        indeterminate_reasons: Vec::new(),
+        invalid_reasons: Vec::new(),
+    }
 }
 
 /// `Type` of a `ds:RetrievalMethod` that yields a DER certificate.

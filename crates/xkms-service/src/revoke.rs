@@ -2,15 +2,15 @@
 
 use crate::authenticate::SignedRequest;
 use crate::binding::binding_identities;
+use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::register::audit_event;
-use crate::respond::{BindingMaterial, describe};
-use crate::service::{RequestContext, XkmsService};
+use crate::respond::{ExtraMaterial, stored_binding, valid_status};
+use crate::service::XkmsService;
 use crate::store::{BindingStatus, KeyBindingRecord, Purpose, ReplayMark, Revocation, StoreError};
-use xkms_ca::{RevocationReason, RevokedEntry};
 use xkms_proto::{
-    KeyBinding, KeyBindingAbstract, Reason, RespondWith, ResultMajor, ResultMinor,
-    RevokeAuthorization, RevokeRequest, RevokeResult, Status, StatusValue,
+    KeyBinding, Reason, RespondWith, ResultMajor, ResultMinor, RevokeAuthorization, RevokeRequest,
+    RevokeResult, Status, StatusValue,
 };
 use xkms_xmlsec::kdf::{constant_time_eq, revocation_code_identifier};
 
@@ -146,29 +146,16 @@ impl XkmsService {
             .into_iter()
             .next();
         let chain = vec![self.ca.certificate_der().to_vec()];
-        let described = describe(
+        let described = stored_binding(
             respond_with,
-            &BindingMaterial {
-                key_name: binding.key_name.as_deref(),
-                modulus: &binding.modulus,
-                exponent: &binding.exponent,
-                certificate: newest.as_ref().map(|c| c.der.as_slice()),
-                chain: &chain,
-            },
+            binding,
+            newest.as_ref(),
+            &chain,
+            &ExtraMaterial::default(),
             private_key_handled,
         );
         let status = match binding.status {
-            BindingStatus::Valid => Status {
-                status_value: StatusValue::Valid,
-                valid_reasons: vec![
-                    Reason::IssuerTrust,
-                    Reason::RevocationStatus,
-                    Reason::ValidityInterval,
-                    Reason::Signature,
-                ],
-                indeterminate_reasons: Vec::new(),
-                invalid_reasons: Vec::new(),
-            },
+            BindingStatus::Valid => valid_status(),
             BindingStatus::Revoked => Status {
                 status_value: StatusValue::Invalid,
                 valid_reasons: Vec::new(),
@@ -177,82 +164,10 @@ impl XkmsService {
             },
         };
         let key_binding = KeyBinding {
-            core: KeyBindingAbstract {
-                id: Some(binding.id.clone()),
-                key_info: described.key_info,
-                key_usage: binding.key_usage.clone(),
-                use_key_with: binding.use_key_with_elements(),
-            },
-            validity_interval: newest
-                .as_ref()
-                .map(|c| crate::respond::validity_interval(c.not_before, c.not_after)),
+            core: described.core,
+            validity_interval: described.validity_interval,
             status,
         };
         Ok((key_binding, described.incomplete))
-    }
-
-    /// The current CRL (DER). Signed again only when a revocation happened (on any node:
-    /// the store's revocation generation changed) or half its lifetime has passed; every
-    /// other request gets the cached one, so `GET /crl` costs no signature. Numbers come
-    /// from the store: strictly increasing across nodes (and never below the Unix time,
-    /// which earlier versions used).
-    pub async fn crl(&self) -> Result<Vec<u8>, ServiceError> {
-        let generation = self.store.revocation_generation().await?;
-        let mut cache = self.crl_cache.lock().await;
-        let now = self.clock.now();
-        let lifetime = self.config.policy.crl_lifetime;
-        if let Some(cached) = cache.as_ref()
-            && cached.generation == generation
-            && now < cached.this_update + lifetime / 2
-        {
-            return Ok(cached.der.clone());
-        }
-        let revoked = self.store.revoked_certificates().await?;
-        let mut entries = Vec::with_capacity(revoked.len());
-        for r in revoked {
-            entries.push(RevokedEntry {
-                serial: r.serial,
-                revocation_time: r.revoked_at,
-                reason: Some(revocation_reason(r.reason)),
-            });
-        }
-        let number = self
-            .store
-            .next_crl_number(u64::try_from(now.unix_timestamp()).unwrap_or(0))
-            .await?;
-        let der = self
-            .ca
-            .crl(&entries, now, now + lifetime, number)
-            .map_err(|e| ServiceError::Ca(e.to_string()))?;
-        tracing::info!(number, revoked = entries.len(), "CRL signed");
-        *cache = Some(CachedCrl {
-            generation,
-            this_update: now,
-            der: der.clone(),
-        });
-        Ok(der)
-    }
-}
-
-/// A CRL this node signed, and the revocation state it reflects.
-#[derive(Debug)]
-pub(crate) struct CachedCrl {
-    generation: (u64, Option<time::OffsetDateTime>),
-    this_update: time::OffsetDateTime,
-    der: Vec<u8>,
-}
-
-fn revocation_reason(code: u8) -> RevocationReason {
-    match code {
-        1 => RevocationReason::KeyCompromise,
-        2 => RevocationReason::CaCompromise,
-        3 => RevocationReason::AffiliationChanged,
-        4 => RevocationReason::Superseded,
-        5 => RevocationReason::CessationOfOperation,
-        6 => RevocationReason::CertificateHold,
-        8 => RevocationReason::RemoveFromCrl,
-        9 => RevocationReason::PrivilegeWithdrawn,
-        10 => RevocationReason::AaCompromise,
-        _ => RevocationReason::Unspecified,
     }
 }

@@ -44,7 +44,7 @@ pub(crate) fn seal_authorization_secrets(
     for (part, len) in parts.into_iter().zip(SECRET_LENGTHS) {
         if part.len() != len {
             return Err(ServiceError::Internal(
-                "derived secret of unexpected length".into(),
+                "derived secret of unexpected length",
             ));
         }
         plain.extend_from_slice(part);
@@ -63,7 +63,7 @@ pub(crate) fn open_authorization_secrets(
     )?;
     if plain.len() != SECRET_LENGTHS.iter().sum::<usize>() {
         return Err(ServiceError::Internal(
-            "sealed authorization has the wrong length".into(),
+            "sealed authorization has the wrong length",
         ));
     }
     let (auth_key_saslprep, rest) = plain.split_at(SECRET_LENGTHS[0]);
@@ -115,7 +115,7 @@ pub(crate) fn open_result(
     response_id: &str,
     stored: &str,
 ) -> Result<Zeroizing<String>, ServiceError> {
-    let corrupt = || ServiceError::Internal("stored result is not sealed for this record".into());
+    let corrupt = || ServiceError::Internal("stored result is not sealed for this record");
     let encoded = stored.strip_prefix(SEALED_RESULT).ok_or_else(corrupt)?;
     let blob = B64.decode(encoded).map_err(|_| corrupt())?;
     let plain = master_key.open(&blob, &result_aad(response_id))?;

@@ -7,7 +7,7 @@
 use sqlx::Row;
 use xkms_service::store::{
     AuditEvent, AuditHead, AuditKind, Authorization, CertificateRecord, ChainedAuditEvent,
-    DerivedSecrets, FailureRecord, KeyBindingRecord, PendingRecord, PendingState,
+    DerivedSecrets, FailureRecord, KeyBindingRecord, Operation, PendingRecord, PendingState,
     RevokedCertificate, Serial, StoreError, StoredUseKeyWith,
 };
 
@@ -360,7 +360,8 @@ pub(crate) fn pending<R: ColumnReader>(row: &R) -> Result<PendingRecord, StoreEr
     Ok(PendingRecord {
         response_id: r.text("response_id")?,
         original_request_id: r.text("original_request_id")?,
-        operation: r.text("operation")?,
+        operation: Operation::parse(&r.text("operation")?)
+            .ok_or_else(|| corrupt("pending operation"))?,
         requester: r.text("requester")?,
         state: PendingState::parse(&r.text("state")?).ok_or_else(|| corrupt("pending state"))?,
         document: r.text("document")?,

@@ -629,7 +629,7 @@ macro_rules! impl_store {
                     ))
                     .bind(&r.response_id)
                     .bind(&r.original_request_id)
-                    .bind(&r.operation)
+                    .bind(r.operation.as_str())
                     .bind(&r.requester)
                     .bind(r.state.as_str())
                     .bind(&r.document)

@@ -11,9 +11,9 @@ mod suite {
     use time::{Duration, OffsetDateTime};
     use xkms_service::store::{
         Application, AuditEvent, Authorization, BindingSelector, BindingStatus, CertificateRecord,
-        GrantedName, KeyBindingRecord, KeyUsage, NameKind, PendingRecord, PendingState, Purpose,
-        Recovery, Registration, Reissue, Revocation, RevokedCertificate, Serial, Store, StoreError,
-        StoredUseKeyWith,
+        GrantedName, KeyBindingRecord, KeyUsage, NameKind, Operation, PendingRecord, PendingState,
+        Purpose, Recovery, Registration, Reissue, Revocation, RevokedCertificate, Serial, Store,
+        StoreError, StoredUseKeyWith,
     };
 
     pub const T0: OffsetDateTime = datetime!(2025-03-01 12:00 UTC);
@@ -760,7 +760,7 @@ mod suite {
         PendingRecord {
             response_id: id.into(),
             original_request_id: format!("req-{id}"),
-            operation: "Register".into(),
+            operation: Operation::Register,
             requester: "alice@example.org".into(),
             state,
             document: format!("<RegisterRequest Id=\"req-{id}\"/>"),

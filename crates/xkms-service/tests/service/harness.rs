@@ -47,10 +47,7 @@ impl Harness {
     }
 
     /// A service with `policy` and protocol options `protocol`.
-    pub async fn with_config(
-        policy: Policy,
-        protocol: xkms_service::protocol::ProtocolPolicy,
-    ) -> Harness {
+    pub async fn with_config(policy: Policy, protocol: xkms_service::ProtocolPolicy) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let now = OffsetDateTime::now_utc();
         let signer = Arc::new(FileKeySigner::generate(CaKeyType::EcdsaP256).unwrap());
@@ -210,7 +207,7 @@ fn service_with(
     ca: Arc<Ca>,
     clock: Arc<dyn xkms_service::Clock>,
     policy: Policy,
-    protocol: xkms_service::protocol::ProtocolPolicy,
+    protocol: xkms_service::ProtocolPolicy,
     master: &[u8],
 ) -> XkmsService {
     let config = ServiceConfig {

@@ -4,8 +4,7 @@
 use crate::harness::*;
 use time::Duration;
 use xkms_proto::{ResultMajor, ResultMinor};
-use xkms_service::Policy;
-use xkms_service::lockout::LockoutPolicy;
+use xkms_service::{LockoutPolicy, Policy};
 use xkms_xmlsec::kdf::SharedSecret;
 
 fn no_authentication() -> (ResultMajor, Option<ResultMinor>) {

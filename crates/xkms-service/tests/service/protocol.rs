@@ -6,11 +6,10 @@ use crate::harness::*;
 use time::Duration;
 use xkms_client::locate::LocateParams;
 use xkms_proto::{
-    CompoundRequest, InnerRequest, Request, ResponseMechanism, ResultMajor, ResultMessage,
-    ResultMinor,
+    CompoundRequest, InnerRequest, Operation, Request, ResponseMechanism, ResultMajor,
+    ResultMessage, ResultMinor,
 };
-use xkms_service::protocol::{ProtocolPolicy, TwoPhase};
-use xkms_service::{Policy, Processing};
+use xkms_service::{Policy, Processing, ProtocolPolicy, TwoPhase};
 use xkms_xmlsec::kdf::SharedSecret;
 
 fn locate_joe(h: &Harness) -> xkms_proto::LocateRequest {
@@ -43,7 +42,7 @@ fn nonce_of(result: &ResultMessage) -> Vec<u8> {
 #[tokio::test]
 async fn two_phase_nonces_are_single_use_expire_and_cannot_be_forged() {
     let protocol = ProtocolPolicy {
-        two_phase: vec![("Locate".into(), TwoPhase::Required)],
+        two_phase: vec![(Operation::Locate, TwoPhase::Required)],
         nonce_lifetime: Duration::seconds(60),
         ..Default::default()
     };

@@ -2,7 +2,7 @@
 //! the operator configured), with signatures, validity and revocation (our store or
 //! configured CRLs) judged along the way. Used by Validate and to trust request signers.
 
-use crate::validate::TrustConfig;
+use crate::config::TrustConfig;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
@@ -300,3 +300,6 @@ fn strip_zeros(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
     &bytes[start..]
 }
+
+#[cfg(test)]
+pub(crate) mod tests;
