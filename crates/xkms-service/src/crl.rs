@@ -57,6 +57,43 @@ impl CrlCache {
     }
 }
 
+/// Where a CRL comes from: this node's cache and what it is signed with.
+#[derive(Clone, Copy)]
+pub(crate) struct CrlSource<'a> {
+    pub cache: &'a CrlCache,
+    pub store: &'a dyn KeyBindingStore,
+    pub ca: &'a Ca,
+    pub clock: &'a dyn Clock,
+    pub lifetime: Duration,
+}
+
+impl CrlSource<'_> {
+    /// The current CRL (see [`CrlCache::current`]).
+    pub(crate) async fn current(&self) -> Result<Vec<u8>, ServiceError> {
+        self.cache
+            .current(self.store, self.ca, self.clock, self.lifetime)
+            .await
+    }
+
+    /// Our CA's current CRL when RespondWith asks for X509CRL (`None` if it cannot be
+    /// produced: the result then says Incomplete).
+    pub(crate) async fn if_requested(
+        &self,
+        respond_with: &[xkms_proto::RespondWith],
+    ) -> Option<Vec<u8>> {
+        if !respond_with.contains(&xkms_proto::RespondWith::X509Crl) {
+            return None;
+        }
+        match self.current().await {
+            Ok(der) => Some(der),
+            Err(e) => {
+                tracing::warn!(error = %e, "no CRL for RespondWith X509CRL");
+                None
+            }
+        }
+    }
+}
+
 /// A CRL this node signed, and the revocation state it reflects.
 #[derive(Debug)]
 pub(crate) struct CachedCrl {

@@ -15,7 +15,8 @@
 //! issuer named by X509IssuerSerial) give `Success/NoMatch`: the service is
 //! authoritative for its own bindings.
 
-use crate::context::RequestContext;
+use crate::clock::Clock;
+use crate::crl::CrlSource;
 use crate::error::ServiceError;
 use crate::query::{
     KeyQuery, certificate_at, check_time_instant, effective_limit, end_entity_with_index,
@@ -24,129 +25,134 @@ use crate::query::{
 use crate::respond::{
     BindingMaterial, ExtraMaterial, certificate_url, describe_with, stored_binding,
 };
+use crate::results::result_header;
 use crate::service::XkmsService;
-use crate::store::{CertificateRecord, KeyBindingRecord};
+use crate::store::{CertificateRecord, KeyBindingRecord, Store};
+use xkms_ca::Ca;
 use xkms_proto::{
     KeyBindingAbstract, LocateRequest, LocateResult, ResultMajor, ResultMinor, UnverifiedKeyBinding,
 };
 
+/// What Locate reads; it changes nothing.
+pub(crate) struct Locator<'a> {
+    pub store: &'a dyn Store,
+    pub ca: &'a Ca,
+    pub clock: &'a dyn Clock,
+    /// For result headers and certificate URLs.
+    pub service_uri: &'a str,
+    pub crl: CrlSource<'a>,
+}
+
 impl XkmsService {
-    /// Handles a LocateRequest.
-    pub async fn locate(
-        &self,
-        _ctx: &RequestContext<'_>,
-        req: &LocateRequest,
-    ) -> Result<LocateResult, ServiceError> {
-        let qkb = &req.query_key_binding;
-        let now = self.clock.now();
-        check_time_instant(qkb.time_instant, now, self.ca.not_before())?;
-        let query = KeyQuery::from_query(qkb, &self.ca.subject())?;
-        let limit = effective_limit(req.request.response_limit);
-        let found = find_matching(self.store.as_ref(), &query, limit).await?;
-        if found.matches.is_empty()
-            && !found.truncated
-            && limit > 0
-            && let Some((ukb, incomplete)) = presented_certificate_binding(req)?
-        {
-            return Ok(LocateResult {
-                result: self.result_for(
-                    &req.request,
-                    ResultMajor::Success,
-                    incomplete.then_some(ResultMinor::Incomplete),
-                ),
-                unverified_key_bindings: vec![ukb],
-            });
+    /// Locate's handles.
+    pub(crate) fn locator(&self) -> Locator<'_> {
+        Locator {
+            store: self.store.as_ref(),
+            ca: &self.ca,
+            clock: self.clock.as_ref(),
+            service_uri: &self.config.service_uri,
+            crl: self.crl_source(),
         }
-        if found.matches.is_empty() {
-            let minor = if found.truncated {
-                ResultMinor::TooManyResponses
-            } else {
-                ResultMinor::NoMatch
-            };
-            let major = if found.truncated {
-                // ResponseLimit 0 with matches, or candidates beyond what we examine.
-                ResultMajor::Receiver
-            } else {
-                ResultMajor::Success
-            };
-            return Ok(LocateResult {
-                result: self.result_for(&req.request, major, Some(minor)),
-                unverified_key_bindings: Vec::new(),
-            });
-        }
-        let crl = self.crl_if_requested(&req.request.respond_with).await;
-        let mut incomplete = false;
-        let mut bindings = Vec::with_capacity(found.matches.len());
-        for (binding, certificates) in &found.matches {
-            let (ukb, partial) = self.unverified_key_binding(
-                &req.request.respond_with,
-                binding,
-                certificate_at(certificates, qkb.time_instant),
-                crl.as_deref(),
-            );
-            incomplete |= partial;
-            bindings.push(ukb);
-        }
-        // One ResultMinor only: "you did not get every match" matters more than "some
-        // requested KeyInfo is missing".
+    }
+}
+
+/// Handles a LocateRequest.
+pub(crate) async fn locate(
+    cx: &Locator<'_>,
+    req: &LocateRequest,
+) -> Result<LocateResult, ServiceError> {
+    let qkb = &req.query_key_binding;
+    let now = cx.clock.now();
+    check_time_instant(qkb.time_instant, now, cx.ca.not_before())?;
+    let query = KeyQuery::from_query(qkb, &cx.ca.subject())?;
+    let limit = effective_limit(req.request.response_limit);
+    let found = find_matching(cx.store, &query, limit).await?;
+    if found.matches.is_empty()
+        && !found.truncated
+        && limit > 0
+        && let Some((ukb, incomplete)) = presented_certificate_binding(req)?
+    {
+        return Ok(LocateResult {
+            result: result_header(
+                cx.service_uri,
+                &req.request,
+                ResultMajor::Success,
+                incomplete.then_some(ResultMinor::Incomplete),
+            ),
+            unverified_key_bindings: vec![ukb],
+        });
+    }
+    if found.matches.is_empty() {
         let minor = if found.truncated {
-            Some(ResultMinor::TooManyResponses)
+            ResultMinor::TooManyResponses
         } else {
-            incomplete.then_some(ResultMinor::Incomplete)
+            ResultMinor::NoMatch
         };
-        Ok(LocateResult {
-            result: self.result_for(&req.request, ResultMajor::Success, minor),
-            unverified_key_bindings: bindings,
-        })
+        let major = if found.truncated {
+            // ResponseLimit 0 with matches, or candidates beyond what we examine.
+            ResultMajor::Receiver
+        } else {
+            ResultMajor::Success
+        };
+        return Ok(LocateResult {
+            result: result_header(cx.service_uri, &req.request, major, Some(minor)),
+            unverified_key_bindings: Vec::new(),
+        });
     }
-
-    /// Our CA's current CRL when RespondWith asks for X509CRL (`None` if it cannot be
-    /// produced: the result then says Incomplete).
-    pub(crate) async fn crl_if_requested(
-        &self,
-        respond_with: &[xkms_proto::RespondWith],
-    ) -> Option<Vec<u8>> {
-        if !respond_with.contains(&xkms_proto::RespondWith::X509Crl) {
-            return None;
-        }
-        match self.crl().await {
-            Ok(der) => Some(der),
-            Err(e) => {
-                tracing::warn!(error = %e, "no CRL for RespondWith X509CRL");
-                None
-            }
-        }
-    }
-
-    /// Describes one stored binding. Returns the binding and whether RespondWith could
-    /// only be partly honoured.
-    fn unverified_key_binding(
-        &self,
-        respond_with: &[xkms_proto::RespondWith],
-        binding: &KeyBindingRecord,
-        certificate: Option<&CertificateRecord>,
-        crl: Option<&[u8]>,
-    ) -> (UnverifiedKeyBinding, bool) {
-        let chain = vec![self.ca.certificate_der().to_vec()];
-        let url =
-            certificate.map(|c| certificate_url(&self.config.service_uri, &c.serial.to_hex()));
-        let described = stored_binding(
-            respond_with,
+    let crl = cx.crl.if_requested(&req.request.respond_with).await;
+    let mut incomplete = false;
+    let mut bindings = Vec::with_capacity(found.matches.len());
+    for (binding, certificates) in &found.matches {
+        let (ukb, partial) = unverified_key_binding(
+            cx,
+            &req.request.respond_with,
             binding,
-            certificate,
-            &chain,
-            &ExtraMaterial {
-                crl,
-                certificate_url: url.as_deref(),
-            },
-            false,
+            certificate_at(certificates, qkb.time_instant),
+            crl.as_deref(),
         );
-        let ukb = UnverifiedKeyBinding {
-            core: described.core,
-            validity_interval: described.validity_interval,
-        };
-        (ukb, described.incomplete)
+        incomplete |= partial;
+        bindings.push(ukb);
     }
+    // One ResultMinor only: "you did not get every match" matters more than "some
+    // requested KeyInfo is missing".
+    let minor = if found.truncated {
+        Some(ResultMinor::TooManyResponses)
+    } else {
+        incomplete.then_some(ResultMinor::Incomplete)
+    };
+    Ok(LocateResult {
+        result: result_header(cx.service_uri, &req.request, ResultMajor::Success, minor),
+        unverified_key_bindings: bindings,
+    })
+}
+
+/// Describes one stored binding. Returns the binding and whether RespondWith could
+/// only be partly honoured.
+fn unverified_key_binding(
+    cx: &Locator<'_>,
+    respond_with: &[xkms_proto::RespondWith],
+    binding: &KeyBindingRecord,
+    certificate: Option<&CertificateRecord>,
+    crl: Option<&[u8]>,
+) -> (UnverifiedKeyBinding, bool) {
+    let chain = vec![cx.ca.certificate_der().to_vec()];
+    let url = certificate.map(|c| certificate_url(cx.service_uri, &c.serial.to_hex()));
+    let described = stored_binding(
+        respond_with,
+        binding,
+        certificate,
+        &chain,
+        &ExtraMaterial {
+            crl,
+            certificate_url: url.as_deref(),
+        },
+        false,
+    );
+    let ukb = UnverifiedKeyBinding {
+        core: described.core,
+        validity_interval: described.validity_interval,
+    };
+    (ukb, described.incomplete)
 }
 
 /// REC §4.1.2 ("document signature"): a query that names only a certificate the service

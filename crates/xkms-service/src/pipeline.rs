@@ -132,7 +132,9 @@ impl XkmsService {
     ) -> Result<ResultMessage, ServiceError> {
         match request {
             Request::Register(r) => Ok(ResultMessage::Register(self.register(ctx, r).await?)),
-            Request::Locate(r) => Ok(ResultMessage::Locate(self.locate(ctx, r).await?)),
+            Request::Locate(r) => Ok(ResultMessage::Locate(
+                crate::locate::locate(&self.locator(), r).await?,
+            )),
             Request::Validate(r) => Ok(ResultMessage::Validate(self.validate(ctx, r).await?)),
             Request::Reissue(r) => Ok(ResultMessage::Reissue(self.reissue(ctx, r).await?)),
             Request::Revoke(r) => Ok(ResultMessage::Revoke(self.revoke(ctx, r).await?)),

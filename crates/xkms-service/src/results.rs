@@ -3,6 +3,7 @@
 //! carries an error's codes, and the generic result for a request that did not decode.
 
 use crate::error::ServiceError;
+use crate::ids::IdSource;
 use crate::service::XkmsService;
 use xkms_proto::{
     CompoundResult, LocateResult, MessageAbstract, RecoverResult, RegisterResult, ReissueResult,
@@ -18,20 +19,7 @@ impl XkmsService {
         major: ResultMajor,
         minor: Option<ResultMinor>,
     ) -> ResultAbstract {
-        ResultAbstract {
-            message: MessageAbstract {
-                id: self.ids.message_id(),
-                service: self.config.service_uri.clone(),
-                nonce: None,
-                signature: None,
-                message_extensions: 0,
-                opaque_client_data: request.message.opaque_client_data.clone(),
-            },
-            request_signature_value: None,
-            result_major: major,
-            result_minor: minor,
-            request_id: Some(request.message.id.clone()),
-        }
+        result_header(&self.config.service_uri, request, major, minor)
     }
 
     /// The result element matching `request`'s type, carrying `err`'s codes.
@@ -142,4 +130,28 @@ pub fn result_abstract_mut(result: &mut ResultMessage) -> &mut ResultAbstract {
 /// The element name of a request (for logs and operators).
 pub fn operation_name(request: &Request) -> &'static str {
     request.operation().as_str()
+}
+
+/// A result header from `service_uri` answering `request` with the given codes: a fresh
+/// Id, RequestId, Service and the OpaqueClientData echo.
+pub(crate) fn result_header(
+    service_uri: &str,
+    request: &RequestAbstract,
+    major: ResultMajor,
+    minor: Option<ResultMinor>,
+) -> ResultAbstract {
+    ResultAbstract {
+        message: MessageAbstract {
+            id: IdSource.message_id(),
+            service: service_uri.to_owned(),
+            nonce: None,
+            signature: None,
+            message_extensions: 0,
+            opaque_client_data: request.message.opaque_client_data.clone(),
+        },
+        request_signature_value: None,
+        result_major: major,
+        result_minor: minor,
+        request_id: Some(request.message.id.clone()),
+    }
 }

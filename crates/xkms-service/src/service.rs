@@ -108,13 +108,17 @@ impl XkmsService {
     /// The current CRL (DER) of the built-in CA (`crate::crl`: signed again only when a
     /// revocation happened or half its lifetime has passed).
     pub async fn crl(&self) -> Result<Vec<u8>, ServiceError> {
-        self.crl_cache
-            .current(
-                self.store.as_ref(),
-                &self.ca,
-                self.clock.as_ref(),
-                self.config.policy.crl_lifetime,
-            )
-            .await
+        self.crl_source().current().await
+    }
+
+    /// The CRL with what signs it, for an operation that may return it.
+    pub(crate) fn crl_source(&self) -> crate::crl::CrlSource<'_> {
+        crate::crl::CrlSource {
+            cache: &self.crl_cache,
+            store: self.store.as_ref(),
+            ca: &self.ca,
+            clock: self.clock.as_ref(),
+            lifetime: self.config.policy.crl_lifetime,
+        }
     }
 }

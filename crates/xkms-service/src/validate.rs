@@ -96,7 +96,10 @@ impl XkmsService {
             });
         }
         let trust = self.trust_context(&extra);
-        let own_crl = self.crl_if_requested(&req.request.respond_with).await;
+        let own_crl = self
+            .crl_source()
+            .if_requested(&req.request.respond_with)
+            .await;
         let mut incomplete = false;
         let mut key_bindings = Vec::with_capacity(subjects.len());
         for subject in &subjects {
