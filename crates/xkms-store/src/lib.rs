@@ -2,7 +2,7 @@
 //!
 //! [`SqliteStore`] is the default, embedded backend; [`PgStore`] lets several service
 //! nodes share one PostgreSQL database. Both implement every trait with the same SQL
-//! (`store_impl`), the same column encodings (`columns`) and the same error mapping
+//! (`shared/`, compiled once per backend), the same column encodings (`columns`) and the same error mapping
 //! (`db_error`), so a database written by one reads back identically from the other and
 //! [`copy_store`] can move a store between them.
 //!
@@ -19,7 +19,6 @@ mod inventory;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
-mod store_impl;
 
 use std::sync::Arc;
 

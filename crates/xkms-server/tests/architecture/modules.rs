@@ -146,7 +146,9 @@ fn load_items(
             )?,
             None => {
                 let (child, owns_dir) = match path_attribute(&module.attrs) {
-                    Some(explicit) => (here.join(explicit), false),
+                    // As rustc does: a file named by `#[path]` owns its directory
+                    // (its children live beside it, whatever its name).
+                    Some(explicit) => (here.join(explicit), true),
                     None => module_file(children_dir, &name)?,
                 };
                 load(&child, owns_dir, child_path, out)?;

@@ -136,8 +136,18 @@ impl PgStore {
     );
 }
 
-crate::store_impl::impl_store!(PgStore, sqlx::Postgres);
-crate::inventory::impl_inventory!(PgStore, sqlx::Postgres);
+/// The database type the shared trait implementations are compiled for.
+type Db = sqlx::Postgres;
+/// The store type the shared trait implementations are for.
+type Store = PgStore;
+
+/// The store traits on this backend (the code is shared with the other backend).
+#[path = "../shared/mod.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "compiled once per backend on purpose: see shared/mod.rs"
+)]
+mod shared;
 
 /// Whether `url` is a PostgreSQL URL sqlx accepts (no connection is made).
 pub(crate) fn check_url(url: &str) -> Result<(), StoreError> {

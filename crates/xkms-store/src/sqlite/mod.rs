@@ -5,7 +5,7 @@
 //! busy timeout) instead of failing with `SQLITE_BUSY` when a deferred read lock cannot
 //! be upgraded. Reads run in deferred transactions and see one consistent snapshot.
 
-//! The trait methods are shared with PostgreSQL (`store_impl`); pending jobs are claimed
+//! The trait methods are shared with PostgreSQL (`shared/`); pending jobs are claimed
 //! inside a `BEGIN IMMEDIATE` transaction, so two claimants never see the same job as
 //! runnable.
 
@@ -167,8 +167,18 @@ impl SqliteStore {
     const AFTER_COPY_SQL: Option<&'static str> = None;
 }
 
-crate::store_impl::impl_store!(SqliteStore, sqlx::Sqlite);
-crate::inventory::impl_inventory!(SqliteStore, sqlx::Sqlite);
+/// The database type the shared trait implementations are compiled for.
+type Db = sqlx::Sqlite;
+/// The store type the shared trait implementations are for.
+type Store = SqliteStore;
+
+/// The store traits on this backend (the code is shared with the other backend).
+#[path = "../shared/mod.rs"]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "compiled once per backend on purpose: see shared/mod.rs"
+)]
+mod shared;
 
 /// Removes our `synchronous=full|normal` query parameter from `url`.
 fn split_synchronous(url: &str) -> Result<(String, SqliteSynchronous), StoreError> {

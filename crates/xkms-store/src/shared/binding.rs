@@ -1,0 +1,321 @@
+//! Key bindings, their certificates and the lifecycle (register, reissue, revoke, recover).
+
+use async_trait::async_trait;
+use sqlx::Row;
+use time::OffsetDateTime;
+use xkms_service::store::{
+    BindingSelector, BindingStatus, CertificateRecord, KeyBindingRecord, KeyBindingStore, Purpose,
+    Recovery, Registration, Reissue, Revocation, RevokedCertificate, Serial, StoreError,
+};
+
+use crate::columns::{corrupt, limit_to_column, timestamp_from_column, timestamp_to_column};
+use crate::db_error::db_error;
+use crate::rows::{self, certificate_columns};
+
+use super::steps::{
+    BindingRow, count, insert_audits, insert_certificate, lock_binding, missing_or_conflict,
+    remember_all, require_reserved, revoke, use_authorization,
+};
+use super::{Db, Store};
+
+#[async_trait]
+impl KeyBindingStore for Store {
+    async fn reserve_serial(&self, serial: &Serial, now: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO serials (serial, reserved_at) VALUES ($1, $2)")
+            .bind(serial.to_hex())
+            .bind(timestamp_to_column(now)?)
+            .execute(self.writer())
+            .await
+            .map_err(db_error("serial"))?;
+        Ok(())
+    }
+
+    async fn commit_registration(&self, registration: &Registration) -> Result<(), StoreError> {
+        let binding = &registration.binding;
+        if registration.certificate.binding_id != binding.id {
+            return Err(StoreError::Conflict {
+                what: "certificate belongs to another binding",
+            });
+        }
+        // Encode before the transaction: a bad value fails without touching
+        // the database.
+        let row = BindingRow::encode(binding)?;
+        let mut tx = self.begin_write().await?;
+        if let Some(authorization_id) = &registration.authorization_id {
+            let at = row.created_at;
+            use_authorization(&mut tx, authorization_id, Purpose::Register, at).await?;
+        }
+        require_reserved(&mut tx, &registration.certificate.serial).await?;
+        remember_all(&mut tx, &registration.replay, row.created_at).await?;
+        row.insert(&mut tx, binding).await?;
+        insert_certificate(&mut tx, &registration.certificate).await?;
+        if let Some(key) = &registration.escrowed_private_key {
+            sqlx::query(
+                "INSERT INTO escrowed_keys (binding_id, private_key, format) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(&binding.id)
+            .bind(key.as_slice())
+            .bind(crate::ESCROW_FORMAT_BOUND)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("escrowed key"))?;
+        }
+        insert_audits(&mut tx, &registration.audit).await?;
+        tx.commit().await.map_err(db_error("commit"))
+    }
+
+    async fn find_bindings(
+        &self,
+        selector: &BindingSelector,
+        limit: usize,
+    ) -> Result<Vec<KeyBindingRecord>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // One statement: the bindings with their UseKeyWith pairs joined in
+        // (each binding's rows are consecutive, pairs in their order).
+        let Some(mut q) =
+            crate::find::bindings_with_pairs_query::<Db>(selector, limit_to_column(limit))
+        else {
+            return Ok(Vec::new());
+        };
+        let rows = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error("key bindings"))?;
+        rows::bindings_with_pairs(&rows)
+    }
+
+    async fn certificates_of(
+        &self,
+        binding_id: &str,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            certificate_columns!(),
+            " FROM certificates WHERE binding_id = $1 \
+             ORDER BY issued_at DESC, serial DESC"
+        ))
+        .bind(binding_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("certificates"))?;
+        rows.iter().map(rows::certificate).collect()
+    }
+
+    async fn count_bindings(&self) -> Result<u64, StoreError> {
+        count(
+            &self.pool,
+            "SELECT COUNT(*) FROM key_bindings",
+            "binding count",
+        )
+        .await
+    }
+
+    async fn revocation_generation(&self) -> Result<(u64, Option<OffsetDateTime>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), MAX(revoked_at) FROM certificates \
+             WHERE revoked_at IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error("revocation generation"))?;
+        let revoked: i64 = row.try_get(0).map_err(db_error("revocation generation"))?;
+        let newest: Option<i64> = row.try_get(1).map_err(db_error("revocation generation"))?;
+        Ok((
+            u64::try_from(revoked).map_err(|_| corrupt("revocation count"))?,
+            newest.map(timestamp_from_column).transpose()?,
+        ))
+    }
+
+    async fn next_crl_number(&self, at_least: u64) -> Result<u64, StoreError> {
+        let at_least = i64::try_from(at_least).map_err(|_| corrupt("CRL number"))?;
+        // One statement: the row lock (or SQLite's write lock) orders nodes.
+        let number: i64 = sqlx::query(
+            "UPDATE crl_number SET number = CASE WHEN number + 1 > $1 \
+             THEN number + 1 ELSE $1 END WHERE id = 1 RETURNING number",
+        )
+        .bind(at_least)
+        .fetch_one(self.writer())
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(db_error("CRL number"))?;
+        u64::try_from(number).map_err(|_| corrupt("CRL number"))
+    }
+
+    async fn commit_reissue(&self, reissue: &Reissue) -> Result<(), StoreError> {
+        let certificate = &reissue.certificate;
+        if certificate.binding_id != reissue.binding_id {
+            return Err(StoreError::Conflict {
+                what: "certificate belongs to another binding",
+            });
+        }
+        let issued_at = timestamp_to_column(certificate.issued_at)?;
+        let mut tx = self.begin_write().await?;
+        if lock_binding(&mut tx, &reissue.binding_id).await? != BindingStatus::Valid {
+            return Err(StoreError::Conflict {
+                what: "binding is revoked",
+            });
+        }
+        if let Some(authorization_id) = &reissue.authorization_id {
+            use_authorization(&mut tx, authorization_id, Purpose::Register, issued_at).await?;
+        }
+        require_reserved(&mut tx, &certificate.serial).await?;
+        remember_all(&mut tx, &reissue.replay, issued_at).await?;
+        insert_certificate(&mut tx, certificate).await?;
+        insert_audits(&mut tx, &reissue.audit).await?;
+        tx.commit().await.map_err(db_error("commit"))
+    }
+
+    async fn revoke_binding(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        let at = timestamp_to_column(revocation.at)?;
+        let mut tx = self.begin_write().await?;
+        if !revoke(&mut tx, revocation).await? {
+            return Err(StoreError::Conflict {
+                what: "binding already revoked",
+            });
+        }
+        remember_all(&mut tx, &revocation.replay, at).await?;
+        insert_audits(&mut tx, &revocation.audit).await?;
+        tx.commit().await.map_err(db_error("commit"))
+    }
+
+    async fn escrowed_key(&self, binding_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT private_key FROM escrowed_keys WHERE binding_id = $1")
+            .bind(binding_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error("escrowed key"))?;
+        row.map(|r| r.try_get::<Vec<u8>, _>(0))
+            .transpose()
+            .map_err(db_error("escrowed key"))
+    }
+
+    async fn legacy_escrowed_keys(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT binding_id, private_key FROM escrowed_keys WHERE format = 1 \
+             ORDER BY binding_id LIMIT $1",
+        )
+        .bind(limit_to_column(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("escrowed keys"))?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<Vec<u8>, _>(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_error("escrowed keys"))
+    }
+
+    async fn reseal_escrowed_key(&self, binding_id: &str, blob: &[u8]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let resealed = sqlx::query(
+            "UPDATE escrowed_keys SET private_key = $2, format = $3 \
+             WHERE binding_id = $1 AND format = 1",
+        )
+        .bind(binding_id)
+        .bind(blob)
+        .bind(crate::ESCROW_FORMAT_BOUND)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("escrowed key"))?;
+        if resealed.rows_affected() != 1 {
+            return Err(missing_or_conflict(
+                &mut tx,
+                "SELECT 1 FROM escrowed_keys WHERE binding_id = $1",
+                binding_id,
+                "escrowed key",
+                "escrowed key already resealed",
+            )
+            .await);
+        }
+        tx.commit().await.map_err(db_error("commit"))
+    }
+
+    async fn key_compromised(&self, key_fingerprint: &[u8]) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM key_bindings kb JOIN certificates c ON c.binding_id = kb.id \
+             WHERE kb.key_fingerprint = $1 AND c.revocation_reason = 1 LIMIT 1",
+        )
+        .bind(key_fingerprint)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error("compromised keys"))?;
+        Ok(row.is_some())
+    }
+
+    async fn holds_records(&self) -> Result<bool, StoreError> {
+        let n = count(
+            &self.pool,
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM authorizations LIMIT 1) a) \
+             + (SELECT COUNT(*) FROM (SELECT 1 FROM key_bindings LIMIT 1) b) \
+             + (SELECT COUNT(*) FROM (SELECT 1 FROM serials LIMIT 1) s)",
+            "record count",
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn commit_recovery(&self, recovery: &Recovery) -> Result<(), StoreError> {
+        if let Some(revocation) = &recovery.revoke
+            && revocation.binding_id != recovery.binding_id
+        {
+            return Err(StoreError::Conflict {
+                what: "revocation of another binding",
+            });
+        }
+        // The recovery happens at its first audit event (or, without one, at
+        // the revocation time): that is when the authorization must be valid.
+        let Some(at) = recovery
+            .audit
+            .first()
+            .map(|e| e.at)
+            .or(recovery.revoke.as_ref().map(|r| r.at))
+        else {
+            return Err(StoreError::Conflict {
+                what: "recovery without audit event",
+            });
+        };
+        let at = timestamp_to_column(at)?;
+        let mut tx = self.begin_write().await?;
+        lock_binding(&mut tx, &recovery.binding_id).await?;
+        let escrowed = sqlx::query("SELECT 1 FROM escrowed_keys WHERE binding_id = $1")
+            .bind(&recovery.binding_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error("escrowed key"))?;
+        if escrowed.is_none() {
+            return Err(StoreError::NotFound {
+                what: "escrowed key",
+            });
+        }
+        use_authorization(&mut tx, &recovery.authorization_id, Purpose::Recover, at).await?;
+        remember_all(&mut tx, &recovery.replay, at).await?;
+        // An already revoked binding may still be recovered: then there is
+        // nothing to revoke, and the revocation's own events are not written.
+        let mut events = recovery.audit.clone();
+        if let Some(revocation) = &recovery.revoke
+            && revoke(&mut tx, revocation).await?
+        {
+            events.extend(revocation.audit.iter().cloned());
+        }
+        // Last: the audit chain's head is the last lock a transaction takes.
+        insert_audits(&mut tx, &events).await?;
+        tx.commit().await.map_err(db_error("commit"))
+    }
+
+    async fn revoked_certificates(&self) -> Result<Vec<RevokedCertificate>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT serial, revoked_at, revocation_reason FROM certificates \
+             WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("revoked certificates"))?;
+        rows.iter().map(rows::revoked_certificate).collect()
+    }
+}

@@ -1,0 +1,134 @@
+//! The operator's inventory queries ([`InventoryStore`]).
+//!
+//! Listing is an operator's tool, not a request path: a name search is a substring match
+//! over KeyNames and UseKeyWith identifiers (a scan, bounded by the limit it returns).
+//!
+//! [`InventoryStore`]: xkms_service::store::InventoryStore
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use xkms_service::store::{
+    AuditEvent, Authorization, AuthorizationFilter, BindingFilter, InventoryStore,
+    KeyBindingRecord, StoreError,
+};
+
+use super::{Db, Store};
+use crate::columns::{limit_to_column, timestamp_to_column};
+use crate::db_error::db_error;
+use crate::rows::{self, authorization_columns, key_binding_columns};
+
+#[async_trait]
+impl InventoryStore for Store {
+    async fn list_bindings(
+        &self,
+        filter: &BindingFilter,
+        limit: usize,
+    ) -> Result<Vec<KeyBindingRecord>, StoreError> {
+        let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
+            "SELECT b.*, u.application AS ukw_application, \
+             u.identifier AS ukw_identifier FROM (SELECT ",
+            key_binding_columns!(),
+            " FROM key_bindings kb WHERE 1 = 1"
+        ));
+        if filter.revoked_only {
+            q.push(" AND kb.status = 'revoked'");
+        }
+        if let Some(name) = &filter.name {
+            let pattern = crate::inventory::contains_pattern(name);
+            q.push(" AND (LOWER(kb.key_name) LIKE ")
+                .push_bind(pattern.clone())
+                .push(
+                    " ESCAPE '\\' OR kb.id IN (SELECT n.binding_id FROM \
+                     use_key_with n WHERE LOWER(n.identifier) LIKE ",
+                )
+                .push_bind(pattern)
+                .push(" ESCAPE '\\'))");
+        }
+        q.push(format!(
+            " ORDER BY kb.created_at, kb.id LIMIT {}",
+            limit_to_column(limit)
+        ))
+        .push(
+            ") b LEFT JOIN use_key_with u ON u.binding_id = b.id \
+                 ORDER BY b.created_at, b.id, u.ordinal",
+        );
+        let rows = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error("key bindings"))?;
+        rows::bindings_with_pairs(&rows)
+    }
+
+    async fn list_authorizations(
+        &self,
+        filter: &AuthorizationFilter,
+        limit: usize,
+    ) -> Result<Vec<Authorization>, StoreError> {
+        let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
+            "SELECT ",
+            authorization_columns!(),
+            " FROM authorizations WHERE 1 = 1"
+        ));
+        if let Some(identity) = &filter.identity {
+            q.push(" AND identity = ").push_bind(identity.clone());
+        }
+        if let Some(now) = filter.usable_at {
+            q.push(" AND expires_at > ")
+                .push_bind(timestamp_to_column(now)?)
+                .push(
+                    " AND (max_uses IS NULL OR uses < max_uses) \
+                     AND revoked_at IS NULL",
+                );
+        }
+        q.push(format!(
+            " ORDER BY created_at, id LIMIT {}",
+            limit_to_column(limit)
+        ));
+        let rows = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error("authorizations"))?;
+        rows.iter().map(rows::authorization).collect()
+    }
+
+    async fn revoke_authorization(
+        &self,
+        id: &str,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let at = timestamp_to_column(at)?;
+        let mut tx = self.begin_write().await?;
+        // The conditional UPDATE is the check; a registration's use of the
+        // code (also a conditional UPDATE of the row) is ordered before or
+        // after it by the row lock (PostgreSQL) or the write lock (SQLite).
+        let revoked = sqlx::query(
+            "UPDATE authorizations SET revoked_at = $2 \
+             WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("authorization"))?;
+        if revoked.rows_affected() != 1 {
+            let exists = sqlx::query("SELECT 1 FROM authorizations WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error("authorization"))?;
+            return Err(match exists {
+                None => StoreError::NotFound {
+                    what: "authorization",
+                },
+                Some(_) => StoreError::Conflict {
+                    what: "authorization already revoked",
+                },
+            });
+        }
+        super::steps::insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error("commit"))
+    }
+}

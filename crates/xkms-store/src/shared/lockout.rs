@@ -1,0 +1,128 @@
+//! Failed-authentication counters and lockouts.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use time::OffsetDateTime;
+use xkms_service::store::{AuditEvent, FailureRecord, FailureSubject, LockoutStore, StoreError};
+
+use crate::columns::timestamp_to_column;
+use crate::db_error::db_error;
+use crate::rows::{self};
+
+use super::Store;
+use super::steps::{insert_audit, insert_audits};
+
+#[async_trait]
+impl LockoutStore for Store {
+    async fn failure_records(&self, subjects: &[String]) -> Result<Vec<FailureRecord>, StoreError> {
+        let mut records = Vec::new();
+        // A handful of subjects per request: one indexed lookup each.
+        for subject in subjects {
+            let row = sqlx::query(
+                "SELECT subject, failures, last_failure, locked_until \
+                 FROM auth_failures WHERE subject = $1",
+            )
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error("authentication failures"))?;
+            if let Some(row) = row {
+                records.push(rows::failure_record(&row)?);
+            }
+        }
+        Ok(records)
+    }
+
+    async fn record_failures(
+        &self,
+        subjects: &[FailureSubject],
+        events: &[AuditEvent],
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let now_column = timestamp_to_column(now)?;
+        let restart_before = timestamp_to_column(now - window)?;
+        let locked_until = timestamp_to_column(now + window)?;
+        let mut locked = Vec::new();
+        let mut tx = self.begin_write().await?;
+        for s in subjects {
+            // The count restarts after a quiet window; a lock in force keeps
+            // its end; reaching the threshold sets one.
+            let row = sqlx::query(
+                "INSERT INTO auth_failures (subject, failures, last_failure, locked_until) \
+                 VALUES ($1, 1, $2, CASE WHEN $3 <= 1 THEN $4 ELSE NULL END) \
+                 ON CONFLICT (subject) DO UPDATE SET \
+                 failures = CASE WHEN auth_failures.last_failure < $5 THEN 1 \
+                            ELSE auth_failures.failures + 1 END, \
+                 last_failure = $2, \
+                 locked_until = CASE \
+                   WHEN auth_failures.locked_until > $2 THEN auth_failures.locked_until \
+                   WHEN (CASE WHEN auth_failures.last_failure < $5 THEN 1 \
+                         ELSE auth_failures.failures + 1 END) >= $3 THEN $4 \
+                   ELSE NULL END \
+                 RETURNING failures, locked_until",
+            )
+            .bind(&s.subject)
+            .bind(now_column)
+            .bind(i64::from(s.threshold))
+            .bind(locked_until)
+            .bind(restart_before)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error("authentication failures"))?;
+            let failures: i64 = row
+                .try_get(0)
+                .map_err(db_error("authentication failures"))?;
+            let until: Option<i64> = row
+                .try_get(1)
+                .map_err(db_error("authentication failures"))?;
+            // Set by this statement (a lock already in force keeps its end).
+            let _ = failures;
+            if until == Some(locked_until) {
+                locked.push(s.subject.clone());
+            }
+        }
+        insert_audits(&mut tx, events).await?;
+        tx.commit().await.map_err(db_error("commit"))?;
+        Ok(locked)
+    }
+
+    async fn clear_failures(&self, subjects: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for subject in subjects {
+            sqlx::query("DELETE FROM auth_failures WHERE subject = $1")
+                .bind(subject)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error("authentication failures"))?;
+        }
+        tx.commit().await.map_err(db_error("commit"))
+    }
+
+    async fn locked_subjects(&self, now: OffsetDateTime) -> Result<Vec<FailureRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT subject, failures, last_failure, locked_until FROM auth_failures \
+             WHERE locked_until > $1 ORDER BY locked_until, subject",
+        )
+        .bind(timestamp_to_column(now)?)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("authentication failures"))?;
+        rows.iter().map(rows::failure_record).collect()
+    }
+
+    async fn unlock(&self, subject: &str, audit: &AuditEvent) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query("DELETE FROM auth_failures WHERE subject = $1")
+            .bind(subject)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("authentication failures"))?;
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error("commit"))?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,283 @@
+//! Pending (asynchronous) requests: queue, claim, finish, purge.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use time::OffsetDateTime;
+use xkms_service::store::{AuditEvent, PendingRecord, PendingState, PendingStore, StoreError};
+
+use crate::columns::{corrupt, limit_to_column, optional_timestamp_to_column, timestamp_to_column};
+use crate::db_error::db_error;
+use crate::rows::{self, pending_columns};
+
+use super::steps::{insert_audit, missing_or_conflict, split_counters};
+use super::{Db, Store};
+
+#[async_trait]
+impl PendingStore for Store {
+    async fn open_pending_counts(&self, requester: &str) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(CASE WHEN requester = $1 THEN 1 ELSE 0 END), 0), \
+             COUNT(*) FROM pending_requests \
+             WHERE state IN ('awaiting-approval', 'queued', 'running')",
+        )
+        .bind(requester)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error("pending counts"))?;
+        let mine: i64 = row.try_get(0).map_err(db_error("pending counts"))?;
+        let all: i64 = row.try_get(1).map_err(db_error("pending counts"))?;
+        Ok((
+            u64::try_from(mine).map_err(|_| corrupt("pending count"))?,
+            u64::try_from(all).map_err(|_| corrupt("pending count"))?,
+        ))
+    }
+
+    async fn pending_counts(&self) -> Result<Vec<(PendingState, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) FROM pending_requests GROUP BY state")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error("pending counts"))?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get(0).map_err(db_error("pending counts"))?;
+                let n: i64 = row.try_get(1).map_err(db_error("pending counts"))?;
+                Ok((
+                    PendingState::parse(&state).ok_or_else(|| corrupt("pending state"))?,
+                    u64::try_from(n).map_err(|_| corrupt("pending count"))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn insert_pending(
+        &self,
+        record: &PendingRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let r = record;
+        let (success, failure, pending) = split_counters(r.counters);
+        let mut tx = self.begin_write().await?;
+        sqlx::query(concat!(
+            "INSERT INTO pending_requests (",
+            pending_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&r.response_id)
+        .bind(&r.original_request_id)
+        .bind(r.operation.as_str())
+        .bind(&r.requester)
+        .bind(r.state.as_str())
+        .bind(&r.document)
+        .bind(r.result.as_deref())
+        .bind(timestamp_to_column(r.created_at)?)
+        .bind(timestamp_to_column(r.updated_at)?)
+        .bind(optional_timestamp_to_column(r.lease_until)?)
+        .bind(success)
+        .bind(failure)
+        .bind(pending)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("pending request"))?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error("commit"))
+    }
+
+    async fn get_pending(&self, response_id: &str) -> Result<Option<PendingRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            pending_columns!(),
+            " FROM pending_requests WHERE response_id = $1"
+        ))
+        .bind(response_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error("pending request"))?;
+        row.as_ref().map(rows::pending).transpose()
+    }
+
+    async fn claim_pending(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<PendingRecord>, StoreError> {
+        let now = timestamp_to_column(now)?;
+        let lease_until = timestamp_to_column(lease_until)?;
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(<Store>::CLAIM_PENDING_SQL)
+            .bind(now)
+            .bind(lease_until)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error("pending claim"))?;
+        let claimed = row.as_ref().map(rows::pending).transpose()?;
+        tx.commit().await.map_err(db_error("commit"))?;
+        Ok(claimed)
+    }
+
+    async fn transition_pending(
+        &self,
+        response_id: &str,
+        from: PendingState,
+        to: PendingState,
+        result: Option<&str>,
+        counters: Option<(u32, u32, u32)>,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let (success, failure, pending) = split_counters(counters);
+        let now = timestamp_to_column(now)?;
+        let mut tx = self.begin_write().await?;
+        // The `state = from` condition is the precondition: a concurrent
+        // transition makes this one match no row.
+        let moved = sqlx::query(
+            "UPDATE pending_requests SET state = $3, \
+             result = COALESCE($4, result), \
+             counter_success = COALESCE($5, counter_success), \
+             counter_failure = COALESCE($6, counter_failure), \
+             counter_pending = COALESCE($7, counter_pending), \
+             updated_at = $8, \
+             lease_until = CASE WHEN $3 = 'running' THEN lease_until ELSE NULL END \
+             WHERE response_id = $1 AND state = $2",
+        )
+        .bind(response_id)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(result)
+        .bind(success)
+        .bind(failure)
+        .bind(pending)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("pending request"))?;
+        if moved.rows_affected() != 1 {
+            let exists = sqlx::query("SELECT 1 FROM pending_requests WHERE response_id = $1")
+                .bind(response_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error("pending request"))?;
+            return Err(match exists {
+                None => StoreError::NotFound {
+                    what: "pending request",
+                },
+                Some(_) => StoreError::Conflict {
+                    what: "pending request not in the expected state",
+                },
+            });
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error("commit"))
+    }
+
+    async fn list_pending(
+        &self,
+        state: Option<PendingState>,
+        limit: usize,
+    ) -> Result<Vec<PendingRecord>, StoreError> {
+        let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
+            "SELECT ",
+            pending_columns!(),
+            " FROM pending_requests"
+        ));
+        if let Some(state) = state {
+            q.push(" WHERE state = ").push_bind(state.as_str());
+        }
+        q.push(" ORDER BY created_at, response_id LIMIT ")
+            .push_bind(limit_to_column(limit));
+        let rows = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error("pending requests"))?;
+        rows.iter().map(rows::pending).collect()
+    }
+
+    async fn delete_pending(
+        &self,
+        response_id: &str,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM pending_requests WHERE response_id = $1 \
+             AND state IN ('done', 'rejected')",
+        )
+        .bind(response_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("pending request"))?;
+        if deleted.rows_affected() != 1 {
+            return Err(missing_or_conflict(
+                &mut tx,
+                "SELECT 1 FROM pending_requests WHERE response_id = $1",
+                response_id,
+                "pending request",
+                "pending request not final",
+            )
+            .await);
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error("commit"))
+    }
+
+    async fn purge_pending(
+        &self,
+        before: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let before = timestamp_to_column(before)?;
+        let mut tx = self.begin_write().await?;
+        let purged = sqlx::query(
+            "DELETE FROM pending_requests WHERE state IN ('done', 'rejected') \
+             AND updated_at < $1",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("pending requests"))?
+        .rows_affected();
+        if purged == 0 {
+            return Ok(0);
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error("commit"))?;
+        Ok(purged)
+    }
+
+    async fn unsealed_pending_results(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT response_id, result FROM pending_requests \
+             WHERE result IS NOT NULL AND result NOT LIKE 'sealed:%' \
+             ORDER BY response_id LIMIT $1",
+        )
+        .bind(limit_to_column(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("pending results"))?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_error("pending results"))
+    }
+
+    async fn seal_pending_result(&self, response_id: &str, sealed: &str) -> Result<(), StoreError> {
+        let updated = sqlx::query(
+            "UPDATE pending_requests SET result = $2 WHERE response_id = $1 \
+             AND result IS NOT NULL AND result NOT LIKE 'sealed:%'",
+        )
+        .bind(response_id)
+        .bind(sealed)
+        .execute(self.writer())
+        .await
+        .map_err(db_error("pending result"))?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::Conflict {
+                what: "pending result absent or already sealed",
+            });
+        }
+        Ok(())
+    }
+}

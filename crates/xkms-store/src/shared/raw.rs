@@ -1,0 +1,148 @@
+//! Bulk loads and the raw table access of `copy_store`.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use xkms_service::store::{Registration, StoreError};
+
+use crate::columns::{corrupt, limit_to_column};
+use crate::copy::{RawTables, Table, Value};
+use crate::db_error::db_error;
+
+use super::{Db, Store, Tx};
+
+impl Store {
+    /// Loads many registrations fast (benchmarks, imports): multi-row
+    /// `INSERT`s in transactions of `bulk::BULK_TRANSACTION_ROWS` registrations.
+    /// Writes serials, bindings, UseKeyWith pairs, certificates and escrowed
+    /// keys; no authorization accounting, no audit events. A failure rolls
+    /// back the current transaction only: earlier ones stay committed.
+    pub async fn bulk_insert_registrations(
+        &self,
+        registrations: &[Registration],
+    ) -> Result<(), StoreError> {
+        for chunk in registrations.chunks(crate::bulk::BULK_TRANSACTION_ROWS) {
+            let encoded = crate::bulk::Encoded::new(chunk)?;
+            let mut tx = self.begin_write().await?;
+            for table in encoded.tables() {
+                for rows in table.rows.chunks(table.rows_per_statement()) {
+                    insert_values(&mut tx, table.table, rows).await?;
+                }
+            }
+            tx.commit().await.map_err(db_error("commit"))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RawTables for Store {
+    async fn count_rows(&self, table: &Table) -> Result<u64, StoreError> {
+        let mut q = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM ");
+        q.push(table.name);
+        let n: i64 = q
+            .build()
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(db_error("row count"))?;
+        u64::try_from(n).map_err(|_| corrupt("row count"))
+    }
+
+    async fn read_batch(
+        &self,
+        table: &Table,
+        after: Option<&[Value]>,
+        limit: usize,
+    ) -> Result<Vec<Vec<Value>>, StoreError> {
+        let mut q = sqlx::QueryBuilder::<Db>::new("SELECT ");
+        q.push(table.column_list()).push(" FROM ").push(table.name);
+        if let Some(after) = after {
+            q.push(" WHERE (").push(table.key_list()).push(") > (");
+            let mut keys = q.separated(", ");
+            for value in after {
+                match value.clone() {
+                    Value::Text(v) => keys.push_bind(v),
+                    Value::Blob(v) => keys.push_bind(v),
+                    Value::Int(v) => keys.push_bind(v),
+                };
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY ")
+            .push(table.key_list())
+            .push(" LIMIT ")
+            .push_bind(limit_to_column(limit));
+        let rows = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error("copy read"))?;
+        rows.iter()
+            .map(|row| table.decode(row))
+            .collect::<Result<_, _>>()
+            .map_err(db_error("copy read"))
+    }
+
+    async fn write_batch(&self, table: &Table, rows: &[Vec<Value>]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for rows in rows.chunks(table.rows_per_statement()) {
+            insert_values(&mut tx, table, rows).await?;
+        }
+        tx.commit().await.map_err(db_error("commit"))
+    }
+
+    async fn finish_copy(&self) -> Result<(), StoreError> {
+        // The chain continues after the copied events.
+        sqlx::query(
+            "UPDATE audit_head SET \
+             seq = COALESCE((SELECT MAX(seq) FROM audit_events), 0), \
+             hash = COALESCE((SELECT hash FROM audit_events WHERE seq = \
+             (SELECT MAX(seq) FROM audit_events)), $1) WHERE id = 1",
+        )
+        .bind(xkms_service::store::AUDIT_GENESIS.to_vec())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error("copy finish"))?;
+        if let Some(sql) = <Store>::AFTER_COPY_SQL {
+            sqlx::raw_sql(sql)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error("copy finish"))?;
+        }
+        Ok(())
+    }
+
+    async fn close_raw(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// One multi-row `INSERT` of `rows` (all of `table`'s columns, in order).
+pub(super) async fn insert_values(
+    tx: &mut Tx,
+    table: &Table,
+    rows: &[Vec<Value>],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut q = sqlx::QueryBuilder::<Db>::new("INSERT INTO ");
+    q.push(table.name)
+        .push(" (")
+        .push(table.column_list())
+        .push(") ");
+    q.push_values(rows, |mut b, row| {
+        for value in row {
+            match value.clone() {
+                Value::Text(v) => b.push_bind(v),
+                Value::Blob(v) => b.push_bind(v),
+                Value::Int(v) => b.push_bind(v),
+            };
+        }
+    });
+    q.build()
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error(table.name))?;
+    Ok(())
+}
