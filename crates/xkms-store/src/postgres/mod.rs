@@ -43,7 +43,7 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(db_error("connect"))?;
-        schema::migrate(&pool).await?;
+        shared::migrate::migrate(&pool, schema::MIGRATIONS).await?;
         Ok(PgStore { pool })
     }
 
@@ -86,7 +86,7 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(db_error("connect"))?;
-        schema::migrate(&pool).await?;
+        shared::migrate::migrate(&pool, schema::MIGRATIONS).await?;
         Ok(PgStore { pool })
     }
 
@@ -126,6 +126,16 @@ impl PgStore {
          WHERE state = 'queued' OR (state = 'running' AND lease_until < $1) \
          ORDER BY created_at, response_id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING ",
         pending_columns!()
+    );
+
+    /// How the migrations transaction starts.
+    const MIGRATION_BEGIN_SQL: &'static str = "BEGIN";
+
+    /// Concurrent nodes migrating the same schema wait for each other (the lock is
+    /// released at commit or rollback).
+    const MIGRATION_LOCK_SQL: Option<&'static str> = Some(
+        "SELECT pg_advisory_xact_lock(\
+         hashtext('xkms-store migrate ' || COALESCE(current_schema(), '')))",
     );
 
     /// Copied audit ids were inserted explicitly; the identity sequence must continue

@@ -19,7 +19,9 @@
 //!   locks, locks it until commit, so the events of concurrent transactions (several
 //!   nodes) link one after the other (SQLite: the `BEGIN IMMEDIATE` write lock does it);
 //! - `CLAIM_PENDING_SQL`: the claim of the oldest runnable pending job;
-//! - `AFTER_COPY_SQL`: statements run once after `copy_store` filled the store.
+//! - `AFTER_COPY_SQL`: statements run once after `copy_store` filled the store;
+//! - `MIGRATION_BEGIN_SQL`, `MIGRATION_LOCK_SQL`: how the migrations transaction starts
+//!   and what it locks (`migrate`).
 //!
 //! Preconditions are checked inside the transaction, and every early return drops the
 //! transaction, which rolls it back: a failed call writes nothing.
@@ -31,6 +33,7 @@ mod authorization;
 mod binding;
 mod inventory;
 mod lockout;
+pub(super) mod migrate;
 mod pending;
 mod raw;
 mod replay;

@@ -100,7 +100,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(db_error("connect"))?;
-        schema::migrate(&pool).await?;
+        shared::migrate::migrate(&pool, schema::MIGRATIONS).await?;
         let writer = if in_memory {
             pool.clone()
         } else {
@@ -162,6 +162,12 @@ impl SqliteStore {
          ORDER BY created_at, response_id LIMIT 1) RETURNING ",
         pending_columns!()
     );
+
+    /// How the migrations transaction starts.
+    const MIGRATION_BEGIN_SQL: &'static str = "BEGIN IMMEDIATE";
+
+    /// The `BEGIN IMMEDIATE` write lock already makes concurrent openers wait.
+    const MIGRATION_LOCK_SQL: Option<&'static str> = None;
 
     /// AUTOINCREMENT follows explicitly inserted ids by itself.
     const AFTER_COPY_SQL: Option<&'static str> = None;
