@@ -5,7 +5,7 @@
 //! inside a well-formed XKMS message ([`DocumentError::Message`]) get an XKMS result.
 
 use crate::codec::xml::{self, Seq};
-use crate::codec::{DecodeError, DecodeErrorKind, Limits, MessageHeader};
+use crate::codec::{DecodeError, DecodeErrorKind, Limits, MessageHeader, XML_WS};
 use crate::model::Message;
 use crate::vocab::{SOAP11_NS, SOAP12_NS, XKMS_NS};
 use uppsala::{Document, NodeId, NodeKind};
@@ -254,12 +254,12 @@ pub fn parse_fault(xml: &str, limits: &Limits) -> Option<SoapFault> {
             )
         }
     };
-    let code_text = code_text.trim();
+    let code_text = code_text.trim_matches(XML_WS);
     let local = code_text.rsplit_once(':').map_or(code_text, |(_, l)| l);
     Some(SoapFault {
         version,
         code: FaultCode::from_local_name(local),
-        reason: reason.trim().to_owned(),
+        reason: reason.trim_matches(XML_WS).to_owned(),
     })
 }
 
@@ -320,7 +320,9 @@ fn envelope_body_child(
         match doc.node_kind(c) {
             Some(NodeKind::Element(_)) if child.is_none() => child = Some(c),
             Some(NodeKind::Element(_)) => return Err((FaultCode::Sender, ONE_CHILD)),
-            Some(NodeKind::Text(t)) | Some(NodeKind::CData(t)) if !t.trim().is_empty() => {
+            Some(NodeKind::Text(t)) | Some(NodeKind::CData(t))
+                if !t.trim_matches(XML_WS).is_empty() =>
+            {
                 return Err((FaultCode::Sender, ONE_CHILD));
             }
             _ => {}
@@ -335,19 +337,25 @@ fn must_understand(doc: &Document<'_>, block: NodeId, version: SoapVersion) -> b
     let ns = version.namespace();
     let mu = doc
         .get_attribute_ns(block, ns, "mustUnderstand")
-        .map(str::trim);
+        .map(|s| s.trim_matches(XML_WS));
     if !matches!(mu, Some("1" | "true")) {
         return false;
     }
     match version {
-        SoapVersion::Soap12 => match doc.get_attribute_ns(block, ns, "role").map(str::trim) {
+        SoapVersion::Soap12 => match doc
+            .get_attribute_ns(block, ns, "role")
+            .map(|s| s.trim_matches(XML_WS))
+        {
             None => true,
             Some(role) => {
                 role == "http://www.w3.org/2003/05/soap-envelope/role/next"
                     || role == "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"
             }
         },
-        SoapVersion::Soap11 => match doc.get_attribute_ns(block, ns, "actor").map(str::trim) {
+        SoapVersion::Soap11 => match doc
+            .get_attribute_ns(block, ns, "actor")
+            .map(|s| s.trim_matches(XML_WS))
+        {
             None => true,
             Some(actor) => actor == "http://schemas.xmlsoap.org/soap/actor/next",
         },

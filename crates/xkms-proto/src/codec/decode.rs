@@ -4,7 +4,7 @@
 use super::decode_dsig::{encrypted_data, key_info, signature};
 use super::values::{decode_base64, decode_crypto_binary, parse_datetime, parse_u32};
 use super::xml::{self, Seq, attr, base64_text, check_attrs, invalid, req_attr, text};
-use super::{DecodeError, DecodeErrorKind, Limits, MessageHeader};
+use super::{DecodeError, DecodeErrorKind, Limits, MessageHeader, XML_WS};
 use crate::model::*;
 use crate::vocab::*;
 use uppsala::{Document, NodeId};
@@ -456,8 +456,12 @@ fn request_abstract(
             check_attrs(doc, n, P, &["Mechanism", "Identifier"])?;
             Seq::new(doc, n, P)?.finish()?;
             Some(PendingNotification {
-                mechanism: req_attr(doc, n, P, "Mechanism")?.trim().to_owned(),
-                identifier: req_attr(doc, n, P, "Identifier")?.trim().to_owned(),
+                mechanism: req_attr(doc, n, P, "Mechanism")?
+                    .trim_matches(XML_WS)
+                    .to_owned(),
+                identifier: req_attr(doc, n, P, "Identifier")?
+                    .trim_matches(XML_WS)
+                    .to_owned(),
             })
         }
     };
@@ -490,12 +494,14 @@ fn result_abstract(
             Some(base64_text(doc, n, "RequestSignatureValue")?)
         }
     };
-    let result_major = ResultMajor::from_uri(req_attr(doc, node, name, "ResultMajor")?.trim());
+    let result_major =
+        ResultMajor::from_uri(req_attr(doc, node, name, "ResultMajor")?.trim_matches(XML_WS));
     Ok(ResultAbstract {
         message,
         request_signature_value,
         result_major,
-        result_minor: attr(doc, node, "ResultMinor").map(|v| ResultMinor::from_uri(v.trim())),
+        result_minor: attr(doc, node, "ResultMinor")
+            .map(|v| ResultMinor::from_uri(v.trim_matches(XML_WS))),
         request_id: attr(doc, node, "RequestId").map(str::to_owned),
     })
 }
@@ -533,7 +539,7 @@ fn key_binding_abstract(
             Seq::new(doc, n, U)?.finish()?;
             Ok(UseKeyWith {
                 application: Application::from_uri_lenient(
-                    req_attr(doc, n, U, "Application")?.trim(),
+                    req_attr(doc, n, U, "Application")?.trim_matches(XML_WS),
                 ),
                 identifier: req_attr(doc, n, U, "Identifier")?.to_owned(),
             })
@@ -640,8 +646,8 @@ fn status(doc: Doc<'_, '_>, node: NodeId) -> R<Status> {
     const N: &str = "Status";
     check_attrs(doc, node, N, &["StatusValue"])?;
     let value = req_attr(doc, node, N, "StatusValue")?;
-    let status_value =
-        StatusValue::from_uri(value.trim()).ok_or_else(|| invalid(N, "unknown StatusValue URI"))?;
+    let status_value = StatusValue::from_uri(value.trim_matches(XML_WS))
+        .ok_or_else(|| invalid(N, "unknown StatusValue URI"))?;
     let mut seq = Seq::new(doc, node, N)?;
     let mut reasons = |local: &'static str| -> R<Vec<Reason>> {
         seq.many(XKMS_NS, local)
@@ -683,7 +689,9 @@ fn authentication(doc: Doc<'_, '_>, node: NodeId) -> R<Authentication> {
             let value = decode_base64(req_attr(doc, n, B, "Value")?)
                 .ok_or_else(|| invalid(B, "Value is not base64"))?;
             Some(NotBoundAuthentication {
-                protocol: req_attr(doc, n, B, "Protocol")?.trim().to_owned(),
+                protocol: req_attr(doc, n, B, "Protocol")?
+                    .trim_matches(XML_WS)
+                    .to_owned(),
                 value,
             })
         }
@@ -725,11 +733,11 @@ pub(crate) fn parse_rsa_key_pair(
 ) -> Result<RsaKeyPair, DecodeError> {
     // The fragment may rely on the namespace context of <PrivateKey>: provide both a
     // default and an `xkms:` declaration around it. Its own declarations still win.
-    let mut body = fragment.trim();
+    let mut body = fragment.trim_matches(XML_WS);
     if body.starts_with("<?xml") {
         body = body
             .find("?>")
-            .map_or(body, |end| body[end + 2..].trim_start());
+            .map_or(body, |end| body[end + 2..].trim_start_matches(XML_WS));
     }
     if fragment.len() > limits.max_bytes {
         return Err(DecodeErrorKind::TooLarge.into());
@@ -777,7 +785,7 @@ fn rsa_key_pair(doc: Doc<'_, '_>, node: NodeId) -> R<RsaKeyPair> {
 /// Text of an anyURI element (whitespace collapsed away at the ends, as xs:anyURI does).
 fn uri_text(doc: Doc<'_, '_>, node: NodeId, name: &str) -> R<String> {
     check_attrs(doc, node, name, &[])?;
-    Ok(text(doc, node, name)?.trim().to_owned())
+    Ok(text(doc, node, name)?.trim_matches(XML_WS).to_owned())
 }
 
 fn datetime_attr(value: &str, element: &str) -> R<time::OffsetDateTime> {

@@ -2,9 +2,9 @@
 //! Open content (`xs:any` slots, ds:Object, XPath transforms…) is skipped, not refused:
 //! signatures are verified over the original document, this model is descriptive.
 
-use super::DecodeErrorKind;
 use super::values::{decode_crypto_binary, parse_u32};
 use super::xml::{self, Seq, attr, base64_text, invalid, req_attr, text};
+use super::{DecodeErrorKind, XML_WS};
 use crate::model::*;
 use crate::vocab::{DS_NS, EC_NS, XENC_NS};
 use uppsala::{Document, NodeId};
@@ -42,7 +42,7 @@ fn signed_info(doc: Doc<'_, '_>, node: NodeId) -> R<SignedInfo> {
     )?;
     let sm = seq.req(DS_NS, "SignatureMethod")?;
     let signature_method = req_attr(doc, sm, "SignatureMethod", "Algorithm")?
-        .trim()
+        .trim_matches(XML_WS)
         .to_owned();
     let mut hmac_output_length = None;
     let mut sm_children = Seq::lenient(doc, sm, "SignatureMethod");
@@ -80,7 +80,7 @@ fn reference(doc: Doc<'_, '_>, node: NodeId) -> R<Reference> {
     };
     let dm = seq.req(DS_NS, "DigestMethod")?;
     let digest_method = req_attr(doc, dm, "DigestMethod", "Algorithm")?
-        .trim()
+        .trim_matches(XML_WS)
         .to_owned();
     let digest_value = base64_text(doc, seq.req(DS_NS, "DigestValue")?, "DigestValue")?;
     seq.finish()?;
@@ -113,7 +113,9 @@ fn transforms(doc: Doc<'_, '_>, node: NodeId) -> R<Vec<Transform>> {
 /// `ds:Transform` / `ds:CanonicalizationMethod`: Algorithm plus an optional
 /// `ec:InclusiveNamespaces`; other content (XPath, foreign parameters) is skipped.
 fn transform(doc: Doc<'_, '_>, node: NodeId, name: &'static str) -> R<Transform> {
-    let algorithm = req_attr(doc, node, name, "Algorithm")?.trim().to_owned();
+    let algorithm = req_attr(doc, node, name, "Algorithm")?
+        .trim_matches(XML_WS)
+        .to_owned();
     let mut inclusive_namespaces = None;
     for child in Seq::lenient(doc, node, name).many_any() {
         if xml::is(doc, child, EC_NS, "InclusiveNamespaces") {
@@ -194,7 +196,9 @@ fn x509_data(doc: Doc<'_, '_>, node: NodeId) -> R<X509Data> {
                 let issuer = seq.req(DS_NS, "X509IssuerName")?;
                 let serial = seq.req(DS_NS, "X509SerialNumber")?;
                 seq.finish()?;
-                let serial_number = text(doc, serial, "X509SerialNumber")?.trim().to_owned();
+                let serial_number = text(doc, serial, "X509SerialNumber")?
+                    .trim_matches(XML_WS)
+                    .to_owned();
                 let digits = serial_number.strip_prefix('-').unwrap_or(&serial_number);
                 if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(invalid("X509SerialNumber", "not an integer"));
@@ -223,7 +227,10 @@ pub(crate) fn encrypted_data(doc: Doc<'_, '_>, node: NodeId) -> R<EncryptedData>
     let mut seq = Seq::new(doc, node, N)?;
     let encryption_method = seq
         .opt(XENC_NS, "EncryptionMethod")
-        .map(|n| req_attr(doc, n, "EncryptionMethod", "Algorithm").map(|a| a.trim().to_owned()))
+        .map(|n| {
+            req_attr(doc, n, "EncryptionMethod", "Algorithm")
+                .map(|a| a.trim_matches(XML_WS).to_owned())
+        })
         .transpose()?;
     let key_info = seq
         .opt(DS_NS, "KeyInfo")

@@ -594,10 +594,15 @@ impl Writer {
 }
 
 /// Escapes character data; in attributes also `"` and the whitespace characters that
-/// attribute-value normalization would otherwise turn into spaces.
+/// attribute-value normalization would otherwise turn into spaces. A character XML 1.0
+/// does not allow at all (C0 controls other than tab, LF and CR; U+FFFE, U+FFFF), not even
+/// as a character reference, is written as U+FFFD: the output is always well-formed, and
+/// a string of our own model holding one (a certificate name, an echoed value) cannot make
+/// an answer that no peer can parse.
 pub(crate) fn escape_into(out: &mut String, text: &str, attribute: bool) {
     for c in text.chars() {
         match c {
+            c if !is_xml_char(c) => out.push(char::REPLACEMENT_CHARACTER),
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -608,6 +613,12 @@ pub(crate) fn escape_into(out: &mut String, text: &str, attribute: bool) {
             c => out.push(c),
         }
     }
+}
+
+/// XML 1.0 `Char`: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+/// (a `char` is never a surrogate).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 #[cfg(test)]
@@ -622,6 +633,22 @@ mod tests {
         let mut s = String::new();
         escape_into(&mut s, "a&b<c>\"d\"\te\nf\r", false);
         assert_eq!(s, "a&amp;b&lt;c&gt;\"d\"\te\nf&#13;");
+    }
+
+    #[test]
+    fn characters_xml_forbids_become_the_replacement_character() {
+        for attribute in [false, true] {
+            let mut s = String::new();
+            escape_into(
+                &mut s,
+                "a\u{0}b\u{1}c\u{1F}d\u{FFFE}e\u{FFFF}f\u{7F}\u{A0}\u{10FFFF}",
+                attribute,
+            );
+            assert_eq!(
+                s,
+                "a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}e\u{FFFD}f\u{7F}\u{A0}\u{10FFFF}"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,12 @@ pub(crate) mod xml;
 
 use crate::model::{Message, Reference, RsaKeyPair, Signature, SignedInfo, Transform};
 
+/// XML's white space (XML 1.0 production `S`: #x20 #x9 #xD #xA) — the only characters
+/// attribute-value and xs:token-style collapsing may strip. `str::trim` would also strip
+/// U+00A0 and other Unicode spaces, which are content to XML: the decoder trims with
+/// `trim_matches(XML_WS)` everywhere.
+pub(crate) const XML_WS: &[char] = &[' ', '\t', '\r', '\n'];
+
 /// Resource limits applied to every untrusted document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {

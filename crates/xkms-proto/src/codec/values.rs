@@ -7,6 +7,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
 use zeroize::Zeroizing;
 
+use super::XML_WS;
+
 /// Standard alphabet; padding optional on input (some peers drop it), always written.
 const B64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
@@ -59,7 +61,7 @@ pub(crate) fn encode_base64(bytes: &[u8]) -> String {
 
 /// Parses a non-negative xs:integer that fits in u32 (ResponseLimit, StatusResult counters).
 pub(crate) fn parse_u32(text: &str) -> Option<u32> {
-    let t = text.trim();
+    let t = text.trim_matches(XML_WS);
     let t = t.strip_prefix('+').unwrap_or(t);
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -67,10 +69,15 @@ pub(crate) fn parse_u32(text: &str) -> Option<u32> {
     t.parse().ok()
 }
 
+/// The years a dateTime may have once in UTC: the four-digit years of the lexical form.
+/// `0000-01-01T00:00:00+14:00` is in year -1 in UTC, `9999-12-31T23:00:00-14:00` in year
+/// 10000; both are refused (a decode error), never panicked on or written back as `-001`.
+pub(crate) const YEARS: std::ops::RangeInclusive<i32> = 0..=9999;
+
 /// Parses xs:dateTime: `YYYY-MM-DDTHH:MM:SS(.f+)?(Z|±HH:MM)?`. No timezone means UTC.
-/// The result is converted to UTC.
+/// The result is converted to UTC and must fall in [`YEARS`].
 pub(crate) fn parse_datetime(text: &str) -> Option<OffsetDateTime> {
-    let s = text.trim().as_bytes();
+    let s = text.trim_matches(XML_WS).as_bytes();
     // Fixed part: 0123-56-89T12:45:78
     if s.len() < 19 || s[4] != b'-' || s[7] != b'-' || s[10] != b'T' || s[13] != b':' {
         return None;
@@ -120,19 +127,37 @@ pub(crate) fn parse_datetime(text: &str) -> Option<OffsetDateTime> {
         nanos,
     )
     .ok()?;
-    Some(
-        date.with_time(time)
-            .assume_offset(offset)
-            .to_offset(UtcOffset::UTC),
-    )
+    let utc = date
+        .with_time(time)
+        .assume_offset(offset)
+        .checked_to_offset(UtcOffset::UTC)?;
+    YEARS.contains(&utc.year()).then_some(utc)
 }
 
 /// Writes UTC `YYYY-MM-DDTHH:MM:SS[.f]Z`, fractional seconds only when non-zero.
+///
+/// Only a value built in code can lie outside [`YEARS`] (the decoder refuses them); it is
+/// still written as a valid xs:dateTime, never as `-001-…`: a year before 0 as `-YYYY`
+/// (`time` keeps years within ±9999, so four digits suffice), and a value whose UTC form
+/// `time` cannot represent (year ±10000) in its own offset, `…±HH:MM`. A peer, and our
+/// decoder, then refuse it cleanly.
 pub(crate) fn format_datetime(dt: &OffsetDateTime) -> String {
-    let u = dt.to_offset(UtcOffset::UTC);
+    let (u, zone) = match dt.checked_to_offset(UtcOffset::UTC) {
+        Some(u) => (u, "Z".to_owned()),
+        None => {
+            let (h, m, _) = dt.offset().as_hms();
+            let sign = if dt.offset().is_negative() { '-' } else { '+' };
+            (
+                *dt,
+                format!("{sign}{:02}:{:02}", h.unsigned_abs(), m.unsigned_abs()),
+            )
+        }
+    };
+    let year = u.year();
+    let sign = if year < 0 { "-" } else { "" };
     let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        u.year(),
+        "{sign}{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        year.unsigned_abs(),
         u8::from(u.month()),
         u.day(),
         u.hour(),
@@ -145,7 +170,7 @@ pub(crate) fn format_datetime(dt: &OffsetDateTime) -> String {
         out.push('.');
         out.push_str(frac.trim_end_matches('0'));
     }
-    out.push('Z');
+    out.push_str(&zone);
     out
 }
 
