@@ -13,20 +13,27 @@ use xkms_proto::{
 /// The `ValidityInterval` of a certificate. X.509's notAfter is the last second the
 /// certificate is valid (RFC 5280 §4.1.2.5, inclusive); XKMS's `NotOnOrAfter` is the first
 /// instant it is not, one second later.
+///
+/// A notAfter of `99991231235959Z` (RFC 5280 §4.1.2.5: no well-defined expiration date) has
+/// no instant one second later that a dateTime can carry: `NotOnOrAfter` is then omitted,
+/// which XKMS reads as "no end".
 pub fn validity_interval(
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
 ) -> ValidityInterval {
     ValidityInterval {
         not_before: Some(not_before),
-        not_on_or_after: Some(not_after + Duration::SECOND),
+        not_on_or_after: not_after
+            .checked_add(Duration::SECOND)
+            // Also when a build of `time` with large dates could hold year 10000.
+            .filter(|t| t.year() <= 9999),
     }
 }
 
 /// The certificate notAfter for a requested `NotOnOrAfter` (the inverse of
 /// [`validity_interval`]).
 pub fn not_after_for(not_on_or_after: OffsetDateTime) -> OffsetDateTime {
-    not_on_or_after - Duration::SECOND
+    not_on_or_after.saturating_sub(Duration::SECOND)
 }
 
 /// The material a key binding can be described with.
@@ -261,6 +268,20 @@ mod tests {
             Some(time::macros::datetime!(2027-01-01 00:00 UTC))
         );
         assert_eq!(not_after_for(vi.not_on_or_after.unwrap()), na);
+    }
+
+    #[test]
+    fn a_certificate_without_expiry_has_no_not_on_or_after() {
+        // RFC 5280 §4.1.2.5: 99991231235959Z; one second later is past what a dateTime
+        // (and `time`) can hold. Before the fix: an overflow panic.
+        let nb = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let na = time::macros::datetime!(9999-12-31 23:59:59 UTC);
+        let vi = validity_interval(nb, na);
+        assert_eq!(vi.not_before, Some(nb));
+        assert_eq!(vi.not_on_or_after, None);
+        // The inverse saturates instead of panicking at the other end.
+        let min = time::macros::datetime!(-9999-01-01 00:00 UTC);
+        assert_eq!(not_after_for(min), min);
     }
 
     #[test]

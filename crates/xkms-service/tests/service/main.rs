@@ -16,5 +16,6 @@ mod lockouts;
 mod names;
 mod operations;
 mod protocol;
+mod regressions;
 mod replay;
 mod secrets;
