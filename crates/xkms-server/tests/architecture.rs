@@ -175,3 +175,47 @@ fn the_cycle_checker_finds_cycles_and_only_cycles() {
         assert!(cycle.contains(edge), "{edge} in {cycle}");
     }
 }
+
+/// fuzz/ is its own workspace (docs/FUZZING.md): it links libFuzzer and is built only with
+/// coverage instrumentation, so the root workspace must never pick it up (a `cargo build
+/// --workspace` would try to link it), and it must not become a row of the crate table.
+#[test]
+fn the_fuzz_crate_stays_outside_the_workspace() {
+    let root: toml::Table = std::fs::read_to_string(workspace().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let members: Vec<&str> = root["workspace"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        members,
+        ["crates/*"],
+        "workspace members changed: keep fuzz/ out"
+    );
+    let excluded = root["workspace"].get("exclude");
+    assert!(excluded.is_none() || !members.iter().any(|m| m.starts_with("fuzz")));
+
+    let fuzz: toml::Table = std::fs::read_to_string(workspace().join("fuzz/Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        fuzz.get("workspace")
+            .is_some_and(|w| w.as_table().is_some_and(|t| t.is_empty())),
+        "fuzz/Cargo.toml must declare its own empty [workspace]"
+    );
+    assert!(
+        workspace().join("fuzz/Cargo.lock").is_file(),
+        "fuzz/Cargo.lock is committed (builds are --locked)"
+    );
+    let name = fuzz["package"]["name"].as_str().unwrap();
+    assert!(!crates().contains_key(name));
+    assert!(
+        !table().contains_key(name),
+        "the fuzz crate is not a row of the crate table"
+    );
+}

@@ -4,6 +4,7 @@
 mod common;
 mod dsig;
 mod encryption;
+mod fuzz_seeds;
 mod message;
 mod negative;
 #[path = "../../../../tests/tools.rs"]
