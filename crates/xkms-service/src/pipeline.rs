@@ -135,7 +135,9 @@ impl XkmsService {
             Request::Locate(r) => Ok(ResultMessage::Locate(
                 crate::locate::locate(&self.locator(), r).await?,
             )),
-            Request::Validate(r) => Ok(ResultMessage::Validate(self.validate(ctx, r).await?)),
+            Request::Validate(r) => Ok(ResultMessage::Validate(
+                crate::validate::validate(&self.validator(), r).await?,
+            )),
             Request::Reissue(r) => Ok(ResultMessage::Reissue(self.reissue(ctx, r).await?)),
             Request::Revoke(r) => Ok(ResultMessage::Revoke(self.revoke(ctx, r).await?)),
             Request::Recover(r) => Ok(ResultMessage::Recover(self.recover(ctx, r).await?)),

@@ -61,13 +61,16 @@ impl XkmsService {
         }
     }
 
+    /// The configured trust (built-in CA, anchors, intermediates, CRLs), parsed on first use.
+    pub(crate) fn trust_base(&self) -> &crate::trust::TrustContext {
+        self.trust_base.get_or_init(|| {
+            crate::trust::TrustContext::new(self.ca.certificate_der(), &self.config.trust, &[])
+        })
+    }
+
     /// The configured trust plus `extra` certificates a request brought along.
     pub(crate) fn trust_context(&self, extra: &[Vec<u8>]) -> crate::trust::TrustContext {
-        self.trust_base
-            .get_or_init(|| {
-                crate::trust::TrustContext::new(self.ca.certificate_der(), &self.config.trust, &[])
-            })
-            .with_extra(extra)
+        self.trust_base().with_extra(extra)
     }
 
     /// Enables the two-phase protocol with a secret shared by every node.

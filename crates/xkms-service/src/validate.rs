@@ -37,316 +37,345 @@
 //! predicted) or before the built-in CA existed (no data) give
 //! `Sender/TimeInstantOutOfRange`.
 
-use crate::context::RequestContext;
+use crate::clock::Clock;
+use crate::crl::CrlSource;
 use crate::error::ServiceError;
+use crate::ids::IdSource;
 use crate::query::certificate::{names_of_certificate, usages_of_certificate};
 use crate::query::{
     KeyQuery, certificate_at, check_time_instant, effective_limit, find_matching, fits_query,
 };
 use crate::respond::{BindingMaterial, ExtraMaterial, certificate_url, describe_with};
+use crate::results::result_header;
 use crate::service::XkmsService;
-use crate::store::{BindingSelector, KeyBindingRecord};
+use crate::store::{BindingSelector, KeyBindingRecord, Store};
 use crate::trust::{
     Cert, MAX_REQUEST_CERTIFICATES, RevocationSource, TrustContext, Verdict, Verdicts,
 };
 use time::OffsetDateTime;
-use xkms_ca::{CertificateInfo, Serial};
+use xkms_ca::{Ca, CertificateInfo, Serial};
 use xkms_proto::{
     KeyBinding, KeyBindingAbstract, ResultMajor, ResultMinor, Status, ValidateRequest,
     ValidateResult,
 };
 
+/// What Validate reads; it changes nothing.
+pub(crate) struct Validator<'a> {
+    pub store: &'a dyn Store,
+    pub ca: &'a Ca,
+    pub clock: &'a dyn Clock,
+    pub ids: IdSource,
+    /// The configured trust (built-in CA, anchors, intermediates, CRLs), parsed once.
+    pub trust: &'a TrustContext,
+    /// For result headers and certificate URLs.
+    pub service_uri: &'a str,
+    pub crl: CrlSource<'a>,
+}
+
 impl XkmsService {
-    /// Handles a ValidateRequest.
-    pub async fn validate(
-        &self,
-        _ctx: &RequestContext<'_>,
-        req: &ValidateRequest,
-    ) -> Result<ValidateResult, ServiceError> {
-        let qkb = &req.query_key_binding;
-        let now = self.clock.now();
-        check_time_instant(qkb.time_instant, now, self.ca.not_before())?;
-        let at = qkb.time_instant.unwrap_or(now);
-        let presented: Vec<Vec<u8>> = qkb
-            .core
-            .key_info
-            .iter()
-            .flat_map(|ki| ki.x509_data.iter())
-            .flat_map(|d| d.certificates.iter().cloned())
-            .collect();
-        if presented.len() > MAX_REQUEST_CERTIFICATES {
-            return Err(ServiceError::Refused("too many certificates in the query"));
+    /// Validate's handles.
+    pub(crate) fn validator(&self) -> Validator<'_> {
+        Validator {
+            store: self.store.as_ref(),
+            ca: &self.ca,
+            clock: self.clock.as_ref(),
+            ids: self.ids,
+            trust: self.trust_base(),
+            service_uri: &self.config.service_uri,
+            crl: self.crl_source(),
         }
-        let (subjects, extra, truncated) = if presented.is_empty() {
-            let (subjects, truncated) = self.stored_subjects(req, at).await?;
-            (subjects, Vec::new(), truncated)
+    }
+}
+
+/// Handles a ValidateRequest.
+pub(crate) async fn validate(
+    cx: &Validator<'_>,
+    req: &ValidateRequest,
+) -> Result<ValidateResult, ServiceError> {
+    let qkb = &req.query_key_binding;
+    let now = cx.clock.now();
+    check_time_instant(qkb.time_instant, now, cx.ca.not_before())?;
+    let at = qkb.time_instant.unwrap_or(now);
+    let presented: Vec<Vec<u8>> = qkb
+        .core
+        .key_info
+        .iter()
+        .flat_map(|ki| ki.x509_data.iter())
+        .flat_map(|d| d.certificates.iter().cloned())
+        .collect();
+    if presented.len() > MAX_REQUEST_CERTIFICATES {
+        return Err(ServiceError::Refused("too many certificates in the query"));
+    }
+    let (subjects, extra, truncated) = if presented.is_empty() {
+        let (subjects, truncated) = stored_subjects(cx, req, at).await?;
+        (subjects, Vec::new(), truncated)
+    } else {
+        let (subject, extra) = presented_subject(cx, presented).await?;
+        (vec![subject], extra, false)
+    };
+    if subjects.is_empty() {
+        let (major, minor) = if truncated {
+            (ResultMajor::Receiver, ResultMinor::TooManyResponses)
         } else {
-            let (subject, extra) = self.presented_subject(presented).await?;
-            (vec![subject], extra, false)
+            (ResultMajor::Success, ResultMinor::NoMatch)
         };
-        if subjects.is_empty() {
-            let (major, minor) = if truncated {
-                (ResultMajor::Receiver, ResultMinor::TooManyResponses)
-            } else {
-                (ResultMajor::Success, ResultMinor::NoMatch)
-            };
-            return Ok(ValidateResult {
-                result: self.result_for(&req.request, major, Some(minor)),
-                key_bindings: Vec::new(),
-            });
-        }
-        let trust = self.trust_context(&extra);
-        let own_crl = self
-            .crl_source()
-            .if_requested(&req.request.respond_with)
-            .await;
-        let mut incomplete = false;
-        let mut key_bindings = Vec::with_capacity(subjects.len());
-        for subject in &subjects {
-            let (binding, partial) = self
-                .evaluate_subject(req, &trust, subject, at, now, own_crl.as_deref())
-                .await?;
-            incomplete |= partial;
-            key_bindings.push(binding);
-        }
-        let minor = if truncated {
-            Some(ResultMinor::TooManyResponses)
-        } else {
-            incomplete.then_some(ResultMinor::Incomplete)
-        };
-        Ok(ValidateResult {
-            result: self.result_for(&req.request, ResultMajor::Success, minor),
-            key_bindings,
+        return Ok(ValidateResult {
+            result: result_header(cx.service_uri, &req.request, major, Some(minor)),
+            key_bindings: Vec::new(),
+        });
+    }
+    let trust = cx.trust.with_extra(&extra);
+    let own_crl = cx.crl.if_requested(&req.request.respond_with).await;
+    let mut incomplete = false;
+    let mut key_bindings = Vec::with_capacity(subjects.len());
+    for subject in &subjects {
+        let (binding, partial) =
+            evaluate_subject(cx, req, &trust, subject, at, now, own_crl.as_deref()).await?;
+        incomplete |= partial;
+        key_bindings.push(binding);
+    }
+    let minor = if truncated {
+        Some(ResultMinor::TooManyResponses)
+    } else {
+        incomplete.then_some(ResultMinor::Incomplete)
+    };
+    Ok(ValidateResult {
+        result: result_header(cx.service_uri, &req.request, ResultMajor::Success, minor),
+        key_bindings,
+    })
+}
+
+/// The stored bindings a query without certificates names, with their certificate at
+/// `at`. KeyUsage does not select here: a binding whose usage does not fit is
+/// answered Invalid rather than left out.
+async fn stored_subjects(
+    cx: &Validator<'_>,
+    req: &ValidateRequest,
+    at: OffsetDateTime,
+) -> Result<(Vec<Subject>, bool), ServiceError> {
+    let qkb = &req.query_key_binding;
+    let mut query = KeyQuery::from_query(qkb, &cx.ca.subject())?;
+    query.key_usage.clear();
+    if !query.impossible && query.selector().is_none() {
+        return Err(ServiceError::Refused(
+            "a query must name a key, a certificate or an identity",
+        ));
+    }
+    let found = find_matching(
+        cx.store,
+        &query,
+        effective_limit(req.request.response_limit),
+    )
+    .await?;
+    let subjects = found
+        .matches
+        .into_iter()
+        .map(|(binding, certificates)| Subject {
+            certificate: certificate_at(&certificates, Some(at)).map(|c| c.der.clone()),
+            binding: Some(binding),
         })
-    }
+        .collect();
+    Ok((subjects, found.truncated))
+}
 
-    /// The stored bindings a query without certificates names, with their certificate at
-    /// `at`. KeyUsage does not select here: a binding whose usage does not fit is
-    /// answered Invalid rather than left out.
-    async fn stored_subjects(
-        &self,
-        req: &ValidateRequest,
-        at: OffsetDateTime,
-    ) -> Result<(Vec<Subject>, bool), ServiceError> {
-        let qkb = &req.query_key_binding;
-        let mut query = KeyQuery::from_query(qkb, &self.ca.subject())?;
-        query.key_usage.clear();
-        if !query.impossible && query.selector().is_none() {
-            return Err(ServiceError::Refused(
-                "a query must name a key, a certificate or an identity",
-            ));
-        }
-        let found = find_matching(
-            self.store.as_ref(),
-            &query,
-            effective_limit(req.request.response_limit),
-        )
-        .await?;
-        let subjects = found
-            .matches
-            .into_iter()
-            .map(|(binding, certificates)| Subject {
-                certificate: certificate_at(&certificates, Some(at)).map(|c| c.der.clone()),
-                binding: Some(binding),
-            })
-            .collect();
-        Ok((subjects, found.truncated))
-    }
-
-    /// The end-entity certificate of the query (and its stored binding when we issued
-    /// it), plus the other certificates for path building.
-    async fn presented_subject(
-        &self,
-        mut presented: Vec<Vec<u8>>,
-    ) -> Result<(Subject, Vec<Vec<u8>>), ServiceError> {
-        let mut index = 0;
-        let mut target_info = None;
-        for (i, der) in presented.iter().enumerate() {
-            let info = xkms_ca::parse_certificate(der)
-                .map_err(|_| ServiceError::InvalidRequest("an X509Certificate does not parse"))?;
-            if !info.is_ca {
-                index = i;
-                target_info = Some(info);
-                break;
-            }
-        }
-        let target = presented.swap_remove(index);
-        // Our binding is looked up by serial when our CA's name issued it; the path
-        // check below verifies the signature (a forgery naming our CA is Invalid there),
-        // so no second signature check here.
-        let ours = target_info.filter(|info| info.issuer == self.ca.subject());
-        let binding = match ours.and_then(|i| i.serial) {
-            Some(serial) => self
-                .store
-                .find_bindings(&BindingSelector::CertificateSerial(serial), 1)
-                .await?
-                .into_iter()
-                .next(),
-            None => None,
-        };
-        Ok((
-            Subject {
-                certificate: Some(target),
-                binding,
-            },
-            presented,
-        ))
-    }
-
-    /// One KeyBinding for `subject`, and whether RespondWith was only partly honoured.
-    async fn evaluate_subject(
-        &self,
-        req: &ValidateRequest,
-        trust: &TrustContext,
-        subject: &Subject,
-        at: OffsetDateTime,
-        now: OffsetDateTime,
-        own_crl: Option<&[u8]>,
-    ) -> Result<(KeyBinding, bool), ServiceError> {
-        let qkb = &req.query_key_binding;
-        let binding = subject.binding.as_ref();
-        let cert = subject.certificate.as_deref().and_then(Cert::parse);
-        let Some(cert) = cert else {
-            // A stored binding without a readable certificate: nothing to assert.
-            let status = Verdicts::all(Verdict::Indeterminate).status(true);
-            let kb = self.key_binding(req, binding, None, status, None);
-            return Ok((kb, true));
-        };
-        let evaluation = trust.evaluate(&cert, at, now);
-        let revocation = match &evaluation.revocation {
-            RevocationSource::Decided(v) => *v,
-            RevocationSource::OwnCa { serial } => self.own_revocation(*serial, at).await?,
-        };
-        let verdicts = Verdicts {
-            revocation_status: revocation,
-            ..evaluation.verdicts
-        };
-        let fits = fits_query(&cert.info, binding, qkb);
-        let status = verdicts.status(fits);
-        let chain: Vec<Vec<u8>> = match &evaluation.path {
-            Some(path) => path.iter().skip(1).cloned().collect(),
-            None => Vec::new(),
-        };
-        // X509CRL: ours for our certificates, else a configured CRL of the issuer.
-        let ours =
-            binding.is_some() || matches!(evaluation.revocation, RevocationSource::OwnCa { .. });
-        let crl = if ours {
-            own_crl
-        } else {
-            trust.crl_of_issuer(&cert)
-        };
-        let (kb, incomplete) = self.key_binding_described(req, binding, &cert, &chain, status, crl);
-        Ok((kb, incomplete))
-    }
-
-    fn key_binding_described(
-        &self,
-        req: &ValidateRequest,
-        binding: Option<&KeyBindingRecord>,
-        cert: &Cert,
-        chain: &[Vec<u8>],
-        status: Status,
-        crl: Option<&[u8]>,
-    ) -> (KeyBinding, bool) {
-        let key = cert.info.rsa_public_key.clone().unwrap_or_default();
-        let url = binding
-            .and(cert.info.serial)
-            .map(|s| certificate_url(&self.config.service_uri, &s.to_hex()));
-        let described = describe_with(
-            &req.request.respond_with,
-            &BindingMaterial {
-                key_name: binding.and_then(|b| b.key_name.as_deref()),
-                modulus: &key.modulus,
-                exponent: &key.exponent,
-                certificate: Some(&cert.der),
-                chain,
-            },
-            &ExtraMaterial {
-                crl,
-                certificate_url: url.as_deref(),
-            },
-            false,
-        );
-        let kb = self.key_binding(req, binding, Some(&cert.info), status, described.key_info);
-        (kb, described.incomplete)
-    }
-
-    fn key_binding(
-        &self,
-        req: &ValidateRequest,
-        binding: Option<&KeyBindingRecord>,
-        info: Option<&CertificateInfo>,
-        status: Status,
-        key_info: Option<xkms_proto::KeyInfo>,
-    ) -> KeyBinding {
-        let qkb = &req.query_key_binding;
-        let key_usage = if !qkb.core.key_usage.is_empty() {
-            qkb.core.key_usage.clone()
-        } else if let Some(b) = binding {
-            b.key_usage.clone()
-        } else {
-            info.map(usages_of_certificate).unwrap_or_default()
-        };
-        let use_key_with = if !qkb.core.use_key_with.is_empty() {
-            qkb.core.use_key_with.clone()
-        } else if let Some(b) = binding {
-            b.use_key_with_elements()
-        } else {
-            info.map(names_of_certificate).unwrap_or_default()
-        };
-        KeyBinding {
-            core: KeyBindingAbstract {
-                id: Some(
-                    binding
-                        .map(|b| b.id.clone())
-                        .unwrap_or_else(|| self.ids.message_id()),
-                ),
-                key_info,
-                key_usage,
-                use_key_with,
-            },
-            validity_interval: info
-                .map(|i| crate::respond::validity_interval(i.not_before, i.not_after)),
-            status,
+/// The end-entity certificate of the query (and its stored binding when we issued
+/// it), plus the other certificates for path building.
+async fn presented_subject(
+    cx: &Validator<'_>,
+    mut presented: Vec<Vec<u8>>,
+) -> Result<(Subject, Vec<Vec<u8>>), ServiceError> {
+    let mut index = 0;
+    let mut target_info = None;
+    for (i, der) in presented.iter().enumerate() {
+        let info = xkms_ca::parse_certificate(der)
+            .map_err(|_| ServiceError::InvalidRequest("an X509Certificate does not parse"))?;
+        if !info.is_ca {
+            index = i;
+            target_info = Some(info);
+            break;
         }
     }
-
-    /// Revocation of a certificate our CA issued, from the store, at `at`.
-    async fn own_revocation(
-        &self,
-        serial: Option<Serial>,
-        at: OffsetDateTime,
-    ) -> Result<Verdict, ServiceError> {
-        let Some(serial) = serial else {
-            return Ok(Verdict::Indeterminate);
-        };
-        let selector = BindingSelector::CertificateSerial(serial);
-        let Some(binding) = self
+    let target = presented.swap_remove(index);
+    // Our binding is looked up by serial when our CA's name issued it; the path
+    // check below verifies the signature (a forgery naming our CA is Invalid there),
+    // so no second signature check here.
+    let ours = target_info.filter(|info| info.issuer == cx.ca.subject());
+    let binding = match ours.and_then(|i| i.serial) {
+        Some(serial) => cx
             .store
-            .find_bindings(&selector, 1)
+            .find_bindings(&BindingSelector::CertificateSerial(serial), 1)
             .await?
             .into_iter()
-            .next()
-        else {
-            // Signed by our CA but unknown to our store: we cannot vouch for it.
-            return Ok(Verdict::Indeterminate);
-        };
-        if binding.revoked_at.is_some_and(|r| r <= at)
-            || (binding.revoked_at.is_none()
-                && binding.status == crate::store::BindingStatus::Revoked)
-        {
-            return Ok(Verdict::Invalid);
-        }
-        let certificates = self.store.certificates_of(&binding.id).await?;
-        let Some(record) = certificates.iter().find(|c| c.serial == serial) else {
-            return Ok(Verdict::Indeterminate);
-        };
-        Ok(if record.revoked_at.is_some_and(|r| r <= at) {
-            Verdict::Invalid
-        } else {
-            Verdict::Valid
-        })
+            .next(),
+        None => None,
+    };
+    Ok((
+        Subject {
+            certificate: Some(target),
+            binding,
+        },
+        presented,
+    ))
+}
+
+/// One KeyBinding for `subject`, and whether RespondWith was only partly honoured.
+async fn evaluate_subject(
+    cx: &Validator<'_>,
+    req: &ValidateRequest,
+    trust: &TrustContext,
+    subject: &Subject,
+    at: OffsetDateTime,
+    now: OffsetDateTime,
+    own_crl: Option<&[u8]>,
+) -> Result<(KeyBinding, bool), ServiceError> {
+    let qkb = &req.query_key_binding;
+    let binding = subject.binding.as_ref();
+    let cert = subject.certificate.as_deref().and_then(Cert::parse);
+    let Some(cert) = cert else {
+        // A stored binding without a readable certificate: nothing to assert.
+        let status = Verdicts::all(Verdict::Indeterminate).status(true);
+        let kb = key_binding(cx, req, binding, None, status, None);
+        return Ok((kb, true));
+    };
+    let evaluation = trust.evaluate(&cert, at, now);
+    let revocation = match &evaluation.revocation {
+        RevocationSource::Decided(v) => *v,
+        RevocationSource::OwnCa { serial } => own_revocation(cx, *serial, at).await?,
+    };
+    let verdicts = Verdicts {
+        revocation_status: revocation,
+        ..evaluation.verdicts
+    };
+    let fits = fits_query(&cert.info, binding, qkb);
+    let status = verdicts.status(fits);
+    let chain: Vec<Vec<u8>> = match &evaluation.path {
+        Some(path) => path.iter().skip(1).cloned().collect(),
+        None => Vec::new(),
+    };
+    // X509CRL: ours for our certificates, else a configured CRL of the issuer.
+    let ours = binding.is_some() || matches!(evaluation.revocation, RevocationSource::OwnCa { .. });
+    let crl = if ours {
+        own_crl
+    } else {
+        trust.crl_of_issuer(&cert)
+    };
+    let (kb, incomplete) = key_binding_described(cx, req, binding, &cert, &chain, status, crl);
+    Ok((kb, incomplete))
+}
+
+fn key_binding_described(
+    cx: &Validator<'_>,
+    req: &ValidateRequest,
+    binding: Option<&KeyBindingRecord>,
+    cert: &Cert,
+    chain: &[Vec<u8>],
+    status: Status,
+    crl: Option<&[u8]>,
+) -> (KeyBinding, bool) {
+    let key = cert.info.rsa_public_key.clone().unwrap_or_default();
+    let url = binding
+        .and(cert.info.serial)
+        .map(|s| certificate_url(cx.service_uri, &s.to_hex()));
+    let described = describe_with(
+        &req.request.respond_with,
+        &BindingMaterial {
+            key_name: binding.and_then(|b| b.key_name.as_deref()),
+            modulus: &key.modulus,
+            exponent: &key.exponent,
+            certificate: Some(&cert.der),
+            chain,
+        },
+        &ExtraMaterial {
+            crl,
+            certificate_url: url.as_deref(),
+        },
+        false,
+    );
+    let kb = key_binding(
+        cx,
+        req,
+        binding,
+        Some(&cert.info),
+        status,
+        described.key_info,
+    );
+    (kb, described.incomplete)
+}
+
+fn key_binding(
+    cx: &Validator<'_>,
+    req: &ValidateRequest,
+    binding: Option<&KeyBindingRecord>,
+    info: Option<&CertificateInfo>,
+    status: Status,
+    key_info: Option<xkms_proto::KeyInfo>,
+) -> KeyBinding {
+    let qkb = &req.query_key_binding;
+    let key_usage = if !qkb.core.key_usage.is_empty() {
+        qkb.core.key_usage.clone()
+    } else if let Some(b) = binding {
+        b.key_usage.clone()
+    } else {
+        info.map(usages_of_certificate).unwrap_or_default()
+    };
+    let use_key_with = if !qkb.core.use_key_with.is_empty() {
+        qkb.core.use_key_with.clone()
+    } else if let Some(b) = binding {
+        b.use_key_with_elements()
+    } else {
+        info.map(names_of_certificate).unwrap_or_default()
+    };
+    KeyBinding {
+        core: KeyBindingAbstract {
+            id: Some(
+                binding
+                    .map(|b| b.id.clone())
+                    .unwrap_or_else(|| cx.ids.message_id()),
+            ),
+            key_info,
+            key_usage,
+            use_key_with,
+        },
+        validity_interval: info
+            .map(|i| crate::respond::validity_interval(i.not_before, i.not_after)),
+        status,
     }
+}
+
+/// Revocation of a certificate our CA issued, from the store, at `at`.
+async fn own_revocation(
+    cx: &Validator<'_>,
+    serial: Option<Serial>,
+    at: OffsetDateTime,
+) -> Result<Verdict, ServiceError> {
+    let Some(serial) = serial else {
+        return Ok(Verdict::Indeterminate);
+    };
+    let selector = BindingSelector::CertificateSerial(serial);
+    let Some(binding) = cx
+        .store
+        .find_bindings(&selector, 1)
+        .await?
+        .into_iter()
+        .next()
+    else {
+        // Signed by our CA but unknown to our store: we cannot vouch for it.
+        return Ok(Verdict::Indeterminate);
+    };
+    if binding.revoked_at.is_some_and(|r| r <= at)
+        || (binding.revoked_at.is_none() && binding.status == crate::store::BindingStatus::Revoked)
+    {
+        return Ok(Verdict::Invalid);
+    }
+    let certificates = cx.store.certificates_of(&binding.id).await?;
+    let Some(record) = certificates.iter().find(|c| c.serial == serial) else {
+        return Ok(Verdict::Indeterminate);
+    };
+    Ok(if record.revoked_at.is_some_and(|r| r <= at) {
+        Verdict::Invalid
+    } else {
+        Verdict::Valid
+    })
 }
 
 /// What one KeyBinding of the result is about.
