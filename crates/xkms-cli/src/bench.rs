@@ -8,9 +8,11 @@
 //! `<op>: <ops/s> ops/s p50=<ms>ms p99=<ms>ms errors=<n>`.
 
 mod prepare;
+mod record;
 mod stats;
 
 use crate::output::{errln, outln};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +57,10 @@ pub struct LoadArgs {
     /// Process id of xkmsd on this machine: report its CPU use and memory (Linux).
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Also write the first timed request, exactly as posted (the SOAP document), to
+    /// FILE, so another load generator can replay it (`scripts/bench` gives it to wrk).
+    #[arg(long, value_name = "FILE")]
+    write_request: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +78,11 @@ struct RegisterArgs {
     /// Size of the client keys.
     #[arg(long, default_value_t = 2048)]
     key_bits: usize,
+    /// Append one line `<serial> <binding id>` to FILE for every Success received, as
+    /// soon as it is received (`scripts/crash-test` checks each is in the store after
+    /// the server was killed).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
     #[command(flatten)]
     load: LoadArgs,
 }
@@ -140,6 +151,12 @@ pub async fn run(
     let preparing = Instant::now();
     errln!("{op}: preparing {count} requests ({warmup} warm-up) …");
     let prepare = prepare::Prepare { client, binding };
+    let recorder = match &args.workload {
+        Workload::Register(RegisterArgs {
+            record: Some(path), ..
+        }) => Some(Arc::new(record::Recorder::append(path)?)),
+        _ => None,
+    };
     let (mut documents, check): (Vec<String>, Check) = match args.workload {
         Workload::Register(a) => (
             prepare.register(&a.identity, &a.secret, Some((a.keys, a.key_bits)), count)?,
@@ -172,7 +189,16 @@ pub async fn run(
         preparing.elapsed().as_secs_f64()
     );
     let timed = documents.split_off(warmup.min(documents.len()));
-    let warm = run_phase(client, documents, concurrency, check, None).await;
+    if let Some(path) = &load.write_request {
+        let first = timed.first().or(documents.last()).map(String::as_bytes);
+        std::fs::write(path, first.unwrap_or_default())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let sink = Sink {
+        check,
+        recorder: recorder.clone(),
+    };
+    let warm = run_phase(client, documents, concurrency, sink.clone(), None).await;
     if warm.errors > 0 {
         errln!(
             "{op}: {} warm-up errors (first: {})",
@@ -183,7 +209,7 @@ pub async fn run(
     let server = load.server_pid.map(|pid| pid.to_string());
     let client_cpu = stats::cpu_seconds("self");
     let server_cpu = server.as_deref().and_then(stats::cpu_seconds);
-    let phase = run_phase(client, timed, concurrency, check, Some(op)).await;
+    let phase = run_phase(client, timed, concurrency, sink, Some(op)).await;
     let client_cpu = stats::cpu_seconds("self")
         .zip(client_cpu)
         .map(|(b, a)| b - a);
@@ -217,6 +243,9 @@ pub async fn run(
     if let Some(first) = &phase.first_error {
         errln!("{op}: first error: {first}");
     }
+    if let Some(recorder) = &recorder {
+        recorder.flush()?;
+    }
     outln!(
         "{op}: {:.1} ops/s p50={:.2}ms p99={:.2}ms errors={}",
         summary.count as f64 / wall,
@@ -229,6 +258,23 @@ pub async fn run(
     } else {
         ExitCode::from(crate::report::EXIT_RESULT)
     })
+}
+
+/// What happens to each answer: checked, and (register with `--record`) recorded.
+#[derive(Clone)]
+struct Sink {
+    check: Check,
+    recorder: Option<Arc<record::Recorder>>,
+}
+
+impl Sink {
+    fn take(&self, result: &ResultMessage) -> Result<(), String> {
+        (self.check)(result)?;
+        if let Some(recorder) = &self.recorder {
+            recorder.record(result)?;
+        }
+        Ok(())
+    }
 }
 
 /// What one phase observed.
@@ -245,7 +291,7 @@ async fn run_phase(
     client: &XkmsClient,
     documents: Vec<String>,
     concurrency: usize,
-    check: Check,
+    sink: Sink,
     progress: Option<&'static str>,
 ) -> Phase {
     let total = documents.len();
@@ -257,6 +303,7 @@ async fn run_phase(
         let client = client.clone();
         let queue = Arc::clone(&queue);
         let done = Arc::clone(&done);
+        let sink = sink.clone();
         tasks.spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0usize;
@@ -270,7 +317,9 @@ async fn run_phase(
                 let sent = Instant::now();
                 let outcome = client.post(document).await;
                 latencies.push(sent.elapsed());
-                let verdict = outcome.map_err(|e| e.to_string()).and_then(|r| check(&r));
+                let verdict = outcome
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| sink.take(&r));
                 if let Err(e) = verdict {
                     errors += 1;
                     first_error.get_or_insert(e);

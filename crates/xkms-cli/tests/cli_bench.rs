@@ -60,6 +60,7 @@ async fn bench_runs_every_workload() {
         .await;
 
     let load = ["--requests", "6", "--concurrency", "2", "--warmup", "1"];
+    let request = server.path("locate.xml");
     let (code, out, err) = xkms(
         &url,
         &[
@@ -70,6 +71,8 @@ async fn bench_runs_every_workload() {
                 "user{i}@seed.example",
                 "--spread",
                 "30",
+                "--write-request",
+                request.to_str().unwrap(),
             ][..],
             &load,
         ]
@@ -77,6 +80,15 @@ async fn bench_runs_every_workload() {
     )
     .await;
     assert_summary("locate", code, &out, &err);
+    // The first timed request, as posted: a SOAP 1.2 LocateRequest for a seeded name.
+    let written = std::fs::read_to_string(&request).unwrap();
+    assert!(
+        written
+            .starts_with("<soap:Envelope xmlns:soap=\"http://www.w3.org/2003/05/soap-envelope\""),
+        "{written}"
+    );
+    assert!(written.contains("LocateRequest"), "{written}");
+    assert!(written.contains("@seed.example</"), "{written}");
 
     let identity = [
         "--identity",
@@ -84,12 +96,47 @@ async fn bench_runs_every_workload() {
         "--secret",
         "bench secret",
     ];
+    let record = server.path("record.txt");
     let (code, out, err) = xkms(
         &url,
-        &[&["bench", "register", "--keys", "2"][..], &identity, &load].concat(),
+        &[
+            &[
+                "bench",
+                "register",
+                "--keys",
+                "2",
+                "--record",
+                record.to_str().unwrap(),
+            ][..],
+            &identity,
+            &load,
+        ]
+        .concat(),
     )
     .await;
     assert_summary("register", code, &out, &err);
+    // One line per Success (warm-up included): `<serial> <binding id>`, each serial a
+    // certificate the store holds.
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    let lines: Vec<(&str, &str)> = recorded
+        .lines()
+        .map(|l| l.split_once(' ').expect(l))
+        .collect();
+    assert_eq!(lines.len(), 7, "{recorded}");
+    let serials: std::collections::HashSet<&str> = lines.iter().map(|(s, _)| *s).collect();
+    assert_eq!(serials.len(), 7, "{recorded}");
+    for (serial, id) in &lines {
+        assert_eq!(serial.len(), 32, "{serial}");
+        assert!(
+            serial
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
+        );
+        assert!(id.starts_with('I'), "{id}");
+        server
+            .xkmsd_admin(&["bindings", "show", "--serial", serial])
+            .await;
+    }
     let (code, out, err) = xkms(
         &url,
         &[
