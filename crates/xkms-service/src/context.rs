@@ -1,6 +1,6 @@
 //! What the transport hands in with each request: the received document (signatures are
 //! verified over it), the client's address, and what the request's authentications
-//! failed on (counted by the brute-force limits, `crate::lockout`).
+//! failed on (counted by the brute-force limits, `crate::guard`).
 
 use crate::store::FailureRecord;
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ pub struct RequestContext<'a> {
     /// The client's address, when the transport knows it (two-phase nonces and the
     /// brute-force limits use it).
     pub peer: Option<std::net::IpAddr>,
-    /// What this request's authentications failed on (`crate::lockout`).
+    /// What this request's authentications failed on (`crate::guard`).
     pub(crate) attempts: AuthAttempts,
 }
 

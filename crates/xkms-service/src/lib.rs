@@ -14,6 +14,7 @@ pub mod context;
 mod crl;
 pub mod error;
 pub mod escrow;
+mod guard;
 pub mod identity;
 mod ids;
 pub mod keypool;

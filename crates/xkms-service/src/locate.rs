@@ -26,7 +26,6 @@ use crate::respond::{
     BindingMaterial, ExtraMaterial, certificate_url, describe_with, stored_binding,
 };
 use crate::results::result_header;
-use crate::service::XkmsService;
 use crate::store::{CertificateRecord, KeyBindingRecord, Store};
 use xkms_ca::Ca;
 use xkms_proto::{
@@ -41,19 +40,6 @@ pub(crate) struct Locator<'a> {
     /// For result headers and certificate URLs.
     pub service_uri: &'a str,
     pub crl: CrlSource<'a>,
-}
-
-impl XkmsService {
-    /// Locate's handles.
-    pub(crate) fn locator(&self) -> Locator<'_> {
-        Locator {
-            store: self.store.as_ref(),
-            ca: &self.ca,
-            clock: self.clock.as_ref(),
-            service_uri: &self.config.service_uri,
-            crl: self.crl_source(),
-        }
-    }
 }
 
 /// Handles a LocateRequest.

@@ -160,7 +160,12 @@ impl XkmsService {
                 )
             }
             Request::Reissue(r) => {
-                let binding = self.identify_binding(&r.reissue_key_binding).await?;
+                let binding = crate::binding::identify_binding(
+                    self.store.as_ref(),
+                    &self.ca,
+                    &r.reissue_key_binding,
+                )
+                .await?;
                 (
                     &r.authentication,
                     crate::binding::binding_identities(&binding),
@@ -168,7 +173,12 @@ impl XkmsService {
                 )
             }
             Request::Recover(r) => {
-                let binding = self.identify_binding(&r.recover_key_binding).await?;
+                let binding = crate::binding::identify_binding(
+                    self.store.as_ref(),
+                    &self.ca,
+                    &r.recover_key_binding,
+                )
+                .await?;
                 (
                     &r.authentication,
                     crate::binding::binding_identities(&binding),
@@ -176,7 +186,12 @@ impl XkmsService {
                 )
             }
             Request::Revoke(r) => {
-                let binding = self.identify_binding(&r.revoke_key_binding).await?;
+                let binding = crate::binding::identify_binding(
+                    self.store.as_ref(),
+                    &self.ca,
+                    &r.revoke_key_binding,
+                )
+                .await?;
                 match &r.authorization {
                     RevokeAuthorization::Authentication(authentication) => (
                         authentication,
@@ -187,14 +202,15 @@ impl XkmsService {
                         let stored = binding.revocation_code_identifier.as_deref().ok_or(
                             ServiceError::NoAuthentication("the binding has no revocation code"),
                         )?;
-                        self.check_revocation_code_guarded(ctx, &binding.id, || {
-                            xkms_xmlsec::kdf::constant_time_eq(
-                                &xkms_xmlsec::kdf::revocation_code_identifier(code),
-                                stored,
-                            )
-                        })
-                        .await?;
-                        return Ok(crate::lockout::binding_subject(&binding.id));
+                        self.guard()
+                            .check_revocation_code(ctx, &binding.id, || {
+                                xkms_xmlsec::kdf::constant_time_eq(
+                                    &xkms_xmlsec::kdf::revocation_code_identifier(code),
+                                    stored,
+                                )
+                            })
+                            .await?;
+                        return Ok(crate::guard::binding_subject(&binding.id));
                     }
                 }
             }
@@ -228,7 +244,8 @@ impl XkmsService {
             }
         };
         let verified = self
-            .authenticate_guarded(ctx, signed, authentication, &identities, purpose)
+            .guard()
+            .authenticate(ctx, signed, authentication, &identities, purpose)
             .await?;
         Ok(verified.authorization().identity.clone())
     }
@@ -488,31 +505,6 @@ fn carries_private_key(result: &ResultMessage) -> bool {
                 || matches!(inner, InnerResult::Recover(r) if r.private_key.is_some())
         }),
         _ => false,
-    }
-}
-
-/// Who a request is for, for operators: the names of its key binding.
-pub(crate) fn requester_of(request: &Request) -> String {
-    let core = match request {
-        Request::Register(r) => &r.prototype_key_binding.core,
-        Request::Reissue(r) => &r.reissue_key_binding.core,
-        Request::Revoke(r) => &r.revoke_key_binding.core,
-        Request::Recover(r) => &r.recover_key_binding.core,
-        Request::Locate(r) => &r.query_key_binding.core,
-        Request::Validate(r) => &r.query_key_binding.core,
-        Request::Compound(_) | Request::Status(_) | Request::Pending(_) => return "-".into(),
-    };
-    let mut names: Vec<String> = core
-        .key_info
-        .iter()
-        .flat_map(|ki| ki.key_names.iter().cloned())
-        .collect();
-    names.extend(core.use_key_with.iter().map(|u| u.identifier.clone()));
-    names.dedup();
-    if names.is_empty() {
-        "-".into()
-    } else {
-        names.join(", ")
     }
 }
 

@@ -41,7 +41,7 @@ impl XkmsService {
     ) -> ResultMessage {
         let (result, refusal) = self.answer_unaudited(ctx, request, stage).await;
         let events: Vec<AuditEvent> = refusal.into_iter().collect();
-        self.record_refusals(ctx, &events).await;
+        self.guard().record_refusals(ctx, &events).await;
         result
     }
 
@@ -83,7 +83,7 @@ impl XkmsService {
             Ok(result) => result,
             Err(err) => {
                 log_error(&abstract_.message.id, &err);
-                refusal = self.refusal_event(ctx, request, &err);
+                refusal = crate::audit::refusal_event(ctx, request, &err, self.clock.now());
                 self.error_result(request, &err)
             }
         };
@@ -139,7 +139,9 @@ impl XkmsService {
                 crate::validate::validate(&self.validator(), r).await?,
             )),
             Request::Reissue(r) => Ok(ResultMessage::Reissue(self.reissue(ctx, r).await?)),
-            Request::Revoke(r) => Ok(ResultMessage::Revoke(self.revoke(ctx, r).await?)),
+            Request::Revoke(r) => Ok(ResultMessage::Revoke(
+                crate::revoke::revoke(&self.revoker(), ctx, r).await?,
+            )),
             Request::Recover(r) => Ok(ResultMessage::Recover(self.recover(ctx, r).await?)),
             Request::Status(r) => Ok(ResultMessage::Status(self.status(ctx, r).await?)),
             Request::Pending(r) => self.pending(ctx, r).await,
@@ -200,7 +202,7 @@ impl XkmsService {
             refusals.extend(refusal);
         }
         // One audit transaction for every refused member, not one each.
-        self.record_refusals(ctx, &refusals).await;
+        self.guard().record_refusals(ctx, &refusals).await;
         let results = answers
             .into_iter()
             .map(inner_result)

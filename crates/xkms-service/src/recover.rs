@@ -4,11 +4,11 @@
 //! By default Recover is processed asynchronously (policy `recover = "async"`): the
 //! request is answered Pending and a worker runs it (see [`crate::pending`]).
 
+use crate::audit::audit_event;
 use crate::authenticate::SignedRequest;
 use crate::binding::binding_identities;
 use crate::context::RequestContext;
 use crate::error::ServiceError;
-use crate::register::audit_event;
 use crate::service::XkmsService;
 use crate::store::{BindingStatus, Purpose, Recovery, Revocation, StoreError};
 use xkms_proto::{RecoverRequest, RecoverResult, ResultMajor, ResultMinor};
@@ -36,9 +36,10 @@ impl XkmsService {
             document: ctx.document,
             request_id,
         };
-        let binding = self.identify_binding(kb).await?;
+        let binding = crate::binding::identify_binding(self.store.as_ref(), &self.ca, kb).await?;
         let auth = self
-            .authenticate_guarded(
+            .guard()
+            .authenticate(
                 ctx,
                 signed,
                 &req.authentication,
@@ -112,9 +113,14 @@ impl XkmsService {
             current.status = BindingStatus::Revoked;
             current.revoked_at = Some(now);
         }
-        let (key_binding, incomplete) = self
-            .described_binding(&req.request.respond_with, &current, true)
-            .await?;
+        let (key_binding, incomplete) = crate::revoke::described_binding(
+            self.store.as_ref(),
+            &self.ca,
+            &req.request.respond_with,
+            &current,
+            true,
+        )
+        .await?;
         Ok(RecoverResult {
             result: self.result_for(
                 &req.request,

@@ -2,6 +2,7 @@
 //! generates, to names; issue an X.509 certificate for it; persist binding, certificate
 //! (and escrowed key) and audit trail in one transaction.
 
+use crate::audit::audit_event;
 use crate::authenticate::{
     AuthenticationVerified, PossessionProven, SignedRequest, prove_possession, rsa_key_of,
 };
@@ -12,8 +13,8 @@ use crate::names::Grants;
 use crate::respond::{BindingMaterial, describe, valid_status};
 use crate::service::XkmsService;
 use crate::store::{
-    AuditEvent, BindingStatus, CertificateRecord, KeyBindingRecord, Purpose, Registration,
-    StoreError, StoredUseKeyWith,
+    BindingStatus, CertificateRecord, KeyBindingRecord, Purpose, Registration, StoreError,
+    StoredUseKeyWith,
 };
 use time::OffsetDateTime;
 use xkms_ca::{
@@ -60,7 +61,8 @@ impl XkmsService {
         let key_names = key_names_of(pkb);
         let identities = candidate_identities(&key_names, &pkb.core.use_key_with);
         let auth = self
-            .authenticate_guarded(
+            .guard()
+            .authenticate(
                 ctx,
                 signed,
                 &req.authentication,
@@ -507,23 +509,6 @@ pub(crate) fn certificate_record(
         issued_at: now,
         revoked_at: None,
         revocation_reason: None,
-    }
-}
-
-/// An audit event caused by request `request_id`.
-pub(crate) fn audit_event(
-    at: OffsetDateTime,
-    kind: crate::store::AuditKind,
-    request_id: &str,
-    subject: &str,
-    detail: String,
-) -> AuditEvent {
-    AuditEvent {
-        at,
-        kind,
-        request_id: Some(request_id.to_owned()),
-        subject: subject.to_owned(),
-        detail,
     }
 }
 

@@ -1,12 +1,13 @@
 //! Reissue (X-KRSS, digest §5.2): a new certificate (new serial, new validity) for an
 //! existing, valid key binding.
 
+use crate::audit::audit_event;
 use crate::authenticate::{SignedRequest, prove_possession};
 use crate::binding::binding_identities;
 use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::names::Grants;
-use crate::register::{audit_event, certificate_record};
+use crate::register::certificate_record;
 use crate::service::XkmsService;
 use crate::store::{BindingStatus, KeyBindingRecord, Purpose, Reissue, StoreError};
 use xkms_ca::{DistinguishedName, IssueRequest, RsaPublicKey};
@@ -32,9 +33,10 @@ impl XkmsService {
             document: ctx.document,
             request_id: &req.request.message.id,
         };
-        let binding = self.identify_binding(kb).await?;
+        let binding = crate::binding::identify_binding(self.store.as_ref(), &self.ca, kb).await?;
         let auth = self
-            .authenticate_guarded(
+            .guard()
+            .authenticate(
                 ctx,
                 signed,
                 &req.authentication,

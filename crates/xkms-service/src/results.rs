@@ -4,98 +4,89 @@
 
 use crate::error::ServiceError;
 use crate::ids::IdSource;
-use crate::service::XkmsService;
 use xkms_proto::{
     CompoundResult, LocateResult, MessageAbstract, RecoverResult, RegisterResult, ReissueResult,
     Request, RequestAbstract, ResultAbstract, ResultMajor, ResultMessage, ResultMinor,
     RevokeResult, StatusResult, ValidateResult,
 };
 
-impl XkmsService {
-    /// A result header answering `request` with the given codes.
-    pub(crate) fn result_for(
-        &self,
-        request: &RequestAbstract,
-        major: ResultMajor,
-        minor: Option<ResultMinor>,
-    ) -> ResultAbstract {
-        result_header(&self.config.service_uri, request, major, minor)
-    }
+/// The result element matching `request`'s type, carrying `err`'s codes.
+pub(crate) fn error_result(
+    service_uri: &str,
+    request: &Request,
+    err: &ServiceError,
+) -> ResultMessage {
+    let (major, minor) = err.result_code();
+    empty_result(service_uri, request, major, minor)
+}
 
-    /// The result element matching `request`'s type, carrying `err`'s codes.
-    pub fn error_result(&self, request: &Request, err: &ServiceError) -> ResultMessage {
-        let (major, minor) = err.result_code();
-        self.empty_result(request, major, minor)
+/// The result element matching `request`'s type with no content but the header.
+pub(crate) fn empty_result(
+    service_uri: &str,
+    request: &Request,
+    major: ResultMajor,
+    minor: Option<ResultMinor>,
+) -> ResultMessage {
+    let result = result_header(service_uri, request_abstract(request), major, minor);
+    match request {
+        Request::Locate(_) => ResultMessage::Locate(LocateResult {
+            result,
+            ..Default::default()
+        }),
+        Request::Validate(_) => ResultMessage::Validate(ValidateResult {
+            result,
+            ..Default::default()
+        }),
+        Request::Register(_) => ResultMessage::Register(RegisterResult {
+            result,
+            ..Default::default()
+        }),
+        Request::Reissue(_) => ResultMessage::Reissue(ReissueResult {
+            result,
+            ..Default::default()
+        }),
+        Request::Recover(_) => ResultMessage::Recover(RecoverResult {
+            result,
+            ..Default::default()
+        }),
+        Request::Revoke(_) => ResultMessage::Revoke(RevokeResult {
+            result,
+            ..Default::default()
+        }),
+        Request::Compound(_) => ResultMessage::Compound(CompoundResult {
+            result,
+            ..Default::default()
+        }),
+        Request::Status(_) => ResultMessage::Status(StatusResult {
+            result,
+            ..Default::default()
+        }),
+        Request::Pending(_) => ResultMessage::Result(result),
     }
+}
 
-    /// The result element matching `request`'s type with no content but the header.
-    pub(crate) fn empty_result(
-        &self,
-        request: &Request,
-        major: ResultMajor,
-        minor: Option<ResultMinor>,
-    ) -> ResultMessage {
-        let result = self.result_for(request_abstract(request), major, minor);
-        match request {
-            Request::Locate(_) => ResultMessage::Locate(LocateResult {
-                result,
-                ..Default::default()
-            }),
-            Request::Validate(_) => ResultMessage::Validate(ValidateResult {
-                result,
-                ..Default::default()
-            }),
-            Request::Register(_) => ResultMessage::Register(RegisterResult {
-                result,
-                ..Default::default()
-            }),
-            Request::Reissue(_) => ResultMessage::Reissue(ReissueResult {
-                result,
-                ..Default::default()
-            }),
-            Request::Recover(_) => ResultMessage::Recover(RecoverResult {
-                result,
-                ..Default::default()
-            }),
-            Request::Revoke(_) => ResultMessage::Revoke(RevokeResult {
-                result,
-                ..Default::default()
-            }),
-            Request::Compound(_) => ResultMessage::Compound(CompoundResult {
-                result,
-                ..Default::default()
-            }),
-            Request::Status(_) => ResultMessage::Status(StatusResult {
-                result,
-                ..Default::default()
-            }),
-            Request::Pending(_) => ResultMessage::Result(result),
-        }
-    }
-
-    /// A generic `<Result>` for a request that could not be decoded. `request_id` is the
-    /// Id of the offending element when it could be read.
-    pub fn undecodable_result(
-        &self,
-        request_id: Option<&str>,
-        err: &ServiceError,
-    ) -> ResultMessage {
-        let (major, minor) = err.result_code();
-        log_error(request_id.unwrap_or("-"), err);
-        ResultMessage::Result(ResultAbstract {
-            message: MessageAbstract {
-                id: self.ids.message_id(),
-                service: self.config.service_uri.clone(),
-                ..Default::default()
-            },
-            request_signature_value: None,
-            result_major: major,
-            result_minor: minor,
-            request_id: request_id
-                .filter(|id| crate::ids::acceptable_request_id(id))
-                .map(str::to_owned),
-        })
-    }
+/// A generic `<Result>` for a request that could not be decoded. `request_id` is the
+/// Id of the offending element when it could be read.
+pub(crate) fn undecodable_result(
+    service_uri: &str,
+    request_id: Option<&str>,
+    err: &ServiceError,
+) -> ResultMessage {
+    let (major, minor) = err.result_code();
+    log_error(request_id.unwrap_or("-"), err);
+    ResultMessage::Result(ResultAbstract {
+        message: MessageAbstract {
+            id: IdSource.message_id(),
+            service: service_uri.to_owned(),
+            ..Default::default()
+        },
+        request_signature_value: None,
+        result_major: major,
+        result_minor: minor,
+        request_id: request_id
+            .filter(|id| crate::ids::acceptable_request_id(id))
+            .map(str::to_owned),
+    })
 }
 
 /// The RequestAbstract part of any request.

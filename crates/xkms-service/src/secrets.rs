@@ -11,12 +11,11 @@
 //!   recovery code's 0x04 key, which a guessed code would open.
 //! - Escrowed keys are bound to their binding (`crate::escrow`).
 //!
-//! Rows written by earlier versions are sealed at start ([`XkmsService::seal_legacy_records`]).
+//! Rows written by earlier versions are sealed at start ([`seal_legacy_records`]).
 
 use crate::error::ServiceError;
 use crate::escrow::{MasterKey, escrow_aad};
-use crate::service::XkmsService;
-use crate::store::{Authorization, DerivedSecrets, StoreError};
+use crate::store::{Authorization, DerivedSecrets, Store, StoreError};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
@@ -124,7 +123,7 @@ pub(crate) fn open_result(
         .map_err(|_| corrupt())
 }
 
-/// What [`XkmsService::seal_legacy_records`] sealed.
+/// What [`seal_legacy_records`] sealed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SealReport {
     pub authorizations: u64,
@@ -132,66 +131,62 @@ pub struct SealReport {
     pub results: u64,
 }
 
-impl XkmsService {
-    /// Seals what earlier versions stored in the clear or sealed without naming its row:
-    /// authorization secrets, escrowed keys of the first format, finished results. Run
-    /// at every start (cheap when there is nothing left); safe to run on several nodes
-    /// at once (each row is changed only while it is still in its old form).
-    pub async fn seal_legacy_records(&self) -> Result<SealReport, ServiceError> {
-        let mut report = SealReport::default();
-        loop {
-            let batch = self.store.unsealed_authorizations(BATCH).await?;
-            if batch.is_empty() {
-                break;
-            }
-            for (authorization, secrets) in batch {
-                let sealed =
-                    seal_authorization_secrets(&self.master_key, &authorization, &secrets)?;
-                if already_done(
-                    self.store
-                        .seal_authorization(&authorization.id, &sealed)
-                        .await,
-                )? {
-                    report.authorizations += 1;
-                }
+/// Seals what earlier versions stored in the clear or sealed without naming its row:
+/// authorization secrets, escrowed keys of the first format, finished results. Run
+/// at every start (cheap when there is nothing left); safe to run on several nodes
+/// at once (each row is changed only while it is still in its old form).
+pub(crate) async fn seal_legacy_records(
+    store: &dyn Store,
+    master_key: &MasterKey,
+) -> Result<SealReport, ServiceError> {
+    let mut report = SealReport::default();
+    loop {
+        let batch = store.unsealed_authorizations(BATCH).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for (authorization, secrets) in batch {
+            let sealed = seal_authorization_secrets(master_key, &authorization, &secrets)?;
+            if already_done(store.seal_authorization(&authorization.id, &sealed).await)? {
+                report.authorizations += 1;
             }
         }
-        loop {
-            let batch = self.store.legacy_escrowed_keys(BATCH).await?;
-            if batch.is_empty() {
-                break;
-            }
-            for (binding_id, blob) in batch {
-                let pkcs8 = self.master_key.open_legacy_escrow(&blob)?;
-                let resealed = self.master_key.seal(&pkcs8, &escrow_aad(&binding_id))?;
-                if already_done(self.store.reseal_escrowed_key(&binding_id, &resealed).await)? {
-                    report.escrowed_keys += 1;
-                }
-            }
-        }
-        loop {
-            let batch = self.store.unsealed_pending_results(BATCH).await?;
-            if batch.is_empty() {
-                break;
-            }
-            for (response_id, xml) in batch {
-                let xml = Zeroizing::new(xml);
-                let sealed = seal_result(&self.master_key, &response_id, &xml)?;
-                if already_done(self.store.seal_pending_result(&response_id, &sealed).await)? {
-                    report.results += 1;
-                }
-            }
-        }
-        if report != SealReport::default() {
-            tracing::info!(
-                authorizations = report.authorizations,
-                escrowed_keys = report.escrowed_keys,
-                results = report.results,
-                "sealed records written by an earlier version under the master key"
-            );
-        }
-        Ok(report)
     }
+    loop {
+        let batch = store.legacy_escrowed_keys(BATCH).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for (binding_id, blob) in batch {
+            let pkcs8 = master_key.open_legacy_escrow(&blob)?;
+            let resealed = master_key.seal(&pkcs8, &escrow_aad(&binding_id))?;
+            if already_done(store.reseal_escrowed_key(&binding_id, &resealed).await)? {
+                report.escrowed_keys += 1;
+            }
+        }
+    }
+    loop {
+        let batch = store.unsealed_pending_results(BATCH).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for (response_id, xml) in batch {
+            let xml = Zeroizing::new(xml);
+            let sealed = seal_result(master_key, &response_id, &xml)?;
+            if already_done(store.seal_pending_result(&response_id, &sealed).await)? {
+                report.results += 1;
+            }
+        }
+    }
+    if report != SealReport::default() {
+        tracing::info!(
+            authorizations = report.authorizations,
+            escrowed_keys = report.escrowed_keys,
+            results = report.results,
+            "sealed records written by an earlier version under the master key"
+        );
+    }
+    Ok(report)
 }
 
 /// `Ok(true)` if this call changed the row; `Ok(false)` if another node did first.

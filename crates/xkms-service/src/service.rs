@@ -6,10 +6,17 @@
 use crate::clock::Clock;
 use crate::config::ServiceConfig;
 use crate::error::ServiceError;
+use crate::guard::Guard;
 use crate::ids::IdSource;
+use crate::locate::Locator;
+use crate::revoke::Revoker;
 use crate::store::Store;
+use crate::validate::Validator;
 use std::sync::Arc;
 use xkms_ca::Ca;
+use xkms_proto::{
+    Request, RequestAbstract, ResultAbstract, ResultMajor, ResultMessage, ResultMinor,
+};
 
 /// The XKMS registration authority.
 pub struct XkmsService {
@@ -114,6 +121,54 @@ impl XkmsService {
         self.crl_source().current().await
     }
 
+    // The contexts the operations run in: each sees only the handles it uses.
+
+    /// Locate's handles.
+    pub(crate) fn locator(&self) -> Locator<'_> {
+        Locator {
+            store: self.store.as_ref(),
+            ca: &self.ca,
+            clock: self.clock.as_ref(),
+            service_uri: &self.config.service_uri,
+            crl: self.crl_source(),
+        }
+    }
+
+    /// Validate's handles.
+    pub(crate) fn validator(&self) -> Validator<'_> {
+        Validator {
+            store: self.store.as_ref(),
+            ca: &self.ca,
+            clock: self.clock.as_ref(),
+            ids: self.ids,
+            trust: self.trust_base(),
+            service_uri: &self.config.service_uri,
+            crl: self.crl_source(),
+        }
+    }
+
+    /// The authentication checks behind the brute-force limits.
+    pub(crate) fn guard(&self) -> Guard<'_> {
+        Guard {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            master_key: &self.master_key,
+            lockout: &self.config.policy.lockout,
+        }
+    }
+
+    /// Revoke's handles.
+    pub(crate) fn revoker(&self) -> Revoker<'_> {
+        Revoker {
+            store: self.store.as_ref(),
+            ca: &self.ca,
+            clock: self.clock.as_ref(),
+            guard: self.guard(),
+            replay_window: self.config.protocol.replay_window,
+            service_uri: &self.config.service_uri,
+        }
+    }
+
     /// The CRL with what signs it, for an operation that may return it.
     pub(crate) fn crl_source(&self) -> crate::crl::CrlSource<'_> {
         crate::crl::CrlSource {
@@ -123,5 +178,69 @@ impl XkmsService {
             clock: self.clock.as_ref(),
             lifetime: self.config.policy.crl_lifetime,
         }
+    }
+
+    /// A result header answering `request` with the given codes.
+    pub(crate) fn result_for(
+        &self,
+        request: &RequestAbstract,
+        major: ResultMajor,
+        minor: Option<ResultMinor>,
+    ) -> ResultAbstract {
+        crate::results::result_header(&self.config.service_uri, request, major, minor)
+    }
+
+    /// The result element matching `request`'s type, carrying `err`'s codes.
+    pub fn error_result(&self, request: &Request, err: &ServiceError) -> ResultMessage {
+        crate::results::error_result(&self.config.service_uri, request, err)
+    }
+
+    /// The result element matching `request`'s type with no content but the header.
+    pub(crate) fn empty_result(
+        &self,
+        request: &Request,
+        major: ResultMajor,
+        minor: Option<ResultMinor>,
+    ) -> ResultMessage {
+        crate::results::empty_result(&self.config.service_uri, request, major, minor)
+    }
+
+    /// A generic `<Result>` for a request that could not be decoded. `request_id` is the
+    /// Id of the offending element when it could be read.
+    pub fn undecodable_result(
+        &self,
+        request_id: Option<&str>,
+        err: &ServiceError,
+    ) -> ResultMessage {
+        crate::results::undecodable_result(&self.config.service_uri, request_id, err)
+    }
+
+    /// A certificate this service issued, by serial (hex, any case): what
+    /// `RetrievalMethod` URLs resolve to.
+    pub async fn certificate_by_serial(
+        &self,
+        serial: &str,
+    ) -> Result<Option<Vec<u8>>, ServiceError> {
+        crate::binding::certificate_by_serial(self.store.as_ref(), serial).await
+    }
+
+    /// Seals what earlier versions stored in the clear (`crate::secrets`). Run at every
+    /// start; safe on several nodes at once.
+    pub async fn seal_legacy_records(&self) -> Result<crate::secrets::SealReport, ServiceError> {
+        crate::secrets::seal_legacy_records(self.store.as_ref(), &self.master_key).await
+    }
+
+    /// Chained audit events after `after` (a `seq`), oldest first, at most `limit`.
+    pub async fn audit_page(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::store::ChainedAuditEvent>, ServiceError> {
+        crate::audit::audit_page(self.store.as_ref(), after, limit).await
+    }
+
+    /// Walks the whole audit chain (`crate::audit::verify_audit_chain`).
+    pub async fn verify_audit_chain(&self) -> Result<crate::audit::ChainVerdict, ServiceError> {
+        crate::audit::verify_audit_chain(self.store.as_ref()).await
     }
 }

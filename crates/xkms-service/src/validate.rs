@@ -47,7 +47,6 @@ use crate::query::{
 };
 use crate::respond::{BindingMaterial, ExtraMaterial, certificate_url, describe_with};
 use crate::results::result_header;
-use crate::service::XkmsService;
 use crate::store::{BindingSelector, KeyBindingRecord, Store};
 use crate::trust::{
     Cert, MAX_REQUEST_CERTIFICATES, RevocationSource, TrustContext, Verdict, Verdicts,
@@ -70,21 +69,6 @@ pub(crate) struct Validator<'a> {
     /// For result headers and certificate URLs.
     pub service_uri: &'a str,
     pub crl: CrlSource<'a>,
-}
-
-impl XkmsService {
-    /// Validate's handles.
-    pub(crate) fn validator(&self) -> Validator<'_> {
-        Validator {
-            store: self.store.as_ref(),
-            ca: &self.ca,
-            clock: self.clock.as_ref(),
-            ids: self.ids,
-            trust: self.trust_base(),
-            service_uri: &self.config.service_uri,
-            crl: self.crl_source(),
-        }
-    }
 }
 
 /// Handles a ValidateRequest.
