@@ -1,10 +1,13 @@
 //! ARCHITECTURE.md and the workspace agree: the crate table names exactly the crates,
 //! each crate depends on exactly the internal crates its row allows, the bottom crates
-//! stay free of runtimes and drivers, and no crate has a module cycle.
+//! stay free of runtimes and drivers, no crate has a module cycle, and the service object
+//! is extended only where the allowlist says.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "architecture/modules.rs"]
 mod modules;
+#[path = "architecture/service_object.rs"]
+mod service_object;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -218,4 +221,75 @@ fn the_fuzz_crate_stays_outside_the_workspace() {
         !table().contains_key(name),
         "the fuzz crate is not a row of the crate table"
     );
+}
+
+/// The files of xkms-service that may add methods to `XkmsService` (issue 12): the
+/// composition root (`service.rs`: builds each operation's context, holds the public
+/// façade) and the files whose operations are not yet functions over a narrow context.
+/// Shrink this list as files are converted; never grow it — a new operation is a
+/// function over its own context (see ARCHITECTURE.md, "Where do I change X").
+const EXTENDS_THE_SERVICE_OBJECT: &[&str] = &[
+    "service.rs",
+    // Not converted yet:
+    "admin.rs",
+    "lockout.rs",
+    "operator.rs",
+    "pending.rs",
+    "pipeline.rs",
+    "protocol.rs",
+    "recover.rs",
+    "register.rs",
+    "reissue.rs",
+];
+
+#[test]
+fn only_the_composition_root_and_unconverted_files_extend_the_service_object() {
+    let src = workspace().join("crates/xkms-service/src");
+    let found = service_object::files_extending(&src, "XkmsService");
+    let allowed: BTreeSet<String> = EXTENDS_THE_SERVICE_OBJECT
+        .iter()
+        .map(|f| (*f).to_owned())
+        .collect();
+    let added: Vec<&String> = found.difference(&allowed).collect();
+    assert!(
+        added.is_empty(),
+        "these files add `impl XkmsService` blocks: write the operation as a function over \
+         a context built in service.rs instead: {added:?}"
+    );
+    let converted: Vec<&String> = allowed.difference(&found).collect();
+    assert!(
+        converted.is_empty(),
+        "these files no longer extend XkmsService: remove them from the allowlist: {converted:?}"
+    );
+}
+
+/// The reader itself: inherent impls are found at any depth, trait impls and other types
+/// are not.
+#[test]
+fn the_service_object_reader_finds_inherent_impls_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "service.rs",
+        "pub struct XkmsService; impl XkmsService { fn a(&self) {} }",
+    );
+    write(
+        "op/nested.rs",
+        "mod inner { impl crate::service::XkmsService { fn b(&self) {} } }",
+    );
+    write(
+        "traits.rs",
+        "impl Default for XkmsService { fn default() -> Self { todo!() } }",
+    );
+    write(
+        "other.rs",
+        "struct Locator; impl Locator { fn c(&self) {} }",
+    );
+    let found = service_object::files_extending(dir.path(), "XkmsService");
+    let expected: BTreeSet<String> = ["op/nested.rs", "service.rs"].map(str::to_owned).into();
+    assert_eq!(found, expected);
 }
