@@ -237,9 +237,6 @@ const EXTENDS_THE_SERVICE_OBJECT: &[&str] = &[
     "pending.rs",
     "pipeline.rs",
     "protocol.rs",
-    "recover.rs",
-    "register.rs",
-    "reissue.rs",
 ];
 
 #[test]

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 /// associated data (which names the kind of secret and the row it belongs to).
 const VERSION: u8 = 2;
 /// The first escrow format: a constant associated data, so a blob decrypted in any
-/// binding's row. Read only to reseal (`XkmsService::seal_legacy_records`).
+/// binding's row. Read only to reseal (`crate::secrets::seal_legacy_records`).
 const LEGACY_VERSION: u8 = 1;
 const LEGACY_AAD: &[u8] = b"xkms escrow v1: pkcs8 private key";
 
@@ -22,6 +22,12 @@ pub fn escrow_aad(binding_id: &str) -> Vec<u8> {
     let mut aad = b"xkms escrow v2: pkcs8 private key of binding \0".to_vec();
     aad.extend_from_slice(binding_id.as_bytes());
     aad
+}
+
+/// What service-generated keys need besides the master key: the key pool.
+#[derive(Debug)]
+pub struct Escrow {
+    pub key_pool: crate::keypool::KeyPool,
 }
 
 /// The service master key.

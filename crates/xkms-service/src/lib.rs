@@ -17,6 +17,7 @@ pub mod escrow;
 mod guard;
 pub mod identity;
 mod ids;
+mod issuance;
 pub mod keypool;
 pub mod locate;
 pub mod lockout;

@@ -10,7 +10,7 @@ use xkms_ca::{CertificateProfile, DistinguishedName, DnAttribute, IssueRequest, 
 use xkms_proto::Application;
 
 use crate::error::ServiceError;
-use crate::register::certificate_record;
+use crate::issuance::certificate_record;
 use crate::service::XkmsService;
 use crate::store::{
     AuditEvent, AuditKind, Authorization, BindingSelector, BindingStatus, CertificateRecord,
@@ -192,7 +192,7 @@ impl XkmsService {
                 "a server certificate needs a DNS name or an IP address",
             ))?
             .clone();
-        self.check_key_size(&request.public_key)?;
+        crate::issuance::check_key_size(&self.config.policy, &request.public_key)?;
         let mut subject = DistinguishedName::new();
         subject
             .push(DnAttribute::CommonName, first.clone())
@@ -209,7 +209,8 @@ impl XkmsService {
             profile: CertificateProfile::TlsServer,
             ..IssueRequest::default()
         };
-        let certificate = self.issue_certificate(&issue, now).await?;
+        let certificate =
+            crate::issuance::issue_certificate(self.store.as_ref(), &self.ca, &issue, now).await?;
         let binding_id = self.ids.message_id();
         let mut use_key_with: Vec<StoredUseKeyWith> = hosts
             .iter()

@@ -131,18 +131,24 @@ impl XkmsService {
         request: &Request,
     ) -> Result<ResultMessage, ServiceError> {
         match request {
-            Request::Register(r) => Ok(ResultMessage::Register(self.register(ctx, r).await?)),
+            Request::Register(r) => Ok(ResultMessage::Register(
+                crate::register::register(&self.issuer(), ctx, r).await?,
+            )),
             Request::Locate(r) => Ok(ResultMessage::Locate(
                 crate::locate::locate(&self.locator(), r).await?,
             )),
             Request::Validate(r) => Ok(ResultMessage::Validate(
                 crate::validate::validate(&self.validator(), r).await?,
             )),
-            Request::Reissue(r) => Ok(ResultMessage::Reissue(self.reissue(ctx, r).await?)),
+            Request::Reissue(r) => Ok(ResultMessage::Reissue(
+                crate::reissue::reissue(&self.issuer(), ctx, r).await?,
+            )),
             Request::Revoke(r) => Ok(ResultMessage::Revoke(
                 crate::revoke::revoke(&self.revoker(), ctx, r).await?,
             )),
-            Request::Recover(r) => Ok(ResultMessage::Recover(self.recover(ctx, r).await?)),
+            Request::Recover(r) => Ok(ResultMessage::Recover(
+                crate::recover::recover(&self.issuer(), ctx, r).await?,
+            )),
             Request::Status(r) => Ok(ResultMessage::Status(self.status(ctx, r).await?)),
             Request::Pending(r) => self.pending(ctx, r).await,
             Request::Compound(r) => Ok(ResultMessage::Compound(self.compound(ctx, r).await?)),

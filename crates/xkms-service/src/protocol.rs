@@ -279,7 +279,13 @@ impl XkmsService {
             validity: self.config.policy.certificate_validity,
             ..xkms_ca::IssueRequest::default()
         };
-        let issued = self.issue_certificate(&request, self.clock.now()).await?;
+        let issued = crate::issuance::issue_certificate(
+            self.store.as_ref(),
+            &self.ca,
+            &request,
+            self.clock.now(),
+        )
+        .await?;
         Ok(issued.der)
     }
 }

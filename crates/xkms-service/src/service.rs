@@ -8,6 +8,7 @@ use crate::config::ServiceConfig;
 use crate::error::ServiceError;
 use crate::guard::Guard;
 use crate::ids::IdSource;
+use crate::issuance::Issuer;
 use crate::locate::Locator;
 use crate::revoke::Revoker;
 use crate::store::Store;
@@ -39,11 +40,7 @@ pub struct XkmsService {
     pub(crate) crl_cache: crate::crl::CrlCache,
 }
 
-/// What service-generated keys need besides the master key: the key pool.
-#[derive(Debug)]
-pub struct Escrow {
-    pub key_pool: crate::keypool::KeyPool,
-}
+pub use crate::escrow::Escrow;
 
 impl XkmsService {
     pub fn new(
@@ -165,6 +162,21 @@ impl XkmsService {
             clock: self.clock.as_ref(),
             guard: self.guard(),
             replay_window: self.config.protocol.replay_window,
+            service_uri: &self.config.service_uri,
+        }
+    }
+
+    /// Register's, Reissue's and Recover's handles.
+    pub(crate) fn issuer(&self) -> Issuer<'_> {
+        Issuer {
+            store: self.store.as_ref(),
+            ca: &self.ca,
+            clock: self.clock.as_ref(),
+            ids: self.ids,
+            master_key: &self.master_key,
+            escrow: self.escrow.as_ref(),
+            policy: &self.config.policy,
+            guard: self.guard(),
             service_uri: &self.config.service_uri,
         }
     }
