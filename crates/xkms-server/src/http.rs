@@ -120,8 +120,8 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    match state.service.store().count_bindings().await {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+    match state.service.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: store unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n").into_response()

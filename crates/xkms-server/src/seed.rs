@@ -82,6 +82,8 @@ pub async fn seed(config: &Config, params: &SeedParams) -> anyhow::Result<u64> {
         progress(next - params.start, params.count, started);
     }
     eprintln!();
+    // Without current statistics PostgreSQL plans Locate's joins as sequential scans.
+    store.refresh_statistics().await?;
     let elapsed = started.elapsed().as_secs_f64();
     println!(
         "seeded {} key bindings ({}{}..{}@{}) in {elapsed:.1} s",
@@ -119,6 +121,14 @@ impl BulkStore {
         match self {
             BulkStore::Sqlite(s) => s.bulk_insert_registrations(registrations).await?,
             BulkStore::Postgres(s) => s.bulk_insert_registrations(registrations).await?,
+        }
+        Ok(())
+    }
+
+    async fn refresh_statistics(&self) -> anyhow::Result<()> {
+        match self {
+            BulkStore::Sqlite(s) => s.refresh_statistics().await?,
+            BulkStore::Postgres(s) => s.refresh_statistics().await?,
         }
         Ok(())
     }

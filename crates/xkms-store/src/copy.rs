@@ -101,7 +101,7 @@ pub(crate) trait RawTables: Send + Sync {
     /// Inserts `rows` in one transaction.
     async fn write_batch(&self, table: &Table, rows: &[Vec<Value>]) -> Result<(), StoreError>;
     /// Backend fix-ups after a copy (PostgreSQL: move the audit id sequence past the
-    /// copied ids).
+    /// copied ids), then fresh planner statistics (`refresh_statistics`).
     async fn finish_copy(&self) -> Result<(), StoreError>;
     async fn close_raw(&self);
 }

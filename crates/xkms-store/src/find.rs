@@ -5,6 +5,10 @@ use xkms_service::store::BindingSelector;
 
 use crate::rows::key_binding_columns;
 
+/// The LIMIT of Locate's lookups (the service's candidate bound), for the plans of
+/// `hot_query_plans`.
+pub(crate) const LOCATE_LIMIT_FOR_PLANS: i64 = xkms_service::query::MAX_CANDIDATES as i64;
+
 /// [`bindings_query`] joined with the bindings' UseKeyWith pairs: one row per pair (one
 /// with NULL pair columns for a binding without pairs), ordered by binding then pair.
 pub(crate) fn bindings_with_pairs_query<DB>(
@@ -17,8 +21,27 @@ where
     Vec<u8>: for<'t> Encode<'t, DB> + Type<DB>,
     i64: for<'t> Encode<'t, DB> + Type<DB>,
 {
+    bindings_with_pairs_query_after("", selector, limit)
+}
+
+/// [`bindings_with_pairs_query`] after `prefix` (`EXPLAIN …` for the plan of exactly
+/// this query).
+pub(crate) fn bindings_with_pairs_query_after<DB>(
+    prefix: &str,
+    selector: &BindingSelector,
+    limit: i64,
+) -> Option<QueryBuilder<DB>>
+where
+    DB: Database<Arguments: Default>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+    Vec<u8>: for<'t> Encode<'t, DB> + Type<DB>,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+{
     let mut q = bindings_query_after(
-        "SELECT b.*, u.application AS ukw_application, u.identifier AS ukw_identifier FROM (",
+        &format!(
+            "{prefix}SELECT b.*, u.application AS ukw_application, \
+             u.identifier AS ukw_identifier FROM ("
+        ),
         selector,
         limit,
     )?;

@@ -26,6 +26,15 @@ use xkms_service::store::{Store, StoreError};
 
 pub use copy::{CopyReport, TableCopied, copy_store};
 
+/// The plan a database chose for one hot query (`hot_query_plans` of each store): the
+/// lines of `EXPLAIN QUERY PLAN` (SQLite) or `EXPLAIN` (PostgreSQL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryPlan {
+    /// What the query is for (e.g. "find by KeyName").
+    pub query: &'static str,
+    pub plan: Vec<String>,
+}
+
 /// `escrowed_keys.format` of rows this version writes: the blob's associated data names
 /// its binding (the service's escrow sealing); format 1 rows are resealed at start.
 pub(crate) const ESCROW_FORMAT_BOUND: i64 = 2;

@@ -1977,6 +1977,27 @@ macro_rules! all_cases {
 /// Registrations for the bulk test: enough that every table needs several statements.
 const BULK: usize = 2_500;
 
+/// Bindings in the store whose query plans are checked.
+const LOADED: usize = 4_000;
+
+/// Each of the seven hot queries has a plan, and `full_scan(line)` names no big table
+/// scanned in any of them.
+fn assert_no_full_scans(
+    plans: &[xkms_store::QueryPlan],
+    full_scan: impl Fn(&str) -> Option<String>,
+) {
+    let queries: Vec<&str> = plans.iter().map(|p| p.query).collect();
+    assert_eq!(plans.len(), 7, "{queries:?}");
+    for plan in plans {
+        assert!(!plan.plan.is_empty(), "{}: no plan", plan.query);
+        for line in &plan.plan {
+            if let Some(table) = full_scan(line.trim()) {
+                panic!("{}: scans {table}:\n{}", plan.query, plan.plan.join("\n"));
+            }
+        }
+    }
+}
+
 mod sqlite {
     use std::sync::Arc;
 
@@ -2054,6 +2075,32 @@ mod sqlite {
         let clash = suite::bulk_registrations(3);
         assert!(db.store.bulk_insert_registrations(&clash).await.is_err());
         assert_eq!(db.store.count_bindings().await.unwrap(), super::BULK as u64);
+    }
+
+    /// Loaded like `xkmsd admin seed` loads (bulk, then fresh statistics): every hot
+    /// query looks its rows up through an index, none scans a big table.
+    #[tokio::test]
+    async fn hot_queries_use_indexes_on_a_loaded_store() {
+        let db = fresh().await;
+        let regs = suite::bulk_registrations(super::LOADED);
+        db.store.bulk_insert_registrations(&regs).await.unwrap();
+        db.store.refresh_statistics().await.unwrap();
+        let plans = db.store.hot_query_plans().await.unwrap();
+        super::assert_no_full_scans(&plans, |line| {
+            // `SCAN <table or alias>`; `SCAN b` is the subquery's handful of rows.
+            let scanned = line.strip_prefix("SCAN ")?;
+            let table = scanned.split_whitespace().next()?;
+            [
+                "key_bindings",
+                "kb",
+                "use_key_with",
+                "u",
+                "certificates",
+                "c",
+            ]
+            .contains(&table)
+            .then(|| table.to_owned())
+        });
     }
 
     #[tokio::test]
@@ -2287,6 +2334,27 @@ mod postgres {
             assert!(store.bulk_insert_registrations(&clash).await.is_err());
             assert_eq!(store.count_bindings().await.unwrap(), super::BULK as u64);
         }
+    }
+
+    /// As on SQLite: after a bulk load and `refresh_statistics`, no hot query plans a
+    /// sequential scan of a big table (without statistics PostgreSQL joined
+    /// `use_key_with` by a sequential scan).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs PostgreSQL (scripts/test runs it when reachable)"]
+    async fn hot_queries_use_indexes_on_a_loaded_store() {
+        let (store, _url, _schema) = fresh("hot_queries_use_indexes").await;
+        let regs = suite::bulk_registrations(super::LOADED);
+        store.bulk_insert_registrations(&regs).await.unwrap();
+        store.refresh_statistics().await.unwrap();
+        let plans = store.hot_query_plans().await.unwrap();
+        super::assert_no_full_scans(&plans, |line| {
+            // `->  Seq Scan on use_key_with u  (cost=…)`
+            let scanned = line.split("Seq Scan on ").nth(1)?;
+            let table = scanned.split_whitespace().next()?;
+            ["key_bindings", "use_key_with", "certificates"]
+                .contains(&table)
+                .then(|| table.to_owned())
+        });
     }
 
     /// Several nodes start on an empty schema at once: the advisory lock lets exactly

@@ -228,8 +228,12 @@ pub trait KeyBindingStore: Send + Sync {
     /// Every revoked certificate (for the CRL), oldest revocation first.
     async fn revoked_certificates(&self) -> Result<Vec<RevokedCertificate>, StoreError>;
 
-    /// Number of stored bindings (operations and tests).
+    /// Number of stored bindings (operations and tests). Counts every row: not for
+    /// health checks (see [`ping`](Self::ping)).
     async fn count_bindings(&self) -> Result<u64, StoreError>;
+
+    /// Whether the store answers: one cheap read (`/healthz`), whatever its size.
+    async fn ping(&self) -> Result<(), StoreError>;
 
     /// Where revocation stands: the number of revoked certificates and the newest
     /// revocation time. Any revocation on any node changes it (CRL and cache freshness).

@@ -138,6 +138,14 @@ impl PgStore {
          hashtext('xkms-store migrate ' || COALESCE(current_schema(), '')))",
     );
 
+    /// The tables bulk loads fill (in the connection's schema).
+    const REFRESH_STATISTICS_SQL: &'static str =
+        "ANALYZE key_bindings, use_key_with, certificates, serials, escrowed_keys";
+
+    /// One text row per plan line.
+    const EXPLAIN_PREFIX: &'static str = "EXPLAIN ";
+    const EXPLAIN_DETAIL_COLUMN: usize = 0;
+
     /// Copied audit ids were inserted explicitly; the identity sequence must continue
     /// after them.
     const AFTER_COPY_SQL: Option<&'static str> = Some(

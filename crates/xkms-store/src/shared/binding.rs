@@ -18,8 +18,31 @@ use super::steps::{
 };
 use super::{Db, Store};
 
+/// The certificates of a binding, newest first (Locate and Validate, per binding found).
+pub(super) const CERTIFICATES_OF_SQL: &str = concat!(
+    "SELECT ",
+    certificate_columns!(),
+    " FROM certificates WHERE binding_id = $1 \
+     ORDER BY issued_at DESC, serial DESC"
+);
+
+/// Whether a key (its SPKI fingerprint) was revoked for key compromise (Register).
+pub(super) const KEY_COMPROMISED_SQL: &str = "SELECT 1 FROM key_bindings kb JOIN certificates c ON c.binding_id = kb.id \
+     WHERE kb.key_fingerprint = $1 AND c.revocation_reason = 1 LIMIT 1";
+
+/// The liveness probe of `/healthz`: one indexed row at most.
+pub(super) const PING_SQL: &str = "SELECT 1 FROM key_bindings LIMIT 1";
+
 #[async_trait]
 impl KeyBindingStore for Store {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query(PING_SQL)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error("ping"))?;
+        Ok(())
+    }
+
     async fn reserve_serial(&self, serial: &Serial, now: OffsetDateTime) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO serials (serial, reserved_at) VALUES ($1, $2)")
             .bind(serial.to_hex())
@@ -92,16 +115,11 @@ impl KeyBindingStore for Store {
         &self,
         binding_id: &str,
     ) -> Result<Vec<CertificateRecord>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            certificate_columns!(),
-            " FROM certificates WHERE binding_id = $1 \
-             ORDER BY issued_at DESC, serial DESC"
-        ))
-        .bind(binding_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error("certificates"))?;
+        let rows = sqlx::query(CERTIFICATES_OF_SQL)
+            .bind(binding_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error("certificates"))?;
         rows.iter().map(rows::certificate).collect()
     }
 
@@ -237,14 +255,11 @@ impl KeyBindingStore for Store {
     }
 
     async fn key_compromised(&self, key_fingerprint: &[u8]) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "SELECT 1 FROM key_bindings kb JOIN certificates c ON c.binding_id = kb.id \
-             WHERE kb.key_fingerprint = $1 AND c.revocation_reason = 1 LIMIT 1",
-        )
-        .bind(key_fingerprint)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error("compromised keys"))?;
+        let row = sqlx::query(KEY_COMPROMISED_SQL)
+            .bind(key_fingerprint)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error("compromised keys"))?;
         Ok(row.is_some())
     }
 

@@ -21,7 +21,10 @@
 //! - `CLAIM_PENDING_SQL`: the claim of the oldest runnable pending job;
 //! - `AFTER_COPY_SQL`: statements run once after `copy_store` filled the store;
 //! - `MIGRATION_BEGIN_SQL`, `MIGRATION_LOCK_SQL`: how the migrations transaction starts
-//!   and what it locks (`migrate`).
+//!   and what it locks (`migrate`);
+//! - `REFRESH_STATISTICS_SQL`: what brings the planner's statistics up to date after a
+//!   bulk load; `EXPLAIN_PREFIX`, `EXPLAIN_DETAIL_COLUMN`: how to ask for a plan and
+//!   where its lines are (`maintenance`).
 //!
 //! Preconditions are checked inside the transaction, and every early return drops the
 //! transaction, which rolls it back: a failed call writes nothing.
@@ -33,6 +36,7 @@ mod authorization;
 mod binding;
 mod inventory;
 mod lockout;
+mod maintenance;
 pub(super) mod migrate;
 mod pending;
 mod raw;

@@ -109,7 +109,8 @@ impl RawTables for Store {
                 .await
                 .map_err(db_error("copy finish"))?;
         }
-        Ok(())
+        // A store filled in one go has no planner statistics yet.
+        self.refresh_statistics().await
     }
 
     async fn close_raw(&self) {

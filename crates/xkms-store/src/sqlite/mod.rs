@@ -169,6 +169,15 @@ impl SqliteStore {
     /// The `BEGIN IMMEDIATE` write lock already makes concurrent openers wait.
     const MIGRATION_LOCK_SQL: Option<&'static str> = None;
 
+    /// A bounded ANALYZE (at most ~1,000 rows sampled per index, so it stays quick at a
+    /// million bindings), then whatever else SQLite's optimizer asks for.
+    const REFRESH_STATISTICS_SQL: &'static str =
+        "PRAGMA analysis_limit = 1000; ANALYZE; PRAGMA optimize;";
+
+    /// Plans are rows of (id, parent, notused, detail).
+    const EXPLAIN_PREFIX: &'static str = "EXPLAIN QUERY PLAN ";
+    const EXPLAIN_DETAIL_COLUMN: usize = 3;
+
     /// AUTOINCREMENT follows explicitly inserted ids by itself.
     const AFTER_COPY_SQL: Option<&'static str> = None;
 }
