@@ -2,23 +2,28 @@
 //! possession), sends them over SOAP/HTTP and checks that the result answers them.
 
 pub mod compound;
+mod error;
 pub mod key;
 pub mod krss;
 pub mod locate;
 pub mod recover;
 pub mod register;
 pub mod reissue;
+mod result_trust;
 pub mod revoke;
 pub mod validate;
 
 /// PEM reading and writing (the workspace's one codec, from `xkms-ca`).
 pub use xkms_ca::pem;
 
+pub use error::ClientError;
+use error::{find_error, find_io_error, tls_reason};
 pub use key::ClientKey;
 pub use krss::BindingRef;
 pub use recover::{Progress, RecoverParams, Recovered};
 pub use register::{RegisterParams, Registered};
 pub use reissue::ReissueParams;
+pub use result_trust::{ResultTrust, verify_result_signature};
 pub use revoke::{RevokeParams, RevokeWith};
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -27,46 +32,6 @@ use xkms_proto::{
     Limits, Message, Request, RequestAbstract, ResponseMechanism, ResultAbstract, ResultMajor,
     ResultMessage, write_message,
 };
-
-/// What can go wrong on the client side.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("invalid service URL {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: &'static str },
-    #[error("cannot connect to {url}: {reason} (is the service running there?)")]
-    Connect { url: String, reason: String },
-    #[error("no answer from {url} within {seconds} s (timed out)")]
-    Timeout { url: String, seconds: u64 },
-    #[error("HTTP exchange with {url} failed: {reason}")]
-    Http { url: String, reason: String },
-    #[error("TLS with {url} failed: {reason}")]
-    Tls { url: String, reason: String },
-    #[error("the service at {url} answered HTTP {status} without an XKMS message{hint}")]
-    HttpStatus {
-        url: String,
-        status: u16,
-        hint: &'static str,
-    },
-    #[error("SOAP fault {code}: {reason}")]
-    Fault { code: String, reason: String },
-    #[error("the response is not a valid XKMS message: {0}")]
-    BadResponse(String),
-    #[error("the result does not answer our request ({0})")]
-    Mismatch(&'static str),
-    #[error(
-        "the result comes from Service {answered}, not from {addressed} that we addressed \
-         (a proxy in front, or the service's configured service_uri?)"
-    )]
-    ServiceMismatch { addressed: String, answered: String },
-    #[error("signing: {0}")]
-    Signing(String),
-    #[error("key: {0}")]
-    Key(&'static str),
-    #[error("secret: {0}")]
-    Secret(String),
-    #[error("untrusted result: {0}")]
-    Untrusted(String),
-}
 
 /// A connection to one XKMS service.
 #[derive(Debug, Clone)]
@@ -93,64 +58,6 @@ pub struct ProtocolOptions {
     pub request_signature_value: bool,
     /// Whose signature a result must carry (`Unchecked`: results need not be signed).
     pub result_trust: ResultTrust,
-}
-
-/// Who may sign the results a client accepts.
-///
-/// The service's CA certifies every registered user, so "issued by the CA" alone would
-/// let any user sign results: the signer is pinned, or named.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum ResultTrust {
-    /// Results need not be signed.
-    #[default]
-    Unchecked,
-    /// Every result must be signed with one of these certificates (DER): the service's
-    /// signing certificate (`xkmsd admin signing-certificate`).
-    Pinned(Vec<Vec<u8>>),
-    /// Every result must be signed with a certificate, valid now, issued (signature
-    /// verified) by one of `issuers` (DER) and whose subject is `subject` (RFC 4514,
-    /// e.g. `CN=XKMS Service`; attribute order and spacing do not matter).
-    IssuedTo {
-        issuers: Vec<Vec<u8>>,
-        subject: String,
-    },
-}
-
-impl ResultTrust {
-    /// Whether a result signed with `chain` (leaf first, as the signature's KeyInfo
-    /// carries it) is acceptable.
-    pub fn accepts(&self, chain: &[Vec<u8>]) -> bool {
-        let Some(leaf) = chain.first() else {
-            return false;
-        };
-        match self {
-            ResultTrust::Unchecked => true,
-            ResultTrust::Pinned(certs) => certs.contains(leaf),
-            ResultTrust::IssuedTo { issuers, subject } => issued_to(chain, issuers, subject),
-        }
-    }
-}
-
-/// Checks a result document's signature against `trust`.
-pub fn verify_result_signature(
-    document: &str,
-    result_id: &str,
-    trust: &ResultTrust,
-) -> Result<(), ClientError> {
-    if *trust == ResultTrust::Unchecked {
-        return Ok(());
-    }
-    let verified = xkms_xmlsec::verify_message_signature(document, result_id)
-        .map_err(|e| ClientError::Untrusted(format!("result signature: {e}")))?
-        .ok_or_else(|| ClientError::Untrusted("the result is not signed".into()))?;
-    if !trust.accepts(&verified.signer_chain) {
-        return Err(ClientError::Untrusted(
-            "the result signer is not the service's signing certificate (--verify-with takes \
-             that certificate, `xkmsd admin signing-certificate`; or the CA with --signer-name)"
-                .into(),
-        ));
-    }
-    Ok(())
 }
 
 impl XkmsClient {
@@ -425,58 +332,6 @@ impl XkmsClient {
     }
 }
 
-/// The first `std::io::Error` in an error's chain of causes.
-fn find_io_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
-    find_error::<std::io::Error>(e)
-}
-
-/// The first error of type `E` in an error's chain of causes (also inside an
-/// `std::io::Error`, where TLS streams put theirs).
-fn find_error<'a, E: std::error::Error + 'static>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a E> {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = next {
-        if let Some(found) = err.downcast_ref::<E>() {
-            return Some(found);
-        }
-        next = match err.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => err.source(),
-        };
-    }
-    None
-}
-
-/// A TLS failure in words: an untrusted or mismatched server certificate says so.
-fn tls_reason(e: &rustls::Error) -> String {
-    use rustls::CertificateError;
-    match e {
-        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            "the server's certificate is not issued by a CA this client trusts (pass the CA \
-             with --ca-cert)"
-                .into()
-        }
-        rustls::Error::InvalidCertificate(CertificateError::NotValidForName)
-        | rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
-            "the server's certificate is not for this host name or address".into()
-        }
-        rustls::Error::InvalidCertificate(CertificateError::Expired)
-        | rustls::Error::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
-            "the server's certificate has expired".into()
-        }
-        rustls::Error::InvalidCertificate(CertificateError::Revoked) => {
-            "the server's certificate is revoked".into()
-        }
-        rustls::Error::InvalidMessage(_) => {
-            "the server does not speak TLS there (an http:// service?)".into()
-        }
-        other => other.to_string(),
-    }
-}
-
 /// Checks a service URL before anything is sent: absolute, `http` or `https`, with a
 /// host.
 pub fn check_service_url(url: &str) -> Result<(), ClientError> {
@@ -577,71 +432,4 @@ pub fn result_header(result: &ResultMessage) -> &ResultAbstract {
 /// The RequestAbstract part of any request, mutably.
 pub fn request_header_mut(request: &mut Request) -> &mut RequestAbstract {
     request.header_mut()
-}
-
-/// Whether the leaf of `chain` has the subject `subject` and a certification path to one
-/// of `issuers` (through the chain's other certificates, at most
-/// `xkms_ca::path::MAX_REQUEST_CERTIFICATES` of them) whose every signature verifies and
-/// every certificate is valid now — the service's path validator, with its work budget.
-fn issued_to(chain: &[Vec<u8>], issuers: &[Vec<u8>], subject: &str) -> bool {
-    use x509_parser::prelude::{FromDer, X509Certificate};
-    use xkms_ca::path::{Cert, MAX_REQUEST_CERTIFICATES, PathBudget, PathBuilder};
-    let Some(leaf_der) = chain.first() else {
-        return false;
-    };
-    let Ok((_, leaf)) = X509Certificate::from_der(leaf_der) else {
-        return false;
-    };
-    let Some(actual) = leaf
-        .subject()
-        .iter_attributes()
-        .map(|atv| {
-            let oid = x509_parser::objects::oid2abbrev(
-                atv.attr_type(),
-                x509_parser::objects::oid_registry(),
-            )
-            .map(str::to_owned)
-            .unwrap_or_else(|_| atv.attr_type().to_id_string());
-            atv.as_str().ok().map(|value| rdn(&oid, value))
-        })
-        .collect::<Option<Vec<_>>>()
-    else {
-        return false;
-    };
-    if sorted(actual) != sorted(subject.split([',', ';']).filter_map(parse_rdn).collect()) {
-        return false;
-    }
-    let Some(target) = Cert::parse(leaf_der) else {
-        return false;
-    };
-    let anchors: Vec<Cert> = issuers.iter().filter_map(|d| Cert::parse(d)).collect();
-    let intermediates: Vec<Cert> = chain[1..]
-        .iter()
-        .take(MAX_REQUEST_CERTIFICATES)
-        .filter_map(|d| Cert::parse(d))
-        .collect();
-    let candidates: Vec<&Cert> = intermediates.iter().collect();
-    let builder = PathBuilder {
-        anchors: &anchors,
-        candidates: &candidates,
-    };
-    let now = time::OffsetDateTime::now_utc();
-    builder
-        .build(&target, &PathBudget::default())
-        .is_ok_and(|path| !path.unchecked && path.certs.iter().all(|c| c.covers(now)))
-}
-
-/// `TYPE=value` with the type upper-cased and both trimmed, for comparing names.
-fn rdn(attribute: &str, value: &str) -> String {
-    format!("{}={}", attribute.trim().to_ascii_uppercase(), value.trim())
-}
-
-fn parse_rdn(part: &str) -> Option<String> {
-    let (attribute, value) = part.split_once('=')?;
-    Some(rdn(attribute, value))
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
 }
