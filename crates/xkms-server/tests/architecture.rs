@@ -232,7 +232,6 @@ const EXTENDS_THE_SERVICE_OBJECT: &[&str] = &[
     "service.rs",
     // Not converted yet:
     "admin.rs",
-    "lockout.rs",
     "operator.rs",
     "pending.rs",
     "pipeline.rs",

@@ -217,4 +217,21 @@ impl Guard<'_> {
             tracing::error!(error = %e, "could not audit a lockout");
         }
     }
+
+    /// Operator: the subjects locked now.
+    pub(crate) async fn locked_subjects(&self) -> Result<Vec<FailureRecord>, ServiceError> {
+        Ok(self.store.locked_subjects(self.clock.now()).await?)
+    }
+
+    /// Operator: lifts a lock (`id:…`, `binding:…`, `ip:…`), audited. Whether there was one.
+    pub(crate) async fn unlock(&self, subject: &str) -> Result<bool, ServiceError> {
+        let audit = AuditEvent {
+            at: self.clock.now(),
+            kind: crate::store::AuditKind::AuthenticationUnlocked,
+            request_id: None,
+            subject: subject.to_owned(),
+            detail: "lock lifted by the operator".into(),
+        };
+        Ok(self.store.unlock(subject, &audit).await?)
+    }
 }

@@ -20,7 +20,6 @@ mod ids;
 mod issuance;
 pub mod keypool;
 pub mod locate;
-pub mod lockout;
 pub mod names;
 mod nonce;
 pub mod operator;

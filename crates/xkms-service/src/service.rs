@@ -255,4 +255,14 @@ impl XkmsService {
     pub async fn verify_audit_chain(&self) -> Result<crate::audit::ChainVerdict, ServiceError> {
         crate::audit::verify_audit_chain(self.store.as_ref()).await
     }
+
+    /// Operator: the subjects locked by the brute-force limits now (`crate::guard`).
+    pub async fn locked_subjects(&self) -> Result<Vec<crate::store::FailureRecord>, ServiceError> {
+        self.guard().locked_subjects().await
+    }
+
+    /// Operator: lifts a lock (`id:…`, `binding:…`, `ip:…`), audited. Whether there was one.
+    pub async fn unlock(&self, subject: &str) -> Result<bool, ServiceError> {
+        self.guard().unlock(subject).await
+    }
 }
