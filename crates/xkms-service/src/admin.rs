@@ -1,9 +1,12 @@
 //! Operator actions: authorization codes ("shared secrets" of the seeds).
 
+use crate::clock::Clock;
+use crate::config::Policy;
 use crate::error::ServiceError;
+use crate::escrow::MasterKey;
 use crate::identity::normalize_authorization_identity;
-use crate::service::XkmsService;
-use crate::store::{AuditEvent, Authorization, DerivedSecrets, GrantedName, Purpose};
+use crate::ids::IdSource;
+use crate::store::{AuditEvent, Authorization, DerivedSecrets, GrantedName, Purpose, Store};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use time::Duration;
 use xkms_xmlsec::kdf::{KeyId, SecretPreparation, SharedSecret, derive};
@@ -56,80 +59,85 @@ pub fn is_short_secret(secret: &str) -> bool {
     secret.chars().count() < SHORT_SECRET_CHARS
 }
 
-impl XkmsService {
-    /// Creates an authorization code for `identity`. Only keys derived from `secret` are
-    /// stored, never the secret itself.
-    pub async fn create_authorization(
-        &self,
-        request: &NewAuthorization,
-        secret: &SharedSecret,
-    ) -> Result<Authorization, ServiceError> {
-        let identity = normalize_authorization_identity(&request.identity).ok_or(
-            ServiceError::InvalidRequest("identity must be an e-mail address or an X.509 name"),
-        )?;
-        let mut granted_names: Vec<GrantedName> = Vec::new();
-        for name in &request.granted_names {
-            let name = crate::names::granted_name(name.kind, &name.value)?;
-            // The identity is granted anyway.
-            let is_identity = name.value == identity
-                && matches!(
-                    name.kind,
-                    crate::store::NameKind::Email | crate::store::NameKind::Dn
-                );
-            if !is_identity && !granted_names.contains(&name) {
-                granted_names.push(name);
-            }
+/// What creating an authorization code uses: the store, the clock, identifiers, the
+/// master key (the derived keys are sealed under it) and the policy's lifetimes.
+pub(crate) struct Authorizer<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+    pub ids: IdSource,
+    pub master_key: &'a MasterKey,
+    pub policy: &'a Policy,
+}
+
+/// Creates an authorization code for `identity`. Only keys derived from `secret` are
+/// stored, never the secret itself.
+pub(crate) async fn create_authorization(
+    cx: &Authorizer<'_>,
+    request: &NewAuthorization,
+    secret: &SharedSecret,
+) -> Result<Authorization, ServiceError> {
+    let identity = normalize_authorization_identity(&request.identity).ok_or(
+        ServiceError::InvalidRequest("identity must be an e-mail address or an X.509 name"),
+    )?;
+    let mut granted_names: Vec<GrantedName> = Vec::new();
+    for name in &request.granted_names {
+        let name = crate::names::granted_name(name.kind, &name.value)?;
+        // The identity is granted anyway.
+        let is_identity = name.value == identity
+            && matches!(
+                name.kind,
+                crate::store::NameKind::Email | crate::store::NameKind::Dn
+            );
+        if !is_identity && !granted_names.contains(&name) {
+            granted_names.push(name);
         }
-        let now = self.clock.now();
-        let secrets = derive_secrets(secret)?;
-        let mut authorization = Authorization {
-            id: self.ids.message_id(),
-            identity,
-            purpose: request.purpose,
-            granted_names,
-            sealed_secrets: Vec::new(),
-            created_at: now,
-            expires_at: now
-                + request
-                    .lifetime
-                    .unwrap_or(self.config.policy.authorization_lifetime),
-            // A recovery code is single-use unless the operator says otherwise.
-            max_uses: request.max_uses.or(match request.purpose {
-                Purpose::Recover => Some(self.config.policy.recover_authorization_uses),
-                Purpose::Register => None,
-            }),
-            uses: 0,
-            revoked_at: None,
-        };
-        authorization.sealed_secrets =
-            crate::secrets::seal_authorization_secrets(&self.master_key, &authorization, &secrets)?;
-        let granted: Vec<String> = authorization
-            .granted_names
-            .iter()
-            .map(|g| format!("{}:{}", g.kind.as_str(), g.value))
-            .collect();
-        let audit = AuditEvent {
-            at: now,
-            kind: crate::store::AuditKind::AuthorizationCreated,
-            request_id: None,
-            subject: authorization.id.clone(),
-            detail: format!(
-                "{} for {} until {}{}",
-                request.purpose.as_str(),
-                authorization.identity,
-                authorization.expires_at,
-                if granted.is_empty() {
-                    String::new()
-                } else {
-                    format!(", also granting {}", granted.join(", "))
-                }
-            ),
-        };
-        self.store
-            .insert_authorization(&authorization, &audit)
-            .await?;
-        Ok(authorization)
     }
+    let now = cx.clock.now();
+    let secrets = derive_secrets(secret)?;
+    let mut authorization = Authorization {
+        id: cx.ids.message_id(),
+        identity,
+        purpose: request.purpose,
+        granted_names,
+        sealed_secrets: Vec::new(),
+        created_at: now,
+        expires_at: now + request.lifetime.unwrap_or(cx.policy.authorization_lifetime),
+        // A recovery code is single-use unless the operator says otherwise.
+        max_uses: request.max_uses.or(match request.purpose {
+            Purpose::Recover => Some(cx.policy.recover_authorization_uses),
+            Purpose::Register => None,
+        }),
+        uses: 0,
+        revoked_at: None,
+    };
+    authorization.sealed_secrets =
+        crate::secrets::seal_authorization_secrets(cx.master_key, &authorization, &secrets)?;
+    let granted: Vec<String> = authorization
+        .granted_names
+        .iter()
+        .map(|g| format!("{}:{}", g.kind.as_str(), g.value))
+        .collect();
+    let audit = AuditEvent {
+        at: now,
+        kind: crate::store::AuditKind::AuthorizationCreated,
+        request_id: None,
+        subject: authorization.id.clone(),
+        detail: format!(
+            "{} for {} until {}{}",
+            request.purpose.as_str(),
+            authorization.identity,
+            authorization.expires_at,
+            if granted.is_empty() {
+                String::new()
+            } else {
+                format!(", also granting {}", granted.join(", "))
+            }
+        ),
+    };
+    cx.store
+        .insert_authorization(&authorization, &audit)
+        .await?;
+    Ok(authorization)
 }
 
 /// Derives everything the service needs to verify and answer a holder of `secret`.

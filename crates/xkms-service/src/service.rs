@@ -3,6 +3,7 @@
 //! the per-node caches; the request pipeline (`crate::pipeline`), the operations and the
 //! administrative functions are written against it in their own modules.
 
+use crate::admin::{Authorizer, NewAuthorization};
 use crate::clock::Clock;
 use crate::config::ServiceConfig;
 use crate::error::ServiceError;
@@ -181,6 +182,17 @@ impl XkmsService {
         }
     }
 
+    /// What creating an authorization code uses.
+    pub(crate) fn authorizer(&self) -> Authorizer<'_> {
+        Authorizer {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            ids: self.ids,
+            master_key: &self.master_key,
+            policy: &self.config.policy,
+        }
+    }
+
     /// The CRL with what signs it, for an operation that may return it.
     pub(crate) fn crl_source(&self) -> crate::crl::CrlSource<'_> {
         crate::crl::CrlSource {
@@ -264,5 +276,15 @@ impl XkmsService {
     /// Operator: lifts a lock (`id:…`, `binding:…`, `ip:…`), audited. Whether there was one.
     pub async fn unlock(&self, subject: &str) -> Result<bool, ServiceError> {
         self.guard().unlock(subject).await
+    }
+
+    /// Operator: creates an authorization code for `request.identity` (`crate::admin`).
+    /// Only keys derived from `secret` are stored, never the secret itself.
+    pub async fn create_authorization(
+        &self,
+        request: &NewAuthorization,
+        secret: &xkms_xmlsec::kdf::SharedSecret,
+    ) -> Result<crate::store::Authorization, ServiceError> {
+        crate::admin::create_authorization(&self.authorizer(), request, secret).await
     }
 }
