@@ -39,6 +39,8 @@ pub(crate) struct Issuer<'a> {
     pub guard: Guard<'a>,
     /// For result headers.
     pub service_uri: &'a str,
+    /// Dropped at once when a recovery revokes.
+    pub validate_cache: &'a crate::validate_cache::ValidateCache,
 }
 
 /// Refuses a key outside the policy's size range before any signature work.

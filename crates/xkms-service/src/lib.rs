@@ -38,6 +38,7 @@ pub mod service;
 pub mod store;
 pub mod trust;
 pub mod validate;
+mod validate_cache;
 
 pub use admin::NewAuthorization;
 pub use clock::{Clock, FixedClock, ManualClock, SystemClock};

@@ -137,7 +137,9 @@ impl XkmsService {
                 format!("revoked by the operator ({})", reason_name(reason.code())),
             )],
         };
-        match self.store.revoke_binding(&revocation).await {
+        let revoked = self.store.revoke_binding(&revocation).await;
+        self.validate_cache.revoked_here();
+        match revoked {
             Ok(()) => {}
             Err(StoreError::Conflict { .. }) => {
                 return Err(ServiceError::Refused("the key binding is already revoked"));

@@ -99,7 +99,11 @@ pub(crate) async fn recover(
             ),
         ],
     };
-    match cx.store.commit_recovery(&recovery).await {
+    let committed = cx.store.commit_recovery(&recovery).await;
+    if recovery.revoke.is_some() {
+        cx.validate_cache.revoked_here();
+    }
+    match committed {
         Ok(()) => {}
         Err(StoreError::Conflict { .. }) => {
             return Err(ServiceError::NoAuthentication(

@@ -34,6 +34,8 @@ pub(crate) struct Revoker<'a> {
     pub replay_window: time::Duration,
     /// For result headers.
     pub service_uri: &'a str,
+    /// Dropped at once when this node revokes.
+    pub validate_cache: &'a crate::validate_cache::ValidateCache,
 }
 
 /// Handles a RevokeRequest: the binding is named by certificate, KeyValue or KeyName;
@@ -102,7 +104,9 @@ pub(crate) async fn revoke(
             format!("revoked by {authority} (keyCompromise)"),
         )],
     };
-    match cx.store.revoke_binding(&revocation).await {
+    let revoked = cx.store.revoke_binding(&revocation).await;
+    cx.validate_cache.revoked_here();
+    match revoked {
         Ok(()) => {}
         Err(StoreError::Conflict { .. }) => {
             return Err(ServiceError::Refused("the key binding is already revoked"));

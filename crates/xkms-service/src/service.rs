@@ -39,6 +39,8 @@ pub struct XkmsService {
     pub(crate) trust_base: std::sync::OnceLock<crate::trust::TrustContext>,
     /// The last CRL this node signed (`crate::crl`).
     pub(crate) crl_cache: crate::crl::CrlCache,
+    /// Verified chains of our certificates for Validate (dropped on revocation).
+    pub(crate) validate_cache: crate::validate_cache::ValidateCache,
 }
 
 pub use crate::escrow::Escrow;
@@ -63,6 +65,7 @@ impl XkmsService {
             result_signer: None,
             trust_base: std::sync::OnceLock::new(),
             crl_cache: crate::crl::CrlCache::default(),
+            validate_cache: Default::default(),
         }
     }
 
@@ -142,6 +145,7 @@ impl XkmsService {
             trust: self.trust_base(),
             service_uri: &self.config.service_uri,
             crl: self.crl_source(),
+            cache: &self.validate_cache,
         }
     }
 
@@ -164,6 +168,7 @@ impl XkmsService {
             guard: self.guard(),
             replay_window: self.config.protocol.replay_window,
             service_uri: &self.config.service_uri,
+            validate_cache: &self.validate_cache,
         }
     }
 
@@ -179,6 +184,7 @@ impl XkmsService {
             policy: &self.config.policy,
             guard: self.guard(),
             service_uri: &self.config.service_uri,
+            validate_cache: &self.validate_cache,
         }
     }
 

@@ -49,8 +49,10 @@ use crate::respond::{BindingMaterial, ExtraMaterial, certificate_url, describe_w
 use crate::results::result_header;
 use crate::store::{BindingSelector, KeyBindingRecord, Store};
 use crate::trust::{
-    Cert, MAX_REQUEST_CERTIFICATES, RevocationSource, TrustContext, Verdict, Verdicts,
+    Cert, Evaluation, MAX_REQUEST_CERTIFICATES, RevocationSource, TrustContext, Verdict, Verdicts,
 };
+use crate::validate_cache::{Ticket, ValidateCache, VerifiedChain, key_of};
+use std::sync::Arc;
 use time::OffsetDateTime;
 use xkms_ca::{Ca, CertificateInfo, Serial};
 use xkms_proto::{
@@ -69,6 +71,8 @@ pub(crate) struct Validator<'a> {
     /// For result headers and certificate URLs.
     pub service_uri: &'a str,
     pub crl: CrlSource<'a>,
+    /// This node's verified chains of our certificates (see `validate_cache`).
+    pub cache: &'a ValidateCache,
 }
 
 /// Handles a ValidateRequest.
@@ -90,11 +94,17 @@ pub(crate) async fn validate(
     if presented.len() > MAX_REQUEST_CERTIFICATES {
         return Err(ServiceError::Refused("too many certificates in the query"));
     }
+    // Cached chains answer "now" only, never a TimeInstant.
+    let ticket = if qkb.time_instant.is_none() && !presented.is_empty() {
+        Some(cx.cache.ticket(cx.store, now).await?)
+    } else {
+        None
+    };
     let (subjects, extra, truncated) = if presented.is_empty() {
         let (subjects, truncated) = stored_subjects(cx, req, at).await?;
         (subjects, Vec::new(), truncated)
     } else {
-        let (subject, extra) = presented_subject(cx, presented).await?;
+        let (subject, extra) = presented_subject(cx, presented, ticket).await?;
         (vec![subject], extra, false)
     };
     if subjects.is_empty() {
@@ -113,8 +123,16 @@ pub(crate) async fn validate(
     let mut incomplete = false;
     let mut key_bindings = Vec::with_capacity(subjects.len());
     for subject in &subjects {
-        let (binding, partial) =
-            evaluate_subject(cx, req, &trust, subject, at, now, own_crl.as_deref()).await?;
+        let (binding, partial) = evaluate_subject(
+            cx,
+            req,
+            &trust,
+            subject,
+            (at, now),
+            own_crl.as_deref(),
+            ticket,
+        )
+        .await?;
         incomplete |= partial;
         key_bindings.push(binding);
     }
@@ -157,6 +175,8 @@ async fn stored_subjects(
         .map(|(binding, certificates)| Subject {
             certificate: certificate_at(&certificates, Some(at)).map(|c| c.der.clone()),
             binding: Some(binding),
+            cached: None,
+            cache_key: None,
         })
         .collect();
     Ok((subjects, found.truncated))
@@ -167,7 +187,25 @@ async fn stored_subjects(
 async fn presented_subject(
     cx: &Validator<'_>,
     mut presented: Vec<Vec<u8>>,
+    ticket: Option<Ticket>,
 ) -> Result<(Subject, Vec<Vec<u8>>), ServiceError> {
+    // Only a certificate that came first and was the target when cached is looked up:
+    // a hit is then again the first certificate that is not a CA.
+    let first_key = ticket.and(presented.first()).map(|der| key_of(der));
+    if let (Some(ticket), Some(key)) = (ticket, first_key)
+        && let Some(hit) = cx.cache.get(&key, ticket)
+    {
+        let target = presented.remove(0);
+        return Ok((
+            Subject {
+                certificate: Some(target),
+                binding: hit.binding.clone(),
+                cached: Some(hit),
+                cache_key: None,
+            },
+            presented,
+        ));
+    }
     let mut index = 0;
     let mut target_info = None;
     for (i, der) in presented.iter().enumerate() {
@@ -197,6 +235,8 @@ async fn presented_subject(
         Subject {
             certificate: Some(target),
             binding,
+            cached: None,
+            cache_key: first_key.filter(|_| index == 0),
         },
         presented,
     ))
@@ -208,23 +248,47 @@ async fn evaluate_subject(
     req: &ValidateRequest,
     trust: &TrustContext,
     subject: &Subject,
-    at: OffsetDateTime,
-    now: OffsetDateTime,
+    (at, now): (OffsetDateTime, OffsetDateTime),
     own_crl: Option<&[u8]>,
+    ticket: Option<Ticket>,
 ) -> Result<(KeyBinding, bool), ServiceError> {
     let qkb = &req.query_key_binding;
     let binding = subject.binding.as_ref();
-    let cert = subject.certificate.as_deref().and_then(Cert::parse);
-    let Some(cert) = cert else {
-        // A stored binding without a readable certificate: nothing to assert.
-        let status = Verdicts::all(Verdict::Indeterminate).status(true);
-        let kb = key_binding(cx, req, binding, None, status, None);
-        return Ok((kb, true));
-    };
-    let evaluation = trust.evaluate(&cert, at, now);
-    let revocation = match &evaluation.revocation {
-        RevocationSource::Decided(v) => *v,
-        RevocationSource::OwnCa { serial } => own_revocation(cx, *serial, at).await?,
+    let parsed;
+    let (cert, evaluation, revocation) = if let Some(hit) = &subject.cached {
+        // Verified before, and nothing was revoked since (see `validate_cache`).
+        let evaluation = Evaluation {
+            path: Some(hit.path.clone()),
+            verdicts: Verdicts {
+                issuer_trust: hit.issuer_trust,
+                revocation_status: hit.revocation,
+                validity_interval: hit.validity(at),
+                signature: hit.signature,
+            },
+            revocation: RevocationSource::OwnCa {
+                serial: hit.cert.info.serial,
+            },
+        };
+        (&hit.cert, evaluation, hit.revocation)
+    } else {
+        parsed = subject.certificate.as_deref().and_then(Cert::parse);
+        let Some(cert) = parsed.as_ref() else {
+            // A stored binding without a readable certificate: nothing to assert.
+            let status = Verdicts::all(Verdict::Indeterminate).status(true);
+            let kb = key_binding(cx, req, binding, None, status, None);
+            return Ok((kb, true));
+        };
+        let evaluation = trust.evaluate(cert, at, now);
+        let revocation = match &evaluation.revocation {
+            RevocationSource::Decided(v) => *v,
+            RevocationSource::OwnCa { serial } => own_revocation(cx, *serial, at).await?,
+        };
+        if let (Some(ticket), Some(key)) = (ticket, subject.cache_key)
+            && let Some(chain) = cacheable(cert, binding, &evaluation, revocation)
+        {
+            cx.cache.insert(key, chain, ticket);
+        }
+        (cert, evaluation, revocation)
     };
     let verdicts = Verdicts {
         revocation_status: revocation,
@@ -241,10 +305,51 @@ async fn evaluate_subject(
     let crl = if ours {
         own_crl
     } else {
-        trust.crl_of_issuer(&cert)
+        trust.crl_of_issuer(cert)
     };
-    let (kb, incomplete) = key_binding_described(cx, req, binding, &cert, &chain, status, crl);
+    let (kb, incomplete) = key_binding_described(cx, req, binding, cert, &chain, status, crl);
     Ok((kb, incomplete))
+}
+
+/// What may be cached of a fresh evaluation: only a path (certificate, our CA) whose
+/// revocation the store decided, and only answers that a later revocation can change
+/// solely through the revocation counter — Invalid for good, or Valid for a binding
+/// the store holds unrevoked. (A certificate our CA signed but the store does not know
+/// yet, Indeterminate, may be committed a moment later: not cached.)
+fn cacheable(
+    cert: &Cert,
+    binding: Option<&KeyBindingRecord>,
+    evaluation: &Evaluation,
+    revocation: Verdict,
+) -> Option<VerifiedChain> {
+    if !matches!(evaluation.revocation, RevocationSource::OwnCa { .. }) || cert.info.is_ca {
+        return None;
+    }
+    let settled = match revocation {
+        Verdict::Invalid => true,
+        Verdict::Valid => binding.is_some_and(|b| {
+            b.revoked_at.is_none() && b.status == crate::store::BindingStatus::Valid
+        }),
+        Verdict::Indeterminate => false,
+    };
+    let path = evaluation.path.as_ref().filter(|p| p.len() == 2)?;
+    if !settled {
+        return None;
+    }
+    let mut windows = Vec::with_capacity(path.len());
+    for der in path {
+        let info = Cert::parse(der)?.info;
+        windows.push((info.not_before, info.not_after));
+    }
+    Some(VerifiedChain {
+        cert: cert.clone(),
+        binding: binding.cloned(),
+        path: path.clone(),
+        issuer_trust: evaluation.verdicts.issuer_trust,
+        signature: evaluation.verdicts.signature,
+        revocation,
+        windows,
+    })
 }
 
 fn key_binding_described(
@@ -366,4 +471,9 @@ async fn own_revocation(
 struct Subject {
     certificate: Option<Vec<u8>>,
     binding: Option<KeyBindingRecord>,
+    /// The verified chain of this certificate from this node's cache.
+    cached: Option<Arc<VerifiedChain>>,
+    /// Where to cache what is found (the target is the request's first certificate and
+    /// the cache may be used).
+    cache_key: Option<[u8; 32]>,
 }

@@ -239,6 +239,12 @@ pub trait KeyBindingStore: Send + Sync {
     /// revocation time. Any revocation on any node changes it (CRL and cache freshness).
     async fn revocation_generation(&self) -> Result<(u64, Option<OffsetDateTime>), StoreError>;
 
+    /// A counter bumped in the same transaction as every revocation (by
+    /// [`revoke_binding`](Self::revoke_binding) or [`commit_recovery`](Self::commit_recovery)),
+    /// on any node: one cheap read tells a node whether anything was revoked since it
+    /// last looked (the Validate cache).
+    async fn revocation_counter(&self) -> Result<u64, StoreError>;
+
     /// The next CRL number: greater than every number handed out before, on any node, and
     /// at least `at_least`.
     async fn next_crl_number(&self, at_least: u64) -> Result<u64, StoreError>;

@@ -19,3 +19,4 @@ mod protocol;
 mod regressions;
 mod replay;
 mod secrets;
+mod validate_cache;

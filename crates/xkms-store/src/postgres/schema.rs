@@ -13,4 +13,5 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("migrations/0004_authorization_revocation.sql"),
     ),
+    (5, include_str!("migrations/0005_revocation_counter.sql")),
 ];

@@ -148,6 +148,15 @@ impl KeyBindingStore for Store {
         ))
     }
 
+    async fn revocation_counter(&self) -> Result<u64, StoreError> {
+        let generation: i64 = sqlx::query("SELECT generation FROM revocation_counter WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(db_error("revocation counter"))?;
+        u64::try_from(generation).map_err(|_| corrupt("revocation counter"))
+    }
+
     async fn next_crl_number(&self, at_least: u64) -> Result<u64, StoreError> {
         let at_least = i64::try_from(at_least).map_err(|_| corrupt("CRL number"))?;
         // One statement: the row lock (or SQLite's write lock) orders nodes.

@@ -166,6 +166,11 @@ pub(super) async fn revoke(tx: &mut Tx, revocation: &Revocation) -> Result<bool,
     .execute(&mut **tx)
     .await
     .map_err(db_error("certificates"))?;
+    // Every node's Validate cache sees the revocation through this counter.
+    sqlx::query("UPDATE revocation_counter SET generation = generation + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error("revocation counter"))?;
     Ok(true)
 }
 

@@ -14,6 +14,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("migrations/0006_authorization_revocation.sql"),
     ),
+    (7, include_str!("migrations/0007_revocation_counter.sql")),
 ];
 
 #[cfg(test)]

@@ -108,12 +108,18 @@ pub async fn pending_counts_and_revocation_state(store: &dyn Store) {
     );
 
     assert_eq!(store.revocation_generation().await.unwrap(), (0, None));
+    assert_eq!(store.revocation_counter().await.unwrap(), 0);
     populate(store).await;
+    assert_eq!(store.revocation_counter().await.unwrap(), 0, "registrations do not count");
     let at = T0 + Duration::hours(1);
     store.revoke_binding(&revocation("k1", at, 1)).await.unwrap();
     let (revoked, newest) = store.revocation_generation().await.unwrap();
     assert!(revoked >= 1);
     assert_eq!(newest, Some(at));
+    assert_eq!(store.revocation_counter().await.unwrap(), 1, "bumped with the revocation");
+    // A refused revocation (already revoked) writes nothing, the counter included.
+    assert!(store.revoke_binding(&revocation("k1", at, 1)).await.is_err());
+    assert_eq!(store.revocation_counter().await.unwrap(), 1);
 }
 
 /// Several nodes take CRL numbers at once: all distinct.
