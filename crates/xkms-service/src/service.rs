@@ -11,6 +11,9 @@ use crate::guard::Guard;
 use crate::ids::IdSource;
 use crate::issuance::Issuer;
 use crate::locate::Locator;
+use crate::operator::{
+    IssuedServerCertificate, Operator, OperatorReason, ServerCertificateRequest,
+};
 use crate::revoke::Revoker;
 use crate::store::Store;
 use crate::validate::Validator;
@@ -199,6 +202,18 @@ impl XkmsService {
         }
     }
 
+    /// What the operator's actions use.
+    pub(crate) fn operator(&self) -> Operator<'_> {
+        Operator {
+            store: self.store.as_ref(),
+            ca: &self.ca,
+            clock: self.clock.as_ref(),
+            ids: self.ids,
+            policy: &self.config.policy,
+            validate_cache: &self.validate_cache,
+        }
+    }
+
     /// The CRL with what signs it, for an operation that may return it.
     pub(crate) fn crl_source(&self) -> crate::crl::CrlSource<'_> {
         crate::crl::CrlSource {
@@ -292,5 +307,31 @@ impl XkmsService {
         secret: &xkms_xmlsec::kdf::SharedSecret,
     ) -> Result<crate::store::Authorization, ServiceError> {
         crate::admin::create_authorization(&self.authorizer(), request, secret).await
+    }
+
+    /// Operator: revokes a binding for `reason` (`crate::operator`), audited.
+    /// `NoSuchBinding` for an unknown id, `Refused` for an already revoked binding.
+    pub async fn revoke_binding_as_operator(
+        &self,
+        binding_id: &str,
+        reason: OperatorReason,
+    ) -> Result<crate::store::KeyBindingRecord, ServiceError> {
+        crate::operator::revoke_binding_as_operator(&self.operator(), binding_id, reason).await
+    }
+
+    /// Operator: revokes an authorization code, audited.
+    pub async fn revoke_authorization(
+        &self,
+        id: &str,
+    ) -> Result<crate::store::Authorization, ServiceError> {
+        crate::operator::revoke_authorization(&self.operator(), id).await
+    }
+
+    /// Operator: certifies the service's own TLS key (`crate::operator`).
+    pub async fn issue_server_certificate(
+        &self,
+        request: &ServerCertificateRequest,
+    ) -> Result<IssuedServerCertificate, ServiceError> {
+        crate::operator::issue_server_certificate(&self.operator(), request).await
     }
 }
