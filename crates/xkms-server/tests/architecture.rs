@@ -233,7 +233,6 @@ const EXTENDS_THE_SERVICE_OBJECT: &[&str] = &[
     // Not converted yet:
     "pending.rs",
     "pipeline.rs",
-    "protocol.rs",
 ];
 
 #[test]

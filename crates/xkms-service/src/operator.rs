@@ -287,6 +287,30 @@ pub(crate) async fn issue_server_certificate(
     })
 }
 
+/// A certificate for the service's own result-signing key ("XKMS Service", key usage
+/// Signature), issued by the built-in CA with a reserved serial.
+pub(crate) async fn issue_signing_certificate(
+    cx: &Operator<'_>,
+    modulus: &[u8],
+    exponent: &[u8],
+) -> Result<Vec<u8>, ServiceError> {
+    let mut subject = xkms_ca::DistinguishedName::new();
+    subject.push(xkms_ca::DnAttribute::CommonName, "XKMS Service")?;
+    let request = xkms_ca::IssueRequest {
+        subject,
+        public_key: xkms_ca::RsaPublicKey {
+            modulus: modulus.to_vec(),
+            exponent: exponent.to_vec(),
+        },
+        key_usage: vec![xkms_ca::XkmsKeyUsage::Signature],
+        validity: cx.policy.certificate_validity,
+        ..xkms_ca::IssueRequest::default()
+    };
+    let issued =
+        crate::issuance::issue_certificate(cx.store, cx.ca, &request, cx.clock.now()).await?;
+    Ok(issued.der)
+}
+
 /// An audit event of an operator action (no request caused it).
 fn operator_event(
     at: OffsetDateTime,

@@ -71,7 +71,7 @@ impl XkmsService {
                 "the compound request carries more inner requests than this service accepts",
             ))
         } else {
-            match self.check_message_signature(ctx, request).await {
+            match self.protocol().check_message_signature(ctx, request).await {
                 Err(e) => Err(e),
                 Ok(value) => {
                     signature_value = value;
@@ -107,10 +107,10 @@ impl XkmsService {
     ) -> Result<ResultMessage, ServiceError> {
         match stage {
             Stage::Live => {
-                if let Some(represent) = self.two_phase(ctx, request).await? {
+                if let Some(represent) = self.protocol().two_phase(ctx, request).await? {
                     return Ok(represent);
                 }
-                self.check_replay(request).await?;
+                self.protocol().check_replay(request).await?;
                 if let Some(mode) = self.deferred_mode(request) {
                     return self.defer(ctx, request, mode).await;
                 }

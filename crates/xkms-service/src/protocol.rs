@@ -3,20 +3,39 @@
 //! protection and the two-phase protocol (Represent/Nonce; the nonces are `crate::nonce`).
 //! The pipeline (`crate::pipeline`) applies them in order; Compound requests are run there.
 
-use crate::config::TwoPhase;
+use crate::clock::Clock;
+use crate::config::{ProtocolPolicy, TwoPhase};
 use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::nonce::{make_nonce, verify_nonce};
 use crate::results::{request_abstract, result_abstract_mut};
-use crate::service::XkmsService;
-use crate::store::{BindingSelector, BindingStatus};
-use crate::trust::{Cert, Verdict};
+use crate::store::{BindingSelector, BindingStatus, Store};
+use crate::trust::{Cert, TrustContext, Verdict};
 use time::Duration;
+use xkms_ca::Ca;
 use xkms_proto::soap::{self, Binding};
 use xkms_proto::{Message, Request, ResponseMechanism, ResultMajor, ResultMessage, write_message};
 use xkms_xmlsec::MessageSigner;
 
-impl XkmsService {
+/// What the protocol options use: the store (replay and nonce records, our bindings),
+/// the CA and the configured trust (who may sign requests), the clock, the protocol
+/// policy, the two-phase nonce key and the result signer.
+pub(crate) struct Protocol<'a> {
+    pub store: &'a dyn Store,
+    pub ca: &'a Ca,
+    pub clock: &'a dyn Clock,
+    pub policy: &'a ProtocolPolicy,
+    /// The configured trust (built-in CA, anchors, intermediates, CRLs).
+    pub trust: &'a TrustContext,
+    /// Two-phase nonces; without it Represent is never used.
+    pub nonce_key: Option<&'a aws_lc_rs::hmac::Key>,
+    /// Signs results when policy or the client asks.
+    pub result_signer: Option<&'a MessageSigner>,
+    /// For result headers.
+    pub service_uri: &'a str,
+}
+
+impl Protocol<'_> {
     /// Verifies the request's enveloped signature, if any, and that its signer is
     /// trusted; refuses unsigned requests where policy requires signatures. Where policy
     /// requires them, only a configured signer (`trusted_signers`) will do; elsewhere a
@@ -28,11 +47,7 @@ impl XkmsService {
         request: &Request,
     ) -> Result<Option<Vec<u8>>, ServiceError> {
         let header = request_abstract(request);
-        let required = self
-            .config
-            .protocol
-            .require_signed
-            .contains(&request.operation());
+        let required = self.policy.require_signed.contains(&request.operation());
         if header.message.signature.is_none() {
             if required {
                 return Err(ServiceError::NoAuthentication(
@@ -68,7 +83,7 @@ impl XkmsService {
         let Some(leaf) = chain.first() else {
             return Ok(false);
         };
-        if !self.config.protocol.trusted_signers.contains(leaf) {
+        if !self.policy.trusted_signers.contains(leaf) {
             return Ok(false);
         }
         let Some(cert) = Cert::parse(leaf) else {
@@ -106,7 +121,7 @@ impl XkmsService {
             return Ok(false);
         };
         let now = self.clock.now();
-        let trust = self.trust_context(rest);
+        let trust = self.trust.with_extra(rest);
         let evaluation = trust.evaluate(&leaf, now, now);
         let v = evaluation.verdicts;
         if evaluation.path.is_none()
@@ -141,7 +156,7 @@ impl XkmsService {
             .remember_once(
                 "request-id",
                 id.as_bytes(),
-                now + self.config.protocol.replay_window,
+                now + self.policy.replay_window,
                 now,
             )
             .await?;
@@ -160,7 +175,7 @@ impl XkmsService {
         request: &Request,
     ) -> Result<Option<ResultMessage>, ServiceError> {
         let header = request_abstract(request);
-        let mode = self.config.protocol.two_phase_of(request.operation());
+        let mode = self.policy.two_phase_of(request.operation());
         let offered = header
             .response_mechanism
             .contains(&ResponseMechanism::Represent);
@@ -176,7 +191,12 @@ impl XkmsService {
                     return Ok(None);
                 };
                 let nonce = make_nonce(key, self.clock.now(), &header.message.id, ctx.peer);
-                let mut result = self.empty_result(request, ResultMajor::Represent, None);
+                let mut result = crate::results::empty_result(
+                    self.service_uri,
+                    request,
+                    ResultMajor::Represent,
+                    None,
+                );
                 result_abstract_mut(&mut result).message.nonce = Some(nonce);
                 Ok(Some(result))
             }
@@ -212,7 +232,7 @@ impl XkmsService {
                 ));
             }
         };
-        let lifetime = self.config.protocol.nonce_lifetime;
+        let lifetime = self.policy.nonce_lifetime;
         if now > issued + lifetime || issued > now + Duration::minutes(1) {
             return Err(ServiceError::RepresentRequired);
         }
@@ -230,7 +250,7 @@ impl XkmsService {
     /// Serializes a result in the request's binding and signs it when configured, or
     /// when the client asked for RequestSignatureValue (whose only use is a signed
     /// result).
-    pub fn render(
+    pub(crate) fn render(
         &self,
         binding: Binding,
         request: Option<&Request>,
@@ -245,7 +265,7 @@ impl XkmsService {
         let Some(signer) = &self.result_signer else {
             return doc;
         };
-        if !(self.config.protocol.sign_results || asked) {
+        if !(self.policy.sign_results || asked) {
             return doc;
         }
         let id = crate::results::result_abstract(result).message.id.clone();
@@ -256,37 +276,6 @@ impl XkmsService {
                 doc
             }
         }
-    }
-}
-
-impl XkmsService {
-    /// A certificate for the service's own result-signing key ("XKMS Service", key usage
-    /// Signature), issued by the built-in CA with a reserved serial.
-    pub async fn issue_signing_certificate(
-        &self,
-        modulus: &[u8],
-        exponent: &[u8],
-    ) -> Result<Vec<u8>, ServiceError> {
-        let mut subject = xkms_ca::DistinguishedName::new();
-        subject.push(xkms_ca::DnAttribute::CommonName, "XKMS Service")?;
-        let request = xkms_ca::IssueRequest {
-            subject,
-            public_key: xkms_ca::RsaPublicKey {
-                modulus: modulus.to_vec(),
-                exponent: exponent.to_vec(),
-            },
-            key_usage: vec![xkms_ca::XkmsKeyUsage::Signature],
-            validity: self.config.policy.certificate_validity,
-            ..xkms_ca::IssueRequest::default()
-        };
-        let issued = crate::issuance::issue_certificate(
-            self.store.as_ref(),
-            &self.ca,
-            &request,
-            self.clock.now(),
-        )
-        .await?;
-        Ok(issued.der)
     }
 }
 

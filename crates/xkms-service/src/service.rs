@@ -14,6 +14,7 @@ use crate::locate::Locator;
 use crate::operator::{
     IssuedServerCertificate, Operator, OperatorReason, ServerCertificateRequest,
 };
+use crate::protocol::Protocol;
 use crate::revoke::Revoker;
 use crate::store::Store;
 use crate::validate::Validator;
@@ -77,11 +78,6 @@ impl XkmsService {
         self.trust_base.get_or_init(|| {
             crate::trust::TrustContext::new(self.ca.certificate_der(), &self.config.trust, &[])
         })
-    }
-
-    /// The configured trust plus `extra` certificates a request brought along.
-    pub(crate) fn trust_context(&self, extra: &[Vec<u8>]) -> crate::trust::TrustContext {
-        self.trust_base().with_extra(extra)
     }
 
     /// Enables the two-phase protocol with a secret shared by every node.
@@ -214,6 +210,21 @@ impl XkmsService {
         }
     }
 
+    /// What the protocol options (message signatures, replay, two-phase, signed
+    /// results) use.
+    pub(crate) fn protocol(&self) -> Protocol<'_> {
+        Protocol {
+            store: self.store.as_ref(),
+            ca: &self.ca,
+            clock: self.clock.as_ref(),
+            policy: &self.config.protocol,
+            trust: self.trust_base(),
+            nonce_key: self.nonce_key.as_ref(),
+            result_signer: self.result_signer.as_ref(),
+            service_uri: &self.config.service_uri,
+        }
+    }
+
     /// The CRL with what signs it, for an operation that may return it.
     pub(crate) fn crl_source(&self) -> crate::crl::CrlSource<'_> {
         crate::crl::CrlSource {
@@ -333,5 +344,25 @@ impl XkmsService {
         request: &ServerCertificateRequest,
     ) -> Result<IssuedServerCertificate, ServiceError> {
         crate::operator::issue_server_certificate(&self.operator(), request).await
+    }
+
+    /// Serializes a result in the request's binding and signs it when configured, or
+    /// when the client asked for RequestSignatureValue (`crate::protocol`).
+    pub fn render(
+        &self,
+        binding: xkms_proto::soap::Binding,
+        request: Option<&Request>,
+        result: &ResultMessage,
+    ) -> String {
+        self.protocol().render(binding, request, result)
+    }
+
+    /// A certificate for the service's own result-signing key, issued by the built-in CA.
+    pub async fn issue_signing_certificate(
+        &self,
+        modulus: &[u8],
+        exponent: &[u8],
+    ) -> Result<Vec<u8>, ServiceError> {
+        crate::operator::issue_signing_certificate(&self.operator(), modulus, exponent).await
     }
 }
