@@ -120,3 +120,32 @@ async fn time_instant_queries_bypass_the_cache() {
     let at_now = h.process(&document(&Request::Validate(v))).await;
     assert_eq!(status(&at_now), [StatusValue::Invalid]);
 }
+
+/// An operator's revocation (`xkmsd admin revoke`) drops this node's cache at once too,
+/// like a Revoke request: at the same instant the certificate is Invalid.
+#[tokio::test]
+async fn revoked_by_the_operator_is_invalid_at_once() {
+    let h = Harness::new().await;
+    h.authorize_joe().await;
+    let secret = SharedSecret::new("secret".into());
+    let registered = h.register(&t100(Some(key()), &secret)).await;
+    let certificate = certificate_of(&registered);
+    let ResultMessage::Register(r) = &registered else {
+        panic!("not a RegisterResult: {registered:?}")
+    };
+    let binding_id = r.key_bindings[0].core.id.clone().unwrap();
+    for _ in 0..2 {
+        // The second answer comes from the cache.
+        let valid = h.process(&validate_document(&h, &certificate)).await;
+        assert_eq!(status(&valid), [StatusValue::Valid]);
+    }
+    h.service
+        .revoke_binding_as_operator(
+            &binding_id,
+            xkms_service::operator::OperatorReason::Superseded,
+        )
+        .await
+        .unwrap();
+    let invalid = h.process(&validate_document(&h, &certificate)).await;
+    assert_eq!(status(&invalid), [StatusValue::Invalid]);
+}
