@@ -10,6 +10,7 @@
 use async_trait::async_trait;
 use xkms_service::store::StoreError;
 
+use crate::db_error::DbError;
 use crate::rows::ColumnReader;
 
 /// Rows copied per batch (and per target transaction).
@@ -94,7 +95,7 @@ pub(crate) trait RawTables: Send + Sync {
     /// Up to `limit` rows with a key greater than `after`, in key order.
     async fn read_batch(
         &self,
-        table: &Table,
+        table: &'static Table,
         after: Option<&[Value]>,
         limit: usize,
     ) -> Result<Vec<Vec<Value>>, StoreError>;
@@ -114,12 +115,7 @@ pub(crate) enum Kind {
     Int,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Value {
-    Text(Option<String>),
-    Blob(Option<Vec<u8>>),
-    Int(Option<i64>),
-}
+pub(crate) use crate::query::Value;
 
 /// A table as the copy sees it. The first `key_len` columns are its primary key.
 #[derive(Debug)]
@@ -150,7 +146,7 @@ impl Table {
         (PARAMETERS_PER_STATEMENT / self.columns.len().max(1)).clamp(1, 1_000)
     }
 
-    pub(crate) fn decode<R: ColumnReader>(&self, row: &R) -> Result<Vec<Value>, sqlx::Error> {
+    pub(crate) fn decode(&self, row: &dyn ColumnReader) -> Result<Vec<Value>, DbError> {
         self.columns
             .iter()
             .enumerate()

@@ -1,42 +1,28 @@
 //! The `find_bindings` query, one indexed lookup per selector.
 
-use sqlx::{Database, Encode, QueryBuilder, Type};
 use xkms_service::store::BindingSelector;
 
+use crate::query::Query;
 use crate::rows::key_binding_columns;
 
 /// The LIMIT of Locate's lookups (the service's candidate bound), for the plans of
 /// `hot_query_plans`.
 pub(crate) const LOCATE_LIMIT_FOR_PLANS: i64 = xkms_service::query::MAX_CANDIDATES as i64;
 
-/// [`bindings_query`] joined with the bindings' UseKeyWith pairs: one row per pair (one
-/// with NULL pair columns for a binding without pairs), ordered by binding then pair.
-pub(crate) fn bindings_with_pairs_query<DB>(
-    selector: &BindingSelector,
-    limit: i64,
-) -> Option<QueryBuilder<DB>>
-where
-    DB: Database<Arguments: Default>,
-    String: for<'t> Encode<'t, DB> + Type<DB>,
-    Vec<u8>: for<'t> Encode<'t, DB> + Type<DB>,
-    i64: for<'t> Encode<'t, DB> + Type<DB>,
-{
+/// [`bindings_query_after`] joined with the bindings' UseKeyWith pairs: one row per pair
+/// (one with NULL pair columns for a binding without pairs), ordered by binding then pair.
+/// One statement per lookup, whichever backend runs it.
+pub(crate) fn bindings_with_pairs_query(selector: &BindingSelector, limit: i64) -> Option<Query> {
     bindings_with_pairs_query_after("", selector, limit)
 }
 
 /// [`bindings_with_pairs_query`] after `prefix` (`EXPLAIN …` for the plan of exactly
 /// this query).
-pub(crate) fn bindings_with_pairs_query_after<DB>(
+pub(crate) fn bindings_with_pairs_query_after(
     prefix: &str,
     selector: &BindingSelector,
     limit: i64,
-) -> Option<QueryBuilder<DB>>
-where
-    DB: Database<Arguments: Default>,
-    String: for<'t> Encode<'t, DB> + Type<DB>,
-    Vec<u8>: for<'t> Encode<'t, DB> + Type<DB>,
-    i64: for<'t> Encode<'t, DB> + Type<DB>,
-{
+) -> Option<Query> {
     let mut q = bindings_query_after(
         &format!(
             "{prefix}SELECT b.*, u.application AS ukw_application, \
@@ -53,18 +39,8 @@ where
 }
 
 /// `prefix` lets a test ask for `EXPLAIN QUERY PLAN` of exactly this query.
-fn bindings_query_after<DB>(
-    prefix: &str,
-    selector: &BindingSelector,
-    limit: i64,
-) -> Option<QueryBuilder<DB>>
-where
-    DB: Database<Arguments: Default>,
-    String: for<'t> Encode<'t, DB> + Type<DB>,
-    Vec<u8>: for<'t> Encode<'t, DB> + Type<DB>,
-    i64: for<'t> Encode<'t, DB> + Type<DB>,
-{
-    let mut q = QueryBuilder::new(prefix);
+fn bindings_query_after(prefix: &str, selector: &BindingSelector, limit: i64) -> Option<Query> {
+    let mut q = Query::new(prefix.to_owned());
     q.push(concat!(
         "SELECT ",
         key_binding_columns!(),
@@ -72,14 +48,14 @@ where
     ));
     match selector {
         BindingSelector::Id(id) => {
-            q.push("kb.id = ").push_bind(id.clone());
+            q.push("kb.id = ").push_bind(id.as_str());
         }
         BindingSelector::KeyFingerprint(fingerprint) => {
             q.push("kb.key_fingerprint = ")
-                .push_bind(fingerprint.clone());
+                .push_bind(fingerprint.as_slice());
         }
         BindingSelector::KeyName(name) => {
-            q.push("kb.key_name = ").push_bind(name.clone());
+            q.push("kb.key_name = ").push_bind(name.as_str());
         }
         BindingSelector::UseKeyWith(pairs) => {
             if pairs.is_empty() {
@@ -91,9 +67,9 @@ where
                     q.push(" OR ");
                 }
                 q.push("(u.application = ")
-                    .push_bind(pair.application.as_uri().to_owned())
+                    .push_bind(pair.application.as_uri())
                     .push(" AND u.identifier = ")
-                    .push_bind(pair.identifier.clone())
+                    .push_bind(pair.identifier.as_str())
                     .push(")");
             }
             q.push(")");
@@ -105,7 +81,7 @@ where
         }
         BindingSelector::CertificateSki(ski) => {
             q.push("kb.id IN (SELECT c.binding_id FROM certificates c WHERE c.ski = ")
-                .push_bind(ski.clone())
+                .push_bind(ski.as_slice())
                 .push(")");
         }
     }
@@ -113,7 +89,7 @@ where
     // every execution whose LIMIT is a bound parameter (the planner may use its value),
     // which cost a fifth of the CPU of every lookup. It is our own integer, and only a
     // few distinct values occur, so the statement cache still serves them.
-    q.push(format!(
+    q.push(&format!(
         " ORDER BY kb.created_at, kb.id LIMIT {}",
         limit.max(0)
     ));
@@ -124,19 +100,23 @@ where
 mod tests {
     use super::*;
     use crate::SqliteStore;
-    use sqlx::Row;
+    use crate::rows::ColumnReader;
     use xkms_service::store::StoredUseKeyWith;
 
     async fn plan(store: &SqliteStore, selector: &BindingSelector) -> Vec<String> {
-        bindings_query_after::<sqlx::Sqlite>("EXPLAIN QUERY PLAN ", selector, 10)
-            .unwrap()
-            .build()
-            .fetch_all(&store.pool)
+        let q = bindings_query_after("EXPLAIN QUERY PLAN ", selector, 10).unwrap();
+        store
+            .read_rows(
+                q,
+                "plan",
+                Vec::new(),
+                |plan: &mut Vec<String>, row: &dyn ColumnReader| {
+                    plan.push(row.text("detail").unwrap().unwrap_or_default());
+                    Ok(())
+                },
+            )
             .await
             .unwrap()
-            .iter()
-            .map(|row| row.get::<String, _>("detail"))
-            .collect()
     }
 
     #[tokio::test]

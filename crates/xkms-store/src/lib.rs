@@ -17,6 +17,7 @@ mod db_error;
 mod find;
 mod inventory;
 pub mod postgres;
+mod query;
 mod rows;
 pub mod sqlite;
 

@@ -4,7 +4,6 @@
 //! bytes, 64-bit integer), so one mapping serves SQLite and PostgreSQL rows through the
 //! small [`ColumnReader`] trait.
 
-use sqlx::Row;
 use xkms_service::store::{
     AuditEvent, AuditHead, AuditKind, Authorization, CertificateRecord, ChainedAuditEvent,
     DerivedSecrets, FailureRecord, KeyBindingRecord, Operation, PendingRecord, PendingState,
@@ -16,52 +15,75 @@ use crate::columns::{
     optional_timestamp_from_column, purpose_from_column, reason_from_column, status_from_column,
     timestamp_from_column,
 };
-use crate::db_error::db_error;
+use crate::db_error::{DbError, db_error};
 
-/// Typed column access by name or position, implemented for the row type of each backend.
-pub(crate) trait ColumnReader: Row {
-    fn text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
-    fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
-    fn int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
-    fn int_at(&self, index: usize) -> Result<Option<i64>, sqlx::Error>;
-    fn text_at(&self, index: usize) -> Result<Option<String>, sqlx::Error>;
-    fn bytes_at(&self, index: usize) -> Result<Option<Vec<u8>>, sqlx::Error>;
+/// Typed column access by name or position, implemented for the row type of each driver
+/// (sqlx's SQLite and PostgreSQL rows, rusqlite's row), so every record is decoded by one
+/// function whichever driver read it.
+pub(crate) trait ColumnReader {
+    fn text(&self, column: &str) -> Result<Option<String>, DbError>;
+    fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, DbError>;
+    fn int(&self, column: &str) -> Result<Option<i64>, DbError>;
+    fn int_at(&self, index: usize) -> Result<Option<i64>, DbError>;
+    fn text_at(&self, index: usize) -> Result<Option<String>, DbError>;
+    fn bytes_at(&self, index: usize) -> Result<Option<Vec<u8>>, DbError>;
 }
 
-macro_rules! column_reader {
+macro_rules! sqlx_column_reader {
     ($row:ty) => {
         impl ColumnReader for $row {
-            fn text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
-                self.try_get(column)
+            fn text(&self, column: &str) -> Result<Option<String>, DbError> {
+                Ok(sqlx::Row::try_get(self, column)?)
             }
-            fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-                self.try_get(column)
+            fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, DbError> {
+                Ok(sqlx::Row::try_get(self, column)?)
             }
-            fn int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
-                self.try_get(column)
+            fn int(&self, column: &str) -> Result<Option<i64>, DbError> {
+                Ok(sqlx::Row::try_get(self, column)?)
             }
-            fn int_at(&self, index: usize) -> Result<Option<i64>, sqlx::Error> {
-                self.try_get(index)
+            fn int_at(&self, index: usize) -> Result<Option<i64>, DbError> {
+                Ok(sqlx::Row::try_get(self, index)?)
             }
-            fn text_at(&self, index: usize) -> Result<Option<String>, sqlx::Error> {
-                self.try_get(index)
+            fn text_at(&self, index: usize) -> Result<Option<String>, DbError> {
+                Ok(sqlx::Row::try_get(self, index)?)
             }
-            fn bytes_at(&self, index: usize) -> Result<Option<Vec<u8>>, sqlx::Error> {
-                self.try_get(index)
+            fn bytes_at(&self, index: usize) -> Result<Option<Vec<u8>>, DbError> {
+                Ok(sqlx::Row::try_get(self, index)?)
             }
         }
     };
 }
-column_reader!(sqlx::sqlite::SqliteRow);
-column_reader!(sqlx::postgres::PgRow);
+sqlx_column_reader!(sqlx::sqlite::SqliteRow);
+sqlx_column_reader!(sqlx::postgres::PgRow);
+
+impl ColumnReader for rusqlite::Row<'_> {
+    fn text(&self, column: &str) -> Result<Option<String>, DbError> {
+        Ok(self.get(column)?)
+    }
+    fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, DbError> {
+        Ok(self.get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<Option<i64>, DbError> {
+        Ok(self.get(column)?)
+    }
+    fn int_at(&self, index: usize) -> Result<Option<i64>, DbError> {
+        Ok(self.get(index)?)
+    }
+    fn text_at(&self, index: usize) -> Result<Option<String>, DbError> {
+        Ok(self.get(index)?)
+    }
+    fn bytes_at(&self, index: usize) -> Result<Option<Vec<u8>>, DbError> {
+        Ok(self.get(index)?)
+    }
+}
 
 /// Non-null accessors with the record name in the error.
-struct Reader<'r, R: ColumnReader> {
-    row: &'r R,
+struct Reader<'r> {
+    row: &'r dyn ColumnReader,
     what: &'static str,
 }
 
-impl<R: ColumnReader> Reader<'_, R> {
+impl Reader<'_> {
     fn opt_text(&self, c: &str) -> Result<Option<String>, StoreError> {
         self.row.text(c).map_err(db_error(self.what))
     }
@@ -106,7 +128,7 @@ macro_rules! unsealed_secret_columns {
 }
 pub(crate) use unsealed_secret_columns;
 
-pub(crate) fn authorization<R: ColumnReader>(row: &R) -> Result<Authorization, StoreError> {
+pub(crate) fn authorization(row: &dyn ColumnReader) -> Result<Authorization, StoreError> {
     let r = Reader {
         row,
         what: "authorization row",
@@ -128,7 +150,7 @@ pub(crate) fn authorization<R: ColumnReader>(row: &R) -> Result<Authorization, S
     })
 }
 
-pub(crate) fn unsealed_secrets<R: ColumnReader>(row: &R) -> Result<DerivedSecrets, StoreError> {
+pub(crate) fn unsealed_secrets(row: &dyn ColumnReader) -> Result<DerivedSecrets, StoreError> {
     let r = Reader {
         row,
         what: "authorization row",
@@ -153,7 +175,7 @@ macro_rules! key_binding_columns {
 pub(crate) use key_binding_columns;
 
 /// A binding without its UseKeyWith pairs, which live in their own table.
-pub(crate) fn key_binding<R: ColumnReader>(row: &R) -> Result<KeyBindingRecord, StoreError> {
+pub(crate) fn key_binding(row: &dyn ColumnReader) -> Result<KeyBindingRecord, StoreError> {
     let r = Reader {
         row,
         what: "key binding row",
@@ -175,7 +197,7 @@ pub(crate) fn key_binding<R: ColumnReader>(row: &R) -> Result<KeyBindingRecord, 
 }
 
 /// The binding id of a joined binding row.
-pub(crate) fn binding_id_of<R: ColumnReader>(row: &R) -> Result<String, StoreError> {
+pub(crate) fn binding_id_of(row: &dyn ColumnReader) -> Result<String, StoreError> {
     Reader {
         row,
         what: "key binding row",
@@ -185,8 +207,8 @@ pub(crate) fn binding_id_of<R: ColumnReader>(row: &R) -> Result<String, StoreErr
 
 /// The UseKeyWith pair of a binding row joined with `use_key_with` (aliases
 /// `ukw_application`, `ukw_identifier`; both NULL for a binding without pairs).
-pub(crate) fn joined_use_key_with<R: ColumnReader>(
-    row: &R,
+pub(crate) fn joined_use_key_with(
+    row: &dyn ColumnReader,
 ) -> Result<Option<StoredUseKeyWith>, StoreError> {
     let r = Reader {
         row,
@@ -205,21 +227,20 @@ pub(crate) fn joined_use_key_with<R: ColumnReader>(
 }
 
 /// Bindings from rows of bindings joined with their UseKeyWith pairs (each binding's
-/// rows consecutive, its pairs in order; see `find::bindings_with_pairs_query`).
-pub(crate) fn bindings_with_pairs<R: ColumnReader>(
-    rows: &[R],
-) -> Result<Vec<KeyBindingRecord>, StoreError> {
-    let mut bindings: Vec<KeyBindingRecord> = Vec::new();
-    for row in rows {
-        let id = binding_id_of(row)?;
-        if bindings.last().is_none_or(|b| b.id != id) {
-            bindings.push(key_binding(row)?);
-        }
-        if let (Some(binding), Some(pair)) = (bindings.last_mut(), joined_use_key_with(row)?) {
-            binding.use_key_with.push(pair);
-        }
+/// rows consecutive, its pairs in order; see `find::bindings_with_pairs_query`), one row
+/// at a time.
+pub(crate) fn push_binding_with_pair(
+    bindings: &mut Vec<KeyBindingRecord>,
+    row: &dyn ColumnReader,
+) -> Result<(), StoreError> {
+    let id = binding_id_of(row)?;
+    if bindings.last().is_none_or(|b| b.id != id) {
+        bindings.push(key_binding(row)?);
     }
-    Ok(bindings)
+    if let (Some(binding), Some(pair)) = (bindings.last_mut(), joined_use_key_with(row)?) {
+        binding.use_key_with.push(pair);
+    }
+    Ok(())
 }
 
 macro_rules! certificate_columns {
@@ -230,7 +251,7 @@ macro_rules! certificate_columns {
 }
 pub(crate) use certificate_columns;
 
-pub(crate) fn certificate<R: ColumnReader>(row: &R) -> Result<CertificateRecord, StoreError> {
+pub(crate) fn certificate(row: &dyn ColumnReader) -> Result<CertificateRecord, StoreError> {
     let r = Reader {
         row,
         what: "certificate row",
@@ -249,8 +270,8 @@ pub(crate) fn certificate<R: ColumnReader>(row: &R) -> Result<CertificateRecord,
 }
 
 /// A certificate revoked without a recorded reason is listed as `unspecified` (0).
-pub(crate) fn revoked_certificate<R: ColumnReader>(
-    row: &R,
+pub(crate) fn revoked_certificate(
+    row: &dyn ColumnReader,
 ) -> Result<RevokedCertificate, StoreError> {
     let r = Reader {
         row,
@@ -263,7 +284,7 @@ pub(crate) fn revoked_certificate<R: ColumnReader>(
     })
 }
 
-pub(crate) fn failure_record<R: ColumnReader>(row: &R) -> Result<FailureRecord, StoreError> {
+pub(crate) fn failure_record(row: &dyn ColumnReader) -> Result<FailureRecord, StoreError> {
     let r = Reader {
         row,
         what: "authentication failure row",
@@ -283,7 +304,7 @@ macro_rules! audit_columns {
 }
 pub(crate) use audit_columns;
 
-pub(crate) fn audit_event<R: ColumnReader>(row: &R) -> Result<AuditEvent, StoreError> {
+pub(crate) fn audit_event(row: &dyn ColumnReader) -> Result<AuditEvent, StoreError> {
     let r = Reader {
         row,
         what: "audit row",
@@ -304,9 +325,7 @@ macro_rules! chained_audit_columns {
 }
 pub(crate) use chained_audit_columns;
 
-pub(crate) fn chained_audit_event<R: ColumnReader>(
-    row: &R,
-) -> Result<ChainedAuditEvent, StoreError> {
+pub(crate) fn chained_audit_event(row: &dyn ColumnReader) -> Result<ChainedAuditEvent, StoreError> {
     let r = Reader {
         row,
         what: "audit row",
@@ -319,7 +338,7 @@ pub(crate) fn chained_audit_event<R: ColumnReader>(
     })
 }
 
-pub(crate) fn audit_head<R: ColumnReader>(row: &R) -> Result<AuditHead, StoreError> {
+pub(crate) fn audit_head(row: &dyn ColumnReader) -> Result<AuditHead, StoreError> {
     let r = Reader {
         row,
         what: "audit head",
@@ -338,7 +357,7 @@ macro_rules! pending_columns {
 }
 pub(crate) use pending_columns;
 
-pub(crate) fn pending<R: ColumnReader>(row: &R) -> Result<PendingRecord, StoreError> {
+pub(crate) fn pending(row: &dyn ColumnReader) -> Result<PendingRecord, StoreError> {
     let r = Reader {
         row,
         what: "pending row",

@@ -20,7 +20,8 @@ use sqlx::{AssertSqlSafe, Connection, PgPool, Postgres, Transaction};
 use xkms_service::store::StoreError;
 
 use crate::db_error::db_error;
-use crate::rows::pending_columns;
+use crate::query::Query;
+use crate::rows::{ColumnReader, pending_columns};
 
 /// Connections per pool (per node).
 const POOL_SIZE: u32 = 16;
@@ -93,6 +94,21 @@ impl PgStore {
     /// Closes all connections, waiting for running statements.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Runs the read `query` through sqlx, feeding each row to `step` with `acc`.
+    pub(crate) async fn read_rows<A, F>(
+        &self,
+        query: Query,
+        what: &'static str,
+        acc: A,
+        step: F,
+    ) -> Result<A, StoreError>
+    where
+        A: Send + 'static,
+        F: FnMut(&mut A, &dyn ColumnReader) -> Result<(), StoreError> + Send + 'static,
+    {
+        shared::read::sqlx_read_rows(&self.pool, query, what, acc, step).await
     }
 
     /// Where single-statement writes go (every connection may write).

@@ -3,27 +3,25 @@
 use async_trait::async_trait;
 use xkms_service::store::{AuditEvent, AuditHead, AuditStore, ChainedAuditEvent, StoreError};
 
-use crate::columns::limit_to_column;
+use crate::columns::{corrupt, limit_to_column};
 use crate::db_error::db_error;
+use crate::query::Query;
 use crate::rows::{self, audit_columns, chained_audit_columns};
 
 use super::Store;
-use super::steps::{count, insert_audits};
+use super::steps::insert_audits;
 
 #[async_trait]
 impl AuditStore for Store {
     async fn recent_audit_events(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
         // Insertion order, not `at`: clocks of several nodes need not agree.
-        let rows = sqlx::query(concat!(
+        let q = Query::new(concat!(
             "SELECT ",
             audit_columns!(),
             " FROM audit_events ORDER BY id DESC LIMIT $1"
         ))
-        .bind(limit_to_column(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error("audit events"))?;
-        rows.iter().map(rows::audit_event).collect()
+        .bind(limit_to_column(limit));
+        self.fetch_all(q, "audit events", rows::audit_event).await
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
@@ -41,33 +39,26 @@ impl AuditStore for Store {
         limit: usize,
     ) -> Result<Vec<ChainedAuditEvent>, StoreError> {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let rows = sqlx::query(concat!(
+        let q = Query::new(concat!(
             "SELECT ",
             chained_audit_columns!(),
             " FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
         ))
         .bind(after)
-        .bind(limit_to_column(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error("audit events"))?;
-        rows.iter().map(rows::chained_audit_event).collect()
+        .bind(limit_to_column(limit));
+        self.fetch_all(q, "audit events", rows::chained_audit_event)
+            .await
     }
 
     async fn audit_head(&self) -> Result<AuditHead, StoreError> {
-        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error("audit head"))?;
-        rows::audit_head(&row)
+        let q = Query::new("SELECT seq, hash FROM audit_head WHERE id = 1");
+        self.fetch_optional(q, "audit head", rows::audit_head)
+            .await?
+            .ok_or_else(|| corrupt("audit head"))
     }
 
     async fn unchained_audit_events(&self) -> Result<u64, StoreError> {
-        count(
-            &self.pool,
-            "SELECT COUNT(*) FROM audit_events WHERE seq IS NULL",
-            "audit events",
-        )
-        .await
+        let q = Query::new("SELECT COUNT(*) FROM audit_events WHERE seq IS NULL");
+        self.fetch_count(q, "audit events").await
     }
 }

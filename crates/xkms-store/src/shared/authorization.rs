@@ -10,10 +10,11 @@ use crate::columns::{
     granted_names_to_column, limit_to_column, optional_timestamp_to_column, timestamp_to_column,
 };
 use crate::db_error::db_error;
+use crate::query::Query;
 use crate::rows::{self, authorization_columns, unsealed_secret_columns};
 
+use super::Store;
 use super::steps::{insert_audit, missing_or_conflict};
-use super::{Db, Store};
 
 #[async_trait]
 impl AuthorizationStore for Store {
@@ -60,14 +61,16 @@ impl AuthorizationStore for Store {
         if identities.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
+        let mut q = Query::new(concat!(
             "SELECT ",
             authorization_columns!(),
             " FROM authorizations WHERE identity IN ("
         ));
-        let mut list = q.separated(", ");
-        for identity in identities {
-            list.push_bind(identity.clone());
+        for (i, identity) in identities.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(identity.as_str());
         }
         q.push(") AND purpose = ")
             .push_bind(purpose.as_str())
@@ -77,45 +80,37 @@ impl AuthorizationStore for Store {
                 " AND (max_uses IS NULL OR uses < max_uses) AND revoked_at IS NULL \
                  ORDER BY created_at, id",
             );
-        let rows = q
-            .build()
-            .fetch_all(&self.pool)
+        self.fetch_all(q, "authorizations", rows::authorization)
             .await
-            .map_err(db_error("authorizations"))?;
-        rows.iter().map(rows::authorization).collect()
     }
 
     async fn get_authorization(&self, id: &str) -> Result<Option<Authorization>, StoreError> {
-        let row = sqlx::query(concat!(
+        let q = Query::new(concat!(
             "SELECT ",
             authorization_columns!(),
             " FROM authorizations WHERE id = $1"
         ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error("authorization"))?;
-        row.as_ref().map(rows::authorization).transpose()
+        .bind(id);
+        self.fetch_optional(q, "authorization", rows::authorization)
+            .await
     }
 
     async fn unsealed_authorizations(
         &self,
         limit: usize,
     ) -> Result<Vec<(Authorization, DerivedSecrets)>, StoreError> {
-        let rows = sqlx::query(concat!(
+        let q = Query::new(concat!(
             "SELECT ",
             authorization_columns!(),
             ", ",
             unsealed_secret_columns!(),
             " FROM authorizations WHERE sealed_secrets IS NULL ORDER BY id LIMIT $1"
         ))
-        .bind(limit_to_column(limit))
-        .fetch_all(&self.pool)
+        .bind(limit_to_column(limit));
+        self.fetch_all(q, "authorizations", |row| {
+            Ok((rows::authorization(row)?, rows::unsealed_secrets(row)?))
+        })
         .await
-        .map_err(db_error("authorizations"))?;
-        rows.iter()
-            .map(|row| Ok((rows::authorization(row)?, rows::unsealed_secrets(row)?)))
-            .collect()
     }
 
     async fn seal_authorization(&self, id: &str, sealed_secrets: &[u8]) -> Result<(), StoreError> {

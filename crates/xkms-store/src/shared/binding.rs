@@ -10,13 +10,14 @@ use xkms_service::store::{
 
 use crate::columns::{corrupt, limit_to_column, timestamp_from_column, timestamp_to_column};
 use crate::db_error::db_error;
+use crate::query::Query;
 use crate::rows::{self, certificate_columns};
 
+use super::Store;
 use super::steps::{
-    BindingRow, count, insert_audits, insert_certificate, lock_binding, missing_or_conflict,
-    remember_all, require_reserved, revoke, use_authorization,
+    BindingRow, insert_audits, insert_certificate, lock_binding, missing_or_conflict, remember_all,
+    require_reserved, revoke, use_authorization,
 };
-use super::{Db, Store};
 
 /// The certificates of a binding, newest first (Locate and Validate, per binding found).
 pub(super) const CERTIFICATES_OF_SQL: &str = concat!(
@@ -36,10 +37,8 @@ pub(super) const PING_SQL: &str = "SELECT 1 FROM key_bindings LIMIT 1";
 #[async_trait]
 impl KeyBindingStore for Store {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query(PING_SQL)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error("ping"))?;
+        self.fetch_optional(Query::new(PING_SQL), "ping", |_| Ok(()))
+            .await?;
         Ok(())
     }
 
@@ -98,50 +97,45 @@ impl KeyBindingStore for Store {
         }
         // One statement: the bindings with their UseKeyWith pairs joined in
         // (each binding's rows are consecutive, pairs in their order).
-        let Some(mut q) =
-            crate::find::bindings_with_pairs_query::<Db>(selector, limit_to_column(limit))
+        let Some(q) = crate::find::bindings_with_pairs_query(selector, limit_to_column(limit))
         else {
             return Ok(Vec::new());
         };
-        let rows = q
-            .build()
-            .fetch_all(&self.pool)
+        self.read_rows(q, "key bindings", Vec::new(), rows::push_binding_with_pair)
             .await
-            .map_err(db_error("key bindings"))?;
-        rows::bindings_with_pairs(&rows)
     }
 
     async fn certificates_of(
         &self,
         binding_id: &str,
     ) -> Result<Vec<CertificateRecord>, StoreError> {
-        let rows = sqlx::query(CERTIFICATES_OF_SQL)
-            .bind(binding_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error("certificates"))?;
-        rows.iter().map(rows::certificate).collect()
+        let q = Query::new(CERTIFICATES_OF_SQL).bind(binding_id);
+        self.fetch_all(q, "certificates", rows::certificate).await
     }
 
     async fn count_bindings(&self) -> Result<u64, StoreError> {
-        count(
-            &self.pool,
-            "SELECT COUNT(*) FROM key_bindings",
+        self.fetch_count(
+            Query::new("SELECT COUNT(*) FROM key_bindings"),
             "binding count",
         )
         .await
     }
 
     async fn revocation_generation(&self) -> Result<(u64, Option<OffsetDateTime>), StoreError> {
-        let row = sqlx::query(
+        let q = Query::new(
             "SELECT COUNT(*), MAX(revoked_at) FROM certificates \
              WHERE revoked_at IS NOT NULL",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_error("revocation generation"))?;
-        let revoked: i64 = row.try_get(0).map_err(db_error("revocation generation"))?;
-        let newest: Option<i64> = row.try_get(1).map_err(db_error("revocation generation"))?;
+        );
+        let (revoked, newest) = self
+            .fetch_optional(q, "revocation generation", |row| {
+                let what = "revocation generation";
+                Ok((
+                    row.int_at(0).map_err(db_error(what))?.unwrap_or(0),
+                    row.int_at(1).map_err(db_error(what))?,
+                ))
+            })
+            .await?
+            .ok_or_else(|| corrupt("revocation generation"))?;
         Ok((
             u64::try_from(revoked).map_err(|_| corrupt("revocation count"))?,
             newest.map(timestamp_from_column).transpose()?,
@@ -210,32 +204,37 @@ impl KeyBindingStore for Store {
     }
 
     async fn escrowed_key(&self, binding_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("SELECT private_key FROM escrowed_keys WHERE binding_id = $1")
-            .bind(binding_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error("escrowed key"))?;
-        row.map(|r| r.try_get::<Vec<u8>, _>(0))
-            .transpose()
-            .map_err(db_error("escrowed key"))
+        let q = Query::new("SELECT private_key FROM escrowed_keys WHERE binding_id = $1")
+            .bind(binding_id);
+        self.fetch_optional(q, "escrowed key", |row| {
+            row.bytes_at(0)
+                .map_err(db_error("escrowed key"))?
+                .ok_or_else(|| corrupt("escrowed key"))
+        })
+        .await
     }
 
     async fn legacy_escrowed_keys(
         &self,
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let rows = sqlx::query(
+        let q = Query::new(
             "SELECT binding_id, private_key FROM escrowed_keys WHERE format = 1 \
              ORDER BY binding_id LIMIT $1",
         )
-        .bind(limit_to_column(limit))
-        .fetch_all(&self.pool)
+        .bind(limit_to_column(limit));
+        self.fetch_all(q, "escrowed keys", |row| {
+            let what = "escrowed keys";
+            Ok((
+                row.text_at(0)
+                    .map_err(db_error(what))?
+                    .ok_or_else(|| corrupt(what))?,
+                row.bytes_at(1)
+                    .map_err(db_error(what))?
+                    .ok_or_else(|| corrupt(what))?,
+            ))
+        })
         .await
-        .map_err(db_error("escrowed keys"))?;
-        rows.iter()
-            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<Vec<u8>, _>(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_error("escrowed keys"))
     }
 
     async fn reseal_escrowed_key(&self, binding_id: &str, blob: &[u8]) -> Result<(), StoreError> {
@@ -264,23 +263,20 @@ impl KeyBindingStore for Store {
     }
 
     async fn key_compromised(&self, key_fingerprint: &[u8]) -> Result<bool, StoreError> {
-        let row = sqlx::query(KEY_COMPROMISED_SQL)
-            .bind(key_fingerprint)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error("compromised keys"))?;
+        let q = Query::new(KEY_COMPROMISED_SQL).bind(key_fingerprint);
+        let row = self
+            .fetch_optional(q, "compromised keys", |_| Ok(()))
+            .await?;
         Ok(row.is_some())
     }
 
     async fn holds_records(&self) -> Result<bool, StoreError> {
-        let n = count(
-            &self.pool,
+        let q = Query::new(
             "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM authorizations LIMIT 1) a) \
              + (SELECT COUNT(*) FROM (SELECT 1 FROM key_bindings LIMIT 1) b) \
              + (SELECT COUNT(*) FROM (SELECT 1 FROM serials LIMIT 1) s)",
-            "record count",
-        )
-        .await?;
+        );
+        let n = self.fetch_count(q, "record count").await?;
         Ok(n > 0)
     }
 
@@ -333,13 +329,11 @@ impl KeyBindingStore for Store {
     }
 
     async fn revoked_certificates(&self) -> Result<Vec<RevokedCertificate>, StoreError> {
-        let rows = sqlx::query(
+        let q = Query::new(
             "SELECT serial, revoked_at, revocation_reason FROM certificates \
              WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error("revoked certificates"))?;
-        rows.iter().map(rows::revoked_certificate).collect()
+        );
+        self.fetch_all(q, "revoked certificates", rows::revoked_certificate)
+            .await
     }
 }

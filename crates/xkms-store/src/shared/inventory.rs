@@ -12,9 +12,10 @@ use xkms_service::store::{
     KeyBindingRecord, StoreError,
 };
 
-use super::{Db, Store};
+use super::Store;
 use crate::columns::{limit_to_column, timestamp_to_column};
 use crate::db_error::db_error;
+use crate::query::Query;
 use crate::rows::{self, authorization_columns, key_binding_columns};
 
 #[async_trait]
@@ -24,7 +25,7 @@ impl InventoryStore for Store {
         filter: &BindingFilter,
         limit: usize,
     ) -> Result<Vec<KeyBindingRecord>, StoreError> {
-        let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
+        let mut q = Query::new(concat!(
             "SELECT b.*, u.application AS ukw_application, \
              u.identifier AS ukw_identifier FROM (SELECT ",
             key_binding_columns!(),
@@ -44,7 +45,7 @@ impl InventoryStore for Store {
                 .push_bind(pattern)
                 .push(" ESCAPE '\\'))");
         }
-        q.push(format!(
+        q.push(&format!(
             " ORDER BY kb.created_at, kb.id LIMIT {}",
             limit_to_column(limit)
         ))
@@ -52,12 +53,8 @@ impl InventoryStore for Store {
             ") b LEFT JOIN use_key_with u ON u.binding_id = b.id \
                  ORDER BY b.created_at, b.id, u.ordinal",
         );
-        let rows = q
-            .build()
-            .fetch_all(&self.pool)
+        self.read_rows(q, "key bindings", Vec::new(), rows::push_binding_with_pair)
             .await
-            .map_err(db_error("key bindings"))?;
-        rows::bindings_with_pairs(&rows)
     }
 
     async fn list_authorizations(
@@ -65,13 +62,13 @@ impl InventoryStore for Store {
         filter: &AuthorizationFilter,
         limit: usize,
     ) -> Result<Vec<Authorization>, StoreError> {
-        let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
+        let mut q = Query::new(concat!(
             "SELECT ",
             authorization_columns!(),
             " FROM authorizations WHERE 1 = 1"
         ));
         if let Some(identity) = &filter.identity {
-            q.push(" AND identity = ").push_bind(identity.clone());
+            q.push(" AND identity = ").push_bind(identity.as_str());
         }
         if let Some(now) = filter.usable_at {
             q.push(" AND expires_at > ")
@@ -81,16 +78,12 @@ impl InventoryStore for Store {
                      AND revoked_at IS NULL",
                 );
         }
-        q.push(format!(
+        q.push(&format!(
             " ORDER BY created_at, id LIMIT {}",
             limit_to_column(limit)
         ));
-        let rows = q
-            .build()
-            .fetch_all(&self.pool)
+        self.fetch_all(q, "authorizations", rows::authorization)
             .await
-            .map_err(db_error("authorizations"))?;
-        rows.iter().map(rows::authorization).collect()
     }
 
     async fn revoke_authorization(

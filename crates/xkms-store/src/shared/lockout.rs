@@ -7,6 +7,7 @@ use xkms_service::store::{AuditEvent, FailureRecord, FailureSubject, LockoutStor
 
 use crate::columns::timestamp_to_column;
 use crate::db_error::db_error;
+use crate::query::Query;
 use crate::rows::{self};
 
 use super::Store;
@@ -18,17 +19,15 @@ impl LockoutStore for Store {
         let mut records = Vec::new();
         // A handful of subjects per request: one indexed lookup each.
         for subject in subjects {
-            let row = sqlx::query(
+            let q = Query::new(
                 "SELECT subject, failures, last_failure, locked_until \
                  FROM auth_failures WHERE subject = $1",
             )
-            .bind(subject)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error("authentication failures"))?;
-            if let Some(row) = row {
-                records.push(rows::failure_record(&row)?);
-            }
+            .bind(subject.as_str());
+            let record = self
+                .fetch_optional(q, "authentication failures", rows::failure_record)
+                .await?;
+            records.extend(record);
         }
         Ok(records)
     }
@@ -100,15 +99,13 @@ impl LockoutStore for Store {
     }
 
     async fn locked_subjects(&self, now: OffsetDateTime) -> Result<Vec<FailureRecord>, StoreError> {
-        let rows = sqlx::query(
+        let q = Query::new(
             "SELECT subject, failures, last_failure, locked_until FROM auth_failures \
              WHERE locked_until > $1 ORDER BY locked_until, subject",
         )
-        .bind(timestamp_to_column(now)?)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error("authentication failures"))?;
-        rows.iter().map(rows::failure_record).collect()
+        .bind(timestamp_to_column(now)?);
+        self.fetch_all(q, "authentication failures", rows::failure_record)
+            .await
     }
 
     async fn unlock(&self, subject: &str, audit: &AuditEvent) -> Result<bool, StoreError> {

@@ -1,14 +1,15 @@
 //! Upkeep of a loaded store: the planner's statistics after a bulk load, and the plans
 //! the database chose for the hot queries (checked by a test on a loaded store).
 
-use sqlx::{AssertSqlSafe, Row};
 use xkms_service::store::{Application, BindingSelector, Serial, StoreError, StoredUseKeyWith};
 
 use crate::QueryPlan;
 use crate::db_error::db_error;
+use crate::query::Query;
+use crate::rows::ColumnReader;
 
+use super::Store;
 use super::binding::{CERTIFICATES_OF_SQL, KEY_COMPROMISED_SQL};
-use super::{Db, Store};
 
 impl Store {
     /// Brings the query planner's statistics up to date. Bulk loads (`xkmsd admin seed`,
@@ -57,54 +58,40 @@ impl Store {
         ];
         let mut plans = Vec::new();
         for (query, selector) in selectors {
-            let Some(mut q) = crate::find::bindings_with_pairs_query_after::<Db>(
+            let Some(q) = crate::find::bindings_with_pairs_query_after(
                 <Store>::EXPLAIN_PREFIX,
                 &selector,
                 crate::find::LOCATE_LIMIT_FOR_PLANS,
             ) else {
                 continue;
             };
-            let rows = q
-                .build()
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error("explain"))?;
             plans.push(QueryPlan {
                 query,
-                plan: plan_lines(&rows)?,
+                plan: self.plan_lines(q).await?,
             });
         }
-        let certificates = sqlx::query(AssertSqlSafe(format!(
-            "{}{CERTIFICATES_OF_SQL}",
-            <Store>::EXPLAIN_PREFIX
-        )))
-        .bind("plan".to_owned())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error("explain"))?;
+        let certificates =
+            Query::new(format!("{}{CERTIFICATES_OF_SQL}", <Store>::EXPLAIN_PREFIX)).bind("plan");
         plans.push(QueryPlan {
             query: "certificates of a binding",
-            plan: plan_lines(&certificates)?,
+            plan: self.plan_lines(certificates).await?,
         });
-        let compromised = sqlx::query(AssertSqlSafe(format!(
-            "{}{KEY_COMPROMISED_SQL}",
-            <Store>::EXPLAIN_PREFIX
-        )))
-        .bind(vec![0u8; 32])
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error("explain"))?;
+        let compromised = Query::new(format!("{}{KEY_COMPROMISED_SQL}", <Store>::EXPLAIN_PREFIX))
+            .bind(vec![0u8; 32]);
         plans.push(QueryPlan {
             query: "key compromised",
-            plan: plan_lines(&compromised)?,
+            plan: self.plan_lines(compromised).await?,
         });
         Ok(plans)
     }
-}
 
-fn plan_lines(rows: &[<Db as sqlx::Database>::Row]) -> Result<Vec<String>, StoreError> {
-    rows.iter()
-        .map(|row| row.try_get::<String, _>(<Store>::EXPLAIN_DETAIL_COLUMN))
-        .collect::<Result<_, _>>()
-        .map_err(db_error("explain"))
+    /// The lines of the plan `explain` (an `EXPLAIN …` query) returns.
+    async fn plan_lines(&self, explain: Query) -> Result<Vec<String>, StoreError> {
+        self.fetch_all(explain, "explain", |row: &dyn ColumnReader| {
+            row.text_at(<Store>::EXPLAIN_DETAIL_COLUMN)
+                .map_err(db_error("explain"))?
+                .ok_or_else(|| crate::columns::corrupt("explain"))
+        })
+        .await
+    }
 }

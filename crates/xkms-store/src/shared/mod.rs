@@ -10,7 +10,11 @@
 //! PostgreSQL); a backend supplies only what differs, as inherent items of its store
 //! type:
 //!
-//! - `pool: sqlx::Pool<DB>` (reads), `writer()` and `begin_write()`: where writes go and how
+//! - `read_rows(query, what, acc, step)`: runs a backend-neutral read
+//!   ([`crate::query::Query`]) and feeds its rows, through [`crate::rows::ColumnReader`],
+//!   to `step` (SQLite: rusqlite readers, one blocking task per call; PostgreSQL: sqlx);
+//!   `read.rs` builds `fetch_all`, `fetch_optional` and `fetch_count` on it;
+//! - `pool: sqlx::Pool<DB>`, `writer()` and `begin_write()`: where writes go and how
 //!   they start (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: READ COMMITTED writes whose
 //!   preconditions are conditional `UPDATE`s or row locks, and REPEATABLE READ reads);
 //! - `LOCK_BINDING_SQL`: reads a binding's status and, where the backend has row locks,
@@ -40,6 +44,7 @@ mod maintenance;
 pub(super) mod migrate;
 mod pending;
 mod raw;
+pub(super) mod read;
 mod replay;
 mod steps;
 

@@ -1,31 +1,37 @@
 //! Pending (asynchronous) requests: queue, claim, finish, purge.
 
 use async_trait::async_trait;
-use sqlx::Row;
 use time::OffsetDateTime;
 use xkms_service::store::{AuditEvent, PendingRecord, PendingState, PendingStore, StoreError};
 
 use crate::columns::{corrupt, limit_to_column, optional_timestamp_to_column, timestamp_to_column};
 use crate::db_error::db_error;
+use crate::query::Query;
 use crate::rows::{self, pending_columns};
 
+use super::Store;
 use super::steps::{insert_audit, missing_or_conflict, split_counters};
-use super::{Db, Store};
 
 #[async_trait]
 impl PendingStore for Store {
     async fn open_pending_counts(&self, requester: &str) -> Result<(u64, u64), StoreError> {
-        let row = sqlx::query(
+        let q = Query::new(
             "SELECT COALESCE(SUM(CASE WHEN requester = $1 THEN 1 ELSE 0 END), 0), \
              COUNT(*) FROM pending_requests \
              WHERE state IN ('awaiting-approval', 'queued', 'running')",
         )
-        .bind(requester)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_error("pending counts"))?;
-        let mine: i64 = row.try_get(0).map_err(db_error("pending counts"))?;
-        let all: i64 = row.try_get(1).map_err(db_error("pending counts"))?;
+        .bind(requester);
+        let (mine, all) = self
+            .fetch_optional(q, "pending counts", |row| {
+                let int = |i| {
+                    row.int_at(i)
+                        .map_err(db_error("pending counts"))?
+                        .ok_or_else(|| corrupt("pending count"))
+                };
+                Ok((int(0)?, int(1)?))
+            })
+            .await?
+            .ok_or_else(|| corrupt("pending counts"))?;
         Ok((
             u64::try_from(mine).map_err(|_| corrupt("pending count"))?,
             u64::try_from(all).map_err(|_| corrupt("pending count"))?,
@@ -33,20 +39,20 @@ impl PendingStore for Store {
     }
 
     async fn pending_counts(&self) -> Result<Vec<(PendingState, u64)>, StoreError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) FROM pending_requests GROUP BY state")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error("pending counts"))?;
-        rows.iter()
-            .map(|row| {
-                let state: String = row.try_get(0).map_err(db_error("pending counts"))?;
-                let n: i64 = row.try_get(1).map_err(db_error("pending counts"))?;
-                Ok((
-                    PendingState::parse(&state).ok_or_else(|| corrupt("pending state"))?,
-                    u64::try_from(n).map_err(|_| corrupt("pending count"))?,
-                ))
-            })
-            .collect()
+        let q = Query::new("SELECT state, COUNT(*) FROM pending_requests GROUP BY state");
+        self.fetch_all(q, "pending counts", |row| {
+            let state = row.text_at(0).map_err(db_error("pending counts"))?;
+            let n = row.int_at(1).map_err(db_error("pending counts"))?;
+            Ok((
+                state
+                    .as_deref()
+                    .and_then(PendingState::parse)
+                    .ok_or_else(|| corrupt("pending state"))?,
+                n.and_then(|n| u64::try_from(n).ok())
+                    .ok_or_else(|| corrupt("pending count"))?,
+            ))
+        })
+        .await
     }
 
     async fn insert_pending(
@@ -83,16 +89,14 @@ impl PendingStore for Store {
     }
 
     async fn get_pending(&self, response_id: &str) -> Result<Option<PendingRecord>, StoreError> {
-        let row = sqlx::query(concat!(
+        let q = Query::new(concat!(
             "SELECT ",
             pending_columns!(),
             " FROM pending_requests WHERE response_id = $1"
         ))
-        .bind(response_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error("pending request"))?;
-        row.as_ref().map(rows::pending).transpose()
+        .bind(response_id);
+        self.fetch_optional(q, "pending request", rows::pending)
+            .await
     }
 
     async fn claim_pending(
@@ -109,7 +113,7 @@ impl PendingStore for Store {
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_error("pending claim"))?;
-        let claimed = row.as_ref().map(rows::pending).transpose()?;
+        let claimed = row.as_ref().map(|row| rows::pending(row)).transpose()?;
         tx.commit().await.map_err(db_error("commit"))?;
         Ok(claimed)
     }
@@ -174,7 +178,7 @@ impl PendingStore for Store {
         state: Option<PendingState>,
         limit: usize,
     ) -> Result<Vec<PendingRecord>, StoreError> {
-        let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
+        let mut q = Query::new(concat!(
             "SELECT ",
             pending_columns!(),
             " FROM pending_requests"
@@ -184,12 +188,7 @@ impl PendingStore for Store {
         }
         q.push(" ORDER BY created_at, response_id LIMIT ")
             .push_bind(limit_to_column(limit));
-        let rows = q
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error("pending requests"))?;
-        rows.iter().map(rows::pending).collect()
+        self.fetch_all(q, "pending requests", rows::pending).await
     }
 
     async fn delete_pending(
@@ -248,19 +247,21 @@ impl PendingStore for Store {
         &self,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
+        let q = Query::new(
             "SELECT response_id, result FROM pending_requests \
              WHERE result IS NOT NULL AND result NOT LIKE 'sealed:%' \
              ORDER BY response_id LIMIT $1",
         )
-        .bind(limit_to_column(limit))
-        .fetch_all(&self.pool)
+        .bind(limit_to_column(limit));
+        self.fetch_all(q, "pending results", |row| {
+            let text = |i| {
+                row.text_at(i)
+                    .map_err(db_error("pending results"))?
+                    .ok_or_else(|| corrupt("pending results"))
+            };
+            Ok((text(0)?, text(1)?))
+        })
         .await
-        .map_err(db_error("pending results"))?;
-        rows.iter()
-            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_error("pending results"))
     }
 
     async fn seal_pending_result(&self, response_id: &str, sealed: &str) -> Result<(), StoreError> {

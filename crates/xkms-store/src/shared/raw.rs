@@ -1,12 +1,13 @@
 //! Bulk loads and the raw table access of `copy_store`.
 
 use async_trait::async_trait;
-use sqlx::Row;
 use xkms_service::store::{Registration, StoreError};
 
-use crate::columns::{corrupt, limit_to_column};
+use crate::columns::limit_to_column;
 use crate::copy::{RawTables, Table, Value};
 use crate::db_error::db_error;
+use crate::query::Query;
+use crate::rows::ColumnReader;
 
 use super::{Db, Store, Tx};
 
@@ -37,50 +38,45 @@ impl Store {
 #[async_trait]
 impl RawTables for Store {
     async fn count_rows(&self, table: &Table) -> Result<u64, StoreError> {
-        let mut q = sqlx::QueryBuilder::<Db>::new("SELECT COUNT(*) FROM ");
-        q.push(table.name);
-        let n: i64 = q
-            .build()
-            .fetch_one(&self.pool)
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(db_error("row count"))?;
-        u64::try_from(n).map_err(|_| corrupt("row count"))
+        let q = Query::new(format!("SELECT COUNT(*) FROM {}", table.name));
+        self.fetch_count(q, "row count").await
     }
 
     async fn read_batch(
         &self,
-        table: &Table,
+        table: &'static Table,
         after: Option<&[Value]>,
         limit: usize,
     ) -> Result<Vec<Vec<Value>>, StoreError> {
-        let mut q = sqlx::QueryBuilder::<Db>::new("SELECT ");
-        q.push(table.column_list()).push(" FROM ").push(table.name);
+        let mut q = Query::new(format!(
+            "SELECT {} FROM {}",
+            table.column_list(),
+            table.name
+        ));
         if let Some(after) = after {
-            q.push(" WHERE (").push(table.key_list()).push(") > (");
-            let mut keys = q.separated(", ");
-            for value in after {
-                match value.clone() {
-                    Value::Text(v) => keys.push_bind(v),
-                    Value::Blob(v) => keys.push_bind(v),
-                    Value::Int(v) => keys.push_bind(v),
-                };
+            q.push(" WHERE (").push(&table.key_list()).push(") > (");
+            for (i, value) in after.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push_bind(value.clone());
             }
             q.push(")");
         }
         q.push(" ORDER BY ")
-            .push(table.key_list())
+            .push(&table.key_list())
             .push(" LIMIT ")
             .push_bind(limit_to_column(limit));
-        let rows = q
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error("copy read"))?;
-        rows.iter()
-            .map(|row| table.decode(row))
-            .collect::<Result<_, _>>()
-            .map_err(db_error("copy read"))
+        self.read_rows(
+            q,
+            "copy read",
+            Vec::new(),
+            move |out: &mut Vec<Vec<Value>>, row: &dyn ColumnReader| {
+                out.push(table.decode(row).map_err(db_error("copy read"))?);
+                Ok(())
+            },
+        )
+        .await
     }
 
     async fn write_batch(&self, table: &Table, rows: &[Vec<Value>]) -> Result<(), StoreError> {

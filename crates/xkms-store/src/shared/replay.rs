@@ -6,6 +6,7 @@ use xkms_service::store::{ReplayStore, StoreError};
 
 use crate::columns::timestamp_to_column;
 use crate::db_error::db_error;
+use crate::query::Query;
 
 use super::Store;
 
@@ -59,16 +60,14 @@ impl ReplayStore for Store {
         value: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let row = sqlx::query(
+        let q = Query::new(
             "SELECT 1 FROM replay_values WHERE kind = $1 AND value = $2 \
              AND expires_at > $3",
         )
         .bind(kind)
         .bind(value)
-        .bind(timestamp_to_column(now)?)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error("replay value"))?;
+        .bind(timestamp_to_column(now)?);
+        let row = self.fetch_optional(q, "replay value", |_| Ok(())).await?;
         Ok(row.is_some())
     }
 }

@@ -306,19 +306,6 @@ pub(super) async fn missing_or_conflict(
     }
 }
 
-pub(super) async fn count(
-    pool: &sqlx::Pool<Db>,
-    sql: &'static str,
-    what: &'static str,
-) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query(sql)
-        .fetch_one(pool)
-        .await
-        .and_then(|row| row.try_get(0))
-        .map_err(db_error(what))?;
-    u64::try_from(n).map_err(|_| corrupt(what))
-}
-
 pub(super) fn split_counters(
     counters: Option<(u32, u32, u32)>,
 ) -> (Option<i64>, Option<i64>, Option<i64>) {

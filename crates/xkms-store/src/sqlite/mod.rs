@@ -9,6 +9,7 @@
 //! inside a `BEGIN IMMEDIATE` transaction, so two claimants never see the same job as
 //! runnable.
 
+mod read;
 mod schema;
 
 use std::path::Path;
@@ -20,13 +21,17 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use xkms_service::store::StoreError;
 
 use crate::db_error::db_error;
-use crate::rows::pending_columns;
+use crate::query::Query;
+use crate::rows::{ColumnReader, pending_columns};
 
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections per pool for a database file. SQLite has one writer at a time; the rest
 /// serve concurrent reads.
 const FILE_POOL_SIZE: u32 = 8;
+/// rusqlite connections for reads of a database file: reads run in blocking tasks, so
+/// more connections than cores only queue on the CPU.
+const READ_POOL_SIZE: usize = 8;
 
 /// The store traits of `xkms-service` on an SQLite database.
 #[derive(Debug, Clone)]
@@ -36,6 +41,8 @@ pub struct SqliteStore {
     /// The one writer connection: writes queue here in FIFO order instead of competing
     /// for SQLite's write lock (whose busy handler sleeps and retries).
     pub(crate) writer: SqlitePool,
+    /// rusqlite readers of a database file (`None` in memory: there `pool` reads).
+    reader: Option<read::ReadPool>,
 }
 
 impl SqliteStore {
@@ -85,6 +92,7 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         // An in-memory database disappears with its last connection, so keep exactly one
         // for the life of the pool; WAL does not apply to it.
+        let path = (!in_memory).then(|| options.get_filename().to_path_buf());
         let (options, pool_options) = if in_memory {
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -110,7 +118,31 @@ impl SqliteStore {
                 .await
                 .map_err(db_error("connect"))?
         };
-        Ok(SqliteStore { pool, writer })
+        let reader = path.map(|path| read::ReadPool::new(path, READ_POOL_SIZE, BUSY_TIMEOUT));
+        Ok(SqliteStore {
+            pool,
+            writer,
+            reader,
+        })
+    }
+
+    /// Runs the read `query`, feeding each row to `step` with `acc`: on a database file
+    /// in one blocking task on a rusqlite reader, in memory on the one sqlx connection.
+    pub(crate) async fn read_rows<A, F>(
+        &self,
+        query: Query,
+        what: &'static str,
+        acc: A,
+        step: F,
+    ) -> Result<A, StoreError>
+    where
+        A: Send + 'static,
+        F: FnMut(&mut A, &dyn ColumnReader) -> Result<(), StoreError> + Send + 'static,
+    {
+        match &self.reader {
+            Some(reader) => reader.read_rows(query, what, acc, step).await,
+            None => shared::read::sqlx_read_rows(&self.pool, query, what, acc, step).await,
+        }
     }
 
     /// Closes all connections, waiting for running statements. Dropping the store also
@@ -131,6 +163,9 @@ impl SqliteStore {
     }
 
     pub async fn close(&self) {
+        if let Some(reader) = &self.reader {
+            reader.close();
+        }
         self.writer.close().await;
         self.pool.close().await;
     }
