@@ -100,7 +100,11 @@ pub(crate) trait RawTables: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Vec<Value>>, StoreError>;
     /// Inserts `rows` in one transaction.
-    async fn write_batch(&self, table: &Table, rows: &[Vec<Value>]) -> Result<(), StoreError>;
+    async fn write_batch(
+        &self,
+        table: &'static Table,
+        rows: &[Vec<Value>],
+    ) -> Result<(), StoreError>;
     /// Backend fix-ups after a copy (PostgreSQL: move the audit id sequence past the
     /// copied ids), then fresh planner statistics (`refresh_statistics`).
     async fn finish_copy(&self) -> Result<(), StoreError>;

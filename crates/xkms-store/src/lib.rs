@@ -20,6 +20,7 @@ pub mod postgres;
 mod query;
 mod rows;
 pub mod sqlite;
+mod write;
 
 use std::sync::Arc;
 

@@ -20,8 +20,9 @@ use sqlx::{AssertSqlSafe, Connection, PgPool, Postgres, Transaction};
 use xkms_service::store::StoreError;
 
 use crate::db_error::db_error;
-use crate::query::Query;
+use crate::query::{Query, Value};
 use crate::rows::{ColumnReader, pending_columns};
+use crate::write::UnitFuture;
 
 /// Connections per pool (per node).
 const POOL_SIZE: u32 = 16;
@@ -44,8 +45,9 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(db_error("connect"))?;
-        shared::migrate::migrate(&pool, schema::MIGRATIONS).await?;
-        Ok(PgStore { pool })
+        let store = PgStore { pool };
+        shared::migrate::migrate(&store, schema::MIGRATIONS).await?;
+        Ok(store)
     }
 
     /// Like [`connect`](Self::connect), in schema `schema` (created if missing), which
@@ -87,8 +89,9 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(db_error("connect"))?;
-        shared::migrate::migrate(&pool, schema::MIGRATIONS).await?;
-        Ok(PgStore { pool })
+        let store = PgStore { pool };
+        shared::migrate::migrate(&store, schema::MIGRATIONS).await?;
+        Ok(store)
     }
 
     /// Closes all connections, waiting for running statements.
@@ -108,19 +111,26 @@ impl PgStore {
         A: Send + 'static,
         F: FnMut(&mut A, &dyn ColumnReader) -> Result<(), StoreError> + Send + 'static,
     {
-        shared::read::sqlx_read_rows(&self.pool, query, what, acc, step).await
+        sqlx_read_rows(&self.pool, query, what, acc, step).await
     }
 
-    /// Where single-statement writes go (every connection may write).
-    pub(crate) fn writer(&self) -> &PgPool {
-        &self.pool
-    }
-
-    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        self.pool
-            .begin()
-            .await
-            .map_err(db_error("begin transaction"))
+    /// Runs the write unit `unit` in a READ COMMITTED transaction of its own and commits
+    /// it (a failed unit is rolled back: it wrote nothing).
+    pub(crate) async fn write<T, F>(&self, what: &'static str, unit: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t mut Tx) -> UnitFuture<'t, T> + Send + 'static,
+    {
+        let _ = what;
+        let mut tx = PgTx(
+            self.pool
+                .begin()
+                .await
+                .map_err(db_error("begin transaction"))?,
+        );
+        let value = unit(&mut tx).await?;
+        tx.0.commit().await.map_err(db_error("commit"))?;
+        Ok(value)
     }
 
     /// `FOR UPDATE`, not `FOR SHARE`: a recovery may go on to revoke the binding, and two
@@ -143,9 +153,6 @@ impl PgStore {
          ORDER BY created_at, response_id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING ",
         pending_columns!()
     );
-
-    /// How the migrations transaction starts.
-    const MIGRATION_BEGIN_SQL: &'static str = "BEGIN";
 
     /// Concurrent nodes migrating the same schema wait for each other (the lock is
     /// released at commit or rollback).
@@ -170,10 +177,62 @@ impl PgStore {
     );
 }
 
-/// The database type the shared trait implementations are compiled for.
-type Db = sqlx::Postgres;
 /// The store type the shared trait implementations are for.
 type Store = PgStore;
+/// The transaction a write unit gets on this backend.
+type Tx = PgTx;
+
+/// A write unit's transaction on PostgreSQL.
+pub(crate) struct PgTx(Transaction<'static, Postgres>);
+
+impl PgTx {
+    /// Runs a statement; the number of rows it changed.
+    pub(crate) async fn execute(
+        &mut self,
+        query: Query,
+        what: &'static str,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx_query(query)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_error(what))?
+            .rows_affected())
+    }
+
+    /// Runs a statement that returns rows (a `SELECT`, or a change `RETURNING`).
+    pub(crate) async fn read_rows<A, F>(
+        &mut self,
+        query: Query,
+        what: &'static str,
+        mut acc: A,
+        mut step: F,
+    ) -> Result<A, StoreError>
+    where
+        F: FnMut(&mut A, &dyn ColumnReader) -> Result<(), StoreError>,
+    {
+        let rows = sqlx_query(query)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(db_error(what))?;
+        for row in &rows {
+            step(&mut acc, row)?;
+        }
+        Ok(acc)
+    }
+
+    /// Runs several `;`-separated statements without parameters (migrations).
+    pub(crate) async fn execute_batch(
+        &mut self,
+        sql: &'static str,
+        what: &'static str,
+    ) -> Result<(), StoreError> {
+        sqlx::raw_sql(sql)
+            .execute(&mut *self.0)
+            .await
+            .map_err(db_error(what))?;
+        Ok(())
+    }
+}
 
 /// The store traits on this backend (the code is shared with the other backend).
 #[path = "../shared/mod.rs"]
@@ -182,6 +241,43 @@ type Store = PgStore;
     reason = "compiled once per backend on purpose: see shared/mod.rs"
 )]
 mod shared;
+
+/// `query` as an sqlx query with its values bound.
+fn sqlx_query(
+    query: Query,
+) -> sqlx::query::Query<'static, Postgres, <Postgres as sqlx::Database>::Arguments> {
+    let mut q = sqlx::query(AssertSqlSafe(query.sql));
+    for value in query.binds {
+        q = match value {
+            Value::Int(v) => q.bind(v),
+            Value::Text(v) => q.bind(v),
+            Value::Blob(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+/// `read_rows` through sqlx, on `pool`.
+async fn sqlx_read_rows<A, F>(
+    pool: &PgPool,
+    query: Query,
+    what: &'static str,
+    mut acc: A,
+    mut step: F,
+) -> Result<A, StoreError>
+where
+    A: Send,
+    F: FnMut(&mut A, &dyn ColumnReader) -> Result<(), StoreError> + Send,
+{
+    let rows = sqlx_query(query)
+        .fetch_all(pool)
+        .await
+        .map_err(db_error(what))?;
+    for row in &rows {
+        step(&mut acc, row)?;
+    }
+    Ok(acc)
+}
 
 /// Whether `url` is a PostgreSQL URL sqlx accepts (no connection is made).
 pub(crate) fn check_url(url: &str) -> Result<(), StoreError> {

@@ -4,12 +4,11 @@ use async_trait::async_trait;
 use xkms_service::store::{AuditEvent, AuditHead, AuditStore, ChainedAuditEvent, StoreError};
 
 use crate::columns::{corrupt, limit_to_column};
-use crate::db_error::db_error;
 use crate::query::Query;
 use crate::rows::{self, audit_columns, chained_audit_columns};
 
-use super::Store;
 use super::steps::insert_audits;
+use super::{Store, Tx};
 
 #[async_trait]
 impl AuditStore for Store {
@@ -28,9 +27,11 @@ impl AuditStore for Store {
         if events.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin_write().await?;
-        insert_audits(&mut tx, events).await?;
-        tx.commit().await.map_err(db_error("commit"))
+        let events = events.to_vec();
+        self.write("audit events", move |tx: &mut Tx| {
+            Box::pin(async move { insert_audits(tx, &events).await })
+        })
+        .await
     }
 
     async fn audit_chain(

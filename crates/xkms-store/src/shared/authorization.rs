@@ -9,12 +9,11 @@ use xkms_service::store::{
 use crate::columns::{
     granted_names_to_column, limit_to_column, optional_timestamp_to_column, timestamp_to_column,
 };
-use crate::db_error::db_error;
 use crate::query::Query;
 use crate::rows::{self, authorization_columns, unsealed_secret_columns};
 
-use super::Store;
 use super::steps::{insert_audit, missing_or_conflict};
+use super::{Store, Tx};
 
 #[async_trait]
 impl AuthorizationStore for Store {
@@ -25,17 +24,16 @@ impl AuthorizationStore for Store {
     ) -> Result<(), StoreError> {
         let a = authorization;
         let granted = granted_names_to_column(&a.granted_names)?;
-        let mut tx = self.begin_write().await?;
         // The clear secret columns of the first schema stay empty.
-        sqlx::query(concat!(
+        let q = Query::new(concat!(
             "INSERT INTO authorizations (",
             authorization_columns!(),
             ", ",
             unsealed_secret_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11, $11)"
         ))
-        .bind(&a.id)
-        .bind(&a.identity)
+        .bind(a.id.as_str())
+        .bind(a.identity.as_str())
         .bind(a.purpose.as_str())
         .bind(granted)
         .bind(a.sealed_secrets.as_slice())
@@ -44,12 +42,15 @@ impl AuthorizationStore for Store {
         .bind(a.max_uses.map(i64::from))
         .bind(i64::from(a.uses))
         .bind(optional_timestamp_to_column(a.revoked_at)?)
-        .bind(Vec::<u8>::new())
-        .execute(&mut *tx)
+        .bind(Vec::<u8>::new());
+        let audit = audit.clone();
+        self.write("authorization", move |tx: &mut Tx| {
+            Box::pin(async move {
+                tx.execute(q, "authorization").await?;
+                insert_audit(tx, &audit).await
+            })
+        })
         .await
-        .map_err(db_error("authorization"))?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_error("commit"))
     }
 
     async fn usable_authorizations(
@@ -114,28 +115,30 @@ impl AuthorizationStore for Store {
     }
 
     async fn seal_authorization(&self, id: &str, sealed_secrets: &[u8]) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let sealed = sqlx::query(
+        let q = Query::new(
             "UPDATE authorizations SET sealed_secrets = $2, auth_key_saslprep = $3, \
              auth_key_legacy = $3, kek_saslprep = $3, kek_legacy = $3 \
              WHERE id = $1 AND sealed_secrets IS NULL",
         )
         .bind(id)
         .bind(sealed_secrets)
-        .bind(Vec::<u8>::new())
-        .execute(&mut *tx)
+        .bind(Vec::<u8>::new());
+        let id = id.to_owned();
+        self.write("authorization", move |tx: &mut Tx| {
+            Box::pin(async move {
+                if tx.execute(q, "authorization").await? != 1 {
+                    return Err(missing_or_conflict(
+                        tx,
+                        "SELECT 1 FROM authorizations WHERE id = $1",
+                        &id,
+                        "authorization",
+                        "authorization already sealed",
+                    )
+                    .await);
+                }
+                Ok(())
+            })
+        })
         .await
-        .map_err(db_error("authorization"))?;
-        if sealed.rows_affected() != 1 {
-            return Err(missing_or_conflict(
-                &mut tx,
-                "SELECT 1 FROM authorizations WHERE id = $1",
-                id,
-                "authorization",
-                "authorization already sealed",
-            )
-            .await);
-        }
-        tx.commit().await.map_err(db_error("commit"))
     }
 }

@@ -1,7 +1,6 @@
 //! Key bindings, their certificates and the lifecycle (register, reissue, revoke, recover).
 
 use async_trait::async_trait;
-use sqlx::Row;
 use time::OffsetDateTime;
 use xkms_service::store::{
     BindingSelector, BindingStatus, CertificateRecord, KeyBindingRecord, KeyBindingStore, Purpose,
@@ -11,13 +10,13 @@ use xkms_service::store::{
 use crate::columns::{corrupt, limit_to_column, timestamp_from_column, timestamp_to_column};
 use crate::db_error::db_error;
 use crate::query::Query;
-use crate::rows::{self, certificate_columns};
+use crate::rows::{self, ColumnReader, certificate_columns};
 
-use super::Store;
 use super::steps::{
-    BindingRow, insert_audits, insert_certificate, lock_binding, missing_or_conflict, remember_all,
-    require_reserved, revoke, use_authorization,
+    BindingRow, exists, insert_audits, insert_certificate, lock_binding, missing_or_conflict,
+    remember_all, require_reserved, revoke, use_authorization,
 };
+use super::{Store, Tx};
 
 /// The certificates of a binding, newest first (Locate and Validate, per binding found).
 pub(super) const CERTIFICATES_OF_SQL: &str = concat!(
@@ -43,13 +42,16 @@ impl KeyBindingStore for Store {
     }
 
     async fn reserve_serial(&self, serial: &Serial, now: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO serials (serial, reserved_at) VALUES ($1, $2)")
+        let q = Query::new("INSERT INTO serials (serial, reserved_at) VALUES ($1, $2)")
             .bind(serial.to_hex())
-            .bind(timestamp_to_column(now)?)
-            .execute(self.writer())
-            .await
-            .map_err(db_error("serial"))?;
-        Ok(())
+            .bind(timestamp_to_column(now)?);
+        self.write("serial", move |tx: &mut Tx| {
+            Box::pin(async move {
+                tx.execute(q, "serial").await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn commit_registration(&self, registration: &Registration) -> Result<(), StoreError> {
@@ -62,29 +64,32 @@ impl KeyBindingStore for Store {
         // Encode before the transaction: a bad value fails without touching
         // the database.
         let row = BindingRow::encode(binding)?;
-        let mut tx = self.begin_write().await?;
-        if let Some(authorization_id) = &registration.authorization_id {
-            let at = row.created_at;
-            use_authorization(&mut tx, authorization_id, Purpose::Register, at).await?;
-        }
-        require_reserved(&mut tx, &registration.certificate.serial).await?;
-        remember_all(&mut tx, &registration.replay, row.created_at).await?;
-        row.insert(&mut tx, binding).await?;
-        insert_certificate(&mut tx, &registration.certificate).await?;
-        if let Some(key) = &registration.escrowed_private_key {
-            sqlx::query(
-                "INSERT INTO escrowed_keys (binding_id, private_key, format) \
-                 VALUES ($1, $2, $3)",
-            )
-            .bind(&binding.id)
-            .bind(key.as_slice())
-            .bind(crate::ESCROW_FORMAT_BOUND)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error("escrowed key"))?;
-        }
-        insert_audits(&mut tx, &registration.audit).await?;
-        tx.commit().await.map_err(db_error("commit"))
+        let registration = registration.clone();
+        self.write("registration", move |tx: &mut Tx| {
+            Box::pin(async move {
+                let binding = &registration.binding;
+                if let Some(authorization_id) = &registration.authorization_id {
+                    let at = row.created_at;
+                    use_authorization(tx, authorization_id, Purpose::Register, at).await?;
+                }
+                require_reserved(tx, &registration.certificate.serial).await?;
+                remember_all(tx, &registration.replay, row.created_at).await?;
+                row.insert(tx, binding).await?;
+                insert_certificate(tx, &registration.certificate).await?;
+                if let Some(key) = &registration.escrowed_private_key {
+                    let q = Query::new(
+                        "INSERT INTO escrowed_keys (binding_id, private_key, format) \
+                         VALUES ($1, $2, $3)",
+                    )
+                    .bind(binding.id.as_str())
+                    .bind(key.as_slice())
+                    .bind(crate::ESCROW_FORMAT_BOUND);
+                    tx.execute(q, "escrowed key").await?;
+                }
+                insert_audits(tx, &registration.audit).await
+            })
+        })
+        .await
     }
 
     async fn find_bindings(
@@ -143,26 +148,35 @@ impl KeyBindingStore for Store {
     }
 
     async fn revocation_counter(&self) -> Result<u64, StoreError> {
-        let generation: i64 = sqlx::query("SELECT generation FROM revocation_counter WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(db_error("revocation counter"))?;
-        u64::try_from(generation).map_err(|_| corrupt("revocation counter"))
+        let q = Query::new("SELECT generation FROM revocation_counter WHERE id = 1");
+        self.fetch_count(q, "revocation counter").await
     }
 
     async fn next_crl_number(&self, at_least: u64) -> Result<u64, StoreError> {
         let at_least = i64::try_from(at_least).map_err(|_| corrupt("CRL number"))?;
         // One statement: the row lock (or SQLite's write lock) orders nodes.
-        let number: i64 = sqlx::query(
+        let q = Query::new(
             "UPDATE crl_number SET number = CASE WHEN number + 1 > $1 \
              THEN number + 1 ELSE $1 END WHERE id = 1 RETURNING number",
         )
-        .bind(at_least)
-        .fetch_one(self.writer())
-        .await
-        .and_then(|row| row.try_get(0))
-        .map_err(db_error("CRL number"))?;
+        .bind(at_least);
+        let number = self
+            .write("CRL number", move |tx: &mut Tx| {
+                Box::pin(async move {
+                    tx.read_rows(
+                        q,
+                        "CRL number",
+                        None,
+                        |n: &mut Option<i64>, row: &dyn ColumnReader| {
+                            *n = row.int_at(0).map_err(db_error("CRL number"))?;
+                            Ok(())
+                        },
+                    )
+                    .await
+                })
+            })
+            .await?
+            .ok_or_else(|| corrupt("CRL number"))?;
         u64::try_from(number).map_err(|_| corrupt("CRL number"))
     }
 
@@ -174,33 +188,42 @@ impl KeyBindingStore for Store {
             });
         }
         let issued_at = timestamp_to_column(certificate.issued_at)?;
-        let mut tx = self.begin_write().await?;
-        if lock_binding(&mut tx, &reissue.binding_id).await? != BindingStatus::Valid {
-            return Err(StoreError::Conflict {
-                what: "binding is revoked",
-            });
-        }
-        if let Some(authorization_id) = &reissue.authorization_id {
-            use_authorization(&mut tx, authorization_id, Purpose::Register, issued_at).await?;
-        }
-        require_reserved(&mut tx, &certificate.serial).await?;
-        remember_all(&mut tx, &reissue.replay, issued_at).await?;
-        insert_certificate(&mut tx, certificate).await?;
-        insert_audits(&mut tx, &reissue.audit).await?;
-        tx.commit().await.map_err(db_error("commit"))
+        let reissue = reissue.clone();
+        self.write("reissue", move |tx: &mut Tx| {
+            Box::pin(async move {
+                let certificate = &reissue.certificate;
+                if lock_binding(tx, &reissue.binding_id).await? != BindingStatus::Valid {
+                    return Err(StoreError::Conflict {
+                        what: "binding is revoked",
+                    });
+                }
+                if let Some(authorization_id) = &reissue.authorization_id {
+                    use_authorization(tx, authorization_id, Purpose::Register, issued_at).await?;
+                }
+                require_reserved(tx, &certificate.serial).await?;
+                remember_all(tx, &reissue.replay, issued_at).await?;
+                insert_certificate(tx, certificate).await?;
+                insert_audits(tx, &reissue.audit).await
+            })
+        })
+        .await
     }
 
     async fn revoke_binding(&self, revocation: &Revocation) -> Result<(), StoreError> {
         let at = timestamp_to_column(revocation.at)?;
-        let mut tx = self.begin_write().await?;
-        if !revoke(&mut tx, revocation).await? {
-            return Err(StoreError::Conflict {
-                what: "binding already revoked",
-            });
-        }
-        remember_all(&mut tx, &revocation.replay, at).await?;
-        insert_audits(&mut tx, &revocation.audit).await?;
-        tx.commit().await.map_err(db_error("commit"))
+        let revocation = revocation.clone();
+        self.write("revocation", move |tx: &mut Tx| {
+            Box::pin(async move {
+                if !revoke(tx, &revocation).await? {
+                    return Err(StoreError::Conflict {
+                        what: "binding already revoked",
+                    });
+                }
+                remember_all(tx, &revocation.replay, at).await?;
+                insert_audits(tx, &revocation.audit).await
+            })
+        })
+        .await
     }
 
     async fn escrowed_key(&self, binding_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -238,28 +261,30 @@ impl KeyBindingStore for Store {
     }
 
     async fn reseal_escrowed_key(&self, binding_id: &str, blob: &[u8]) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let resealed = sqlx::query(
+        let binding_id = binding_id.to_owned();
+        let q = Query::new(
             "UPDATE escrowed_keys SET private_key = $2, format = $3 \
              WHERE binding_id = $1 AND format = 1",
         )
-        .bind(binding_id)
+        .bind(binding_id.as_str())
         .bind(blob)
-        .bind(crate::ESCROW_FORMAT_BOUND)
-        .execute(&mut *tx)
+        .bind(crate::ESCROW_FORMAT_BOUND);
+        self.write("escrowed key", move |tx: &mut Tx| {
+            Box::pin(async move {
+                if tx.execute(q, "escrowed key").await? != 1 {
+                    return Err(missing_or_conflict(
+                        tx,
+                        "SELECT 1 FROM escrowed_keys WHERE binding_id = $1",
+                        &binding_id,
+                        "escrowed key",
+                        "escrowed key already resealed",
+                    )
+                    .await);
+                }
+                Ok(())
+            })
+        })
         .await
-        .map_err(db_error("escrowed key"))?;
-        if resealed.rows_affected() != 1 {
-            return Err(missing_or_conflict(
-                &mut tx,
-                "SELECT 1 FROM escrowed_keys WHERE binding_id = $1",
-                binding_id,
-                "escrowed key",
-                "escrowed key already resealed",
-            )
-            .await);
-        }
-        tx.commit().await.map_err(db_error("commit"))
     }
 
     async fn key_compromised(&self, key_fingerprint: &[u8]) -> Result<bool, StoreError> {
@@ -301,31 +326,32 @@ impl KeyBindingStore for Store {
             });
         };
         let at = timestamp_to_column(at)?;
-        let mut tx = self.begin_write().await?;
-        lock_binding(&mut tx, &recovery.binding_id).await?;
-        let escrowed = sqlx::query("SELECT 1 FROM escrowed_keys WHERE binding_id = $1")
-            .bind(&recovery.binding_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error("escrowed key"))?;
-        if escrowed.is_none() {
-            return Err(StoreError::NotFound {
-                what: "escrowed key",
-            });
-        }
-        use_authorization(&mut tx, &recovery.authorization_id, Purpose::Recover, at).await?;
-        remember_all(&mut tx, &recovery.replay, at).await?;
-        // An already revoked binding may still be recovered: then there is
-        // nothing to revoke, and the revocation's own events are not written.
-        let mut events = recovery.audit.clone();
-        if let Some(revocation) = &recovery.revoke
-            && revoke(&mut tx, revocation).await?
-        {
-            events.extend(revocation.audit.iter().cloned());
-        }
-        // Last: the audit chain's head is the last lock a transaction takes.
-        insert_audits(&mut tx, &events).await?;
-        tx.commit().await.map_err(db_error("commit"))
+        let recovery = recovery.clone();
+        self.write("recovery", move |tx: &mut Tx| {
+            Box::pin(async move {
+                lock_binding(tx, &recovery.binding_id).await?;
+                let q = Query::new("SELECT 1 FROM escrowed_keys WHERE binding_id = $1")
+                    .bind(recovery.binding_id.as_str());
+                if !exists(tx, q, "escrowed key").await? {
+                    return Err(StoreError::NotFound {
+                        what: "escrowed key",
+                    });
+                }
+                use_authorization(tx, &recovery.authorization_id, Purpose::Recover, at).await?;
+                remember_all(tx, &recovery.replay, at).await?;
+                // An already revoked binding may still be recovered: then there is
+                // nothing to revoke, and the revocation's own events are not written.
+                let mut events = recovery.audit.clone();
+                if let Some(revocation) = &recovery.revoke
+                    && revoke(tx, revocation).await?
+                {
+                    events.extend(revocation.audit.iter().cloned());
+                }
+                // Last: the audit chain's head is the last lock a transaction takes.
+                insert_audits(tx, &events).await
+            })
+        })
+        .await
     }
 
     async fn revoked_certificates(&self) -> Result<Vec<RevokedCertificate>, StoreError> {

@@ -12,9 +12,8 @@ use xkms_service::store::{
     KeyBindingRecord, StoreError,
 };
 
-use super::Store;
+use super::{Store, Tx};
 use crate::columns::{limit_to_column, timestamp_to_column};
-use crate::db_error::db_error;
 use crate::query::Query;
 use crate::rows::{self, authorization_columns, key_binding_columns};
 
@@ -93,35 +92,32 @@ impl InventoryStore for Store {
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         let at = timestamp_to_column(at)?;
-        let mut tx = self.begin_write().await?;
         // The conditional UPDATE is the check; a registration's use of the
         // code (also a conditional UPDATE of the row) is ordered before or
         // after it by the row lock (PostgreSQL) or the write lock (SQLite).
-        let revoked = sqlx::query(
+        let q = Query::new(
             "UPDATE authorizations SET revoked_at = $2 \
              WHERE id = $1 AND revoked_at IS NULL",
         )
         .bind(id)
-        .bind(at)
-        .execute(&mut *tx)
+        .bind(at);
+        let id = id.to_owned();
+        let audit = audit.clone();
+        self.write("authorization", move |tx: &mut Tx| {
+            Box::pin(async move {
+                if tx.execute(q, "authorization").await? != 1 {
+                    return Err(super::steps::missing_or_conflict(
+                        tx,
+                        "SELECT 1 FROM authorizations WHERE id = $1",
+                        &id,
+                        "authorization",
+                        "authorization already revoked",
+                    )
+                    .await);
+                }
+                super::steps::insert_audit(tx, &audit).await
+            })
+        })
         .await
-        .map_err(db_error("authorization"))?;
-        if revoked.rows_affected() != 1 {
-            let exists = sqlx::query("SELECT 1 FROM authorizations WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error("authorization"))?;
-            return Err(match exists {
-                None => StoreError::NotFound {
-                    what: "authorization",
-                },
-                Some(_) => StoreError::Conflict {
-                    what: "authorization already revoked",
-                },
-            });
-        }
-        super::steps::insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_error("commit"))
     }
 }

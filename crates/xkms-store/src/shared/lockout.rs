@@ -1,17 +1,16 @@
 //! Failed-authentication counters and lockouts.
 
 use async_trait::async_trait;
-use sqlx::Row;
 use time::OffsetDateTime;
 use xkms_service::store::{AuditEvent, FailureRecord, FailureSubject, LockoutStore, StoreError};
 
 use crate::columns::timestamp_to_column;
 use crate::db_error::db_error;
 use crate::query::Query;
-use crate::rows::{self};
+use crate::rows::{self, ColumnReader};
 
-use super::Store;
 use super::steps::{insert_audit, insert_audits};
+use super::{Store, Tx};
 
 #[async_trait]
 impl LockoutStore for Store {
@@ -42,13 +41,16 @@ impl LockoutStore for Store {
         let now_column = timestamp_to_column(now)?;
         let restart_before = timestamp_to_column(now - window)?;
         let locked_until = timestamp_to_column(now + window)?;
-        let mut locked = Vec::new();
-        let mut tx = self.begin_write().await?;
-        for s in subjects {
-            // The count restarts after a quiet window; a lock in force keeps
-            // its end; reaching the threshold sets one.
-            let row = sqlx::query(
-                "INSERT INTO auth_failures (subject, failures, last_failure, locked_until) \
+        let subjects = subjects.to_vec();
+        let events = events.to_vec();
+        self.write("authentication failures", move |tx: &mut Tx| {
+            Box::pin(async move {
+                let mut locked = Vec::new();
+                for s in &subjects {
+                    // The count restarts after a quiet window; a lock in force keeps
+                    // its end; reaching the threshold sets one.
+                    let q = Query::new(
+                        "INSERT INTO auth_failures (subject, failures, last_failure, locked_until) \
                  VALUES ($1, 1, $2, CASE WHEN $3 <= 1 THEN $4 ELSE NULL END) \
                  ON CONFLICT (subject) DO UPDATE SET \
                  failures = CASE WHEN auth_failures.last_failure < $5 THEN 1 \
@@ -60,42 +62,49 @@ impl LockoutStore for Store {
                          ELSE auth_failures.failures + 1 END) >= $3 THEN $4 \
                    ELSE NULL END \
                  RETURNING failures, locked_until",
-            )
-            .bind(&s.subject)
-            .bind(now_column)
-            .bind(i64::from(s.threshold))
-            .bind(locked_until)
-            .bind(restart_before)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error("authentication failures"))?;
-            let failures: i64 = row
-                .try_get(0)
-                .map_err(db_error("authentication failures"))?;
-            let until: Option<i64> = row
-                .try_get(1)
-                .map_err(db_error("authentication failures"))?;
-            // Set by this statement (a lock already in force keeps its end).
-            let _ = failures;
-            if until == Some(locked_until) {
-                locked.push(s.subject.clone());
-            }
-        }
-        insert_audits(&mut tx, events).await?;
-        tx.commit().await.map_err(db_error("commit"))?;
-        Ok(locked)
+                    )
+                    .bind(s.subject.as_str())
+                    .bind(now_column)
+                    .bind(i64::from(s.threshold))
+                    .bind(locked_until)
+                    .bind(restart_before);
+                    let until = tx
+                        .read_rows(
+                            q,
+                            "authentication failures",
+                            None,
+                            |until: &mut Option<i64>, row: &dyn ColumnReader| {
+                                *until =
+                                    row.int_at(1).map_err(db_error("authentication failures"))?;
+                                Ok(())
+                            },
+                        )
+                        .await?;
+                    // Set by this statement (a lock already in force keeps its end).
+                    if until == Some(locked_until) {
+                        locked.push(s.subject.clone());
+                    }
+                }
+                insert_audits(tx, &events).await?;
+                Ok(locked)
+            })
+        })
+        .await
     }
 
     async fn clear_failures(&self, subjects: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        for subject in subjects {
-            sqlx::query("DELETE FROM auth_failures WHERE subject = $1")
-                .bind(subject)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error("authentication failures"))?;
-        }
-        tx.commit().await.map_err(db_error("commit"))
+        let subjects = subjects.to_vec();
+        self.write("authentication failures", move |tx: &mut Tx| {
+            Box::pin(async move {
+                for subject in subjects {
+                    let q =
+                        Query::new("DELETE FROM auth_failures WHERE subject = $1").bind(subject);
+                    tx.execute(q, "authentication failures").await?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn locked_subjects(&self, now: OffsetDateTime) -> Result<Vec<FailureRecord>, StoreError> {
@@ -109,17 +118,17 @@ impl LockoutStore for Store {
     }
 
     async fn unlock(&self, subject: &str, audit: &AuditEvent) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query("DELETE FROM auth_failures WHERE subject = $1")
-            .bind(subject)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error("authentication failures"))?;
-        if deleted.rows_affected() == 0 {
-            return Ok(false);
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_error("commit"))?;
-        Ok(true)
+        let q = Query::new("DELETE FROM auth_failures WHERE subject = $1").bind(subject);
+        let audit = audit.clone();
+        self.write("authentication failures", move |tx: &mut Tx| {
+            Box::pin(async move {
+                if tx.execute(q, "authentication failures").await? == 0 {
+                    return Ok(false);
+                }
+                insert_audit(tx, &audit).await?;
+                Ok(true)
+            })
+        })
+        .await
     }
 }

@@ -8,8 +8,8 @@ use crate::db_error::db_error;
 use crate::query::Query;
 use crate::rows::ColumnReader;
 
-use super::Store;
 use super::binding::{CERTIFICATES_OF_SQL, KEY_COMPROMISED_SQL};
+use super::{Store, Tx};
 
 impl Store {
     /// Brings the query planner's statistics up to date. Bulk loads (`xkmsd admin seed`,
@@ -17,11 +17,13 @@ impl Store {
     /// stale ones), and PostgreSQL then plans the UseKeyWith join as a sequential scan
     /// (tens of milliseconds per Locate at 100,000 bindings instead of 0.1 ms).
     pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
-        sqlx::raw_sql(<Store>::REFRESH_STATISTICS_SQL)
-            .execute(self.writer())
-            .await
-            .map_err(db_error("statistics"))?;
-        Ok(())
+        self.write("statistics", |tx: &mut Tx| {
+            Box::pin(async move {
+                tx.execute_batch(<Store>::REFRESH_STATISTICS_SQL, "statistics")
+                    .await
+            })
+        })
+        .await
     }
 
     /// The plan of each hot query (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on

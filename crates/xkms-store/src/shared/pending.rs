@@ -7,10 +7,10 @@ use xkms_service::store::{AuditEvent, PendingRecord, PendingState, PendingStore,
 use crate::columns::{corrupt, limit_to_column, optional_timestamp_to_column, timestamp_to_column};
 use crate::db_error::db_error;
 use crate::query::Query;
-use crate::rows::{self, pending_columns};
+use crate::rows::{self, ColumnReader, pending_columns};
 
-use super::Store;
 use super::steps::{insert_audit, missing_or_conflict, split_counters};
+use super::{Store, Tx};
 
 #[async_trait]
 impl PendingStore for Store {
@@ -62,30 +62,32 @@ impl PendingStore for Store {
     ) -> Result<(), StoreError> {
         let r = record;
         let (success, failure, pending) = split_counters(r.counters);
-        let mut tx = self.begin_write().await?;
-        sqlx::query(concat!(
+        let q = Query::new(concat!(
             "INSERT INTO pending_requests (",
             pending_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
-        .bind(&r.response_id)
-        .bind(&r.original_request_id)
+        .bind(r.response_id.as_str())
+        .bind(r.original_request_id.as_str())
         .bind(r.operation.as_str())
-        .bind(&r.requester)
+        .bind(r.requester.as_str())
         .bind(r.state.as_str())
-        .bind(&r.document)
+        .bind(r.document.as_str())
         .bind(r.result.as_deref())
         .bind(timestamp_to_column(r.created_at)?)
         .bind(timestamp_to_column(r.updated_at)?)
         .bind(optional_timestamp_to_column(r.lease_until)?)
         .bind(success)
         .bind(failure)
-        .bind(pending)
-        .execute(&mut *tx)
+        .bind(pending);
+        let audit = audit.clone();
+        self.write("pending request", move |tx: &mut Tx| {
+            Box::pin(async move {
+                tx.execute(q, "pending request").await?;
+                insert_audit(tx, &audit).await
+            })
+        })
         .await
-        .map_err(db_error("pending request"))?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_error("commit"))
     }
 
     async fn get_pending(&self, response_id: &str) -> Result<Option<PendingRecord>, StoreError> {
@@ -106,16 +108,24 @@ impl PendingStore for Store {
     ) -> Result<Option<PendingRecord>, StoreError> {
         let now = timestamp_to_column(now)?;
         let lease_until = timestamp_to_column(lease_until)?;
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(<Store>::CLAIM_PENDING_SQL)
+        let q = Query::new(<Store>::CLAIM_PENDING_SQL)
             .bind(now)
-            .bind(lease_until)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error("pending claim"))?;
-        let claimed = row.as_ref().map(|row| rows::pending(row)).transpose()?;
-        tx.commit().await.map_err(db_error("commit"))?;
-        Ok(claimed)
+            .bind(lease_until);
+        self.write("pending claim", move |tx: &mut Tx| {
+            Box::pin(async move {
+                tx.read_rows(
+                    q,
+                    "pending claim",
+                    None,
+                    |claimed: &mut Option<PendingRecord>, row: &dyn ColumnReader| {
+                        *claimed = Some(rows::pending(row)?);
+                        Ok(())
+                    },
+                )
+                .await
+            })
+        })
+        .await
     }
 
     async fn transition_pending(
@@ -130,10 +140,9 @@ impl PendingStore for Store {
     ) -> Result<(), StoreError> {
         let (success, failure, pending) = split_counters(counters);
         let now = timestamp_to_column(now)?;
-        let mut tx = self.begin_write().await?;
         // The `state = from` condition is the precondition: a concurrent
         // transition makes this one match no row.
-        let moved = sqlx::query(
+        let q = Query::new(
             "UPDATE pending_requests SET state = $3, \
              result = COALESCE($4, result), \
              counter_success = COALESCE($5, counter_success), \
@@ -150,27 +159,25 @@ impl PendingStore for Store {
         .bind(success)
         .bind(failure)
         .bind(pending)
-        .bind(now)
-        .execute(&mut *tx)
+        .bind(now);
+        let response_id = response_id.to_owned();
+        let audit = audit.clone();
+        self.write("pending request", move |tx: &mut Tx| {
+            Box::pin(async move {
+                if tx.execute(q, "pending request").await? != 1 {
+                    return Err(missing_or_conflict(
+                        tx,
+                        "SELECT 1 FROM pending_requests WHERE response_id = $1",
+                        &response_id,
+                        "pending request",
+                        "pending request not in the expected state",
+                    )
+                    .await);
+                }
+                insert_audit(tx, &audit).await
+            })
+        })
         .await
-        .map_err(db_error("pending request"))?;
-        if moved.rows_affected() != 1 {
-            let exists = sqlx::query("SELECT 1 FROM pending_requests WHERE response_id = $1")
-                .bind(response_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error("pending request"))?;
-            return Err(match exists {
-                None => StoreError::NotFound {
-                    what: "pending request",
-                },
-                Some(_) => StoreError::Conflict {
-                    what: "pending request not in the expected state",
-                },
-            });
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_error("commit"))
     }
 
     async fn list_pending(
@@ -196,27 +203,29 @@ impl PendingStore for Store {
         response_id: &str,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query(
+        let q = Query::new(
             "DELETE FROM pending_requests WHERE response_id = $1 \
              AND state IN ('done', 'rejected')",
         )
-        .bind(response_id)
-        .execute(&mut *tx)
+        .bind(response_id);
+        let response_id = response_id.to_owned();
+        let audit = audit.clone();
+        self.write("pending request", move |tx: &mut Tx| {
+            Box::pin(async move {
+                if tx.execute(q, "pending request").await? != 1 {
+                    return Err(missing_or_conflict(
+                        tx,
+                        "SELECT 1 FROM pending_requests WHERE response_id = $1",
+                        &response_id,
+                        "pending request",
+                        "pending request not final",
+                    )
+                    .await);
+                }
+                insert_audit(tx, &audit).await
+            })
+        })
         .await
-        .map_err(db_error("pending request"))?;
-        if deleted.rows_affected() != 1 {
-            return Err(missing_or_conflict(
-                &mut tx,
-                "SELECT 1 FROM pending_requests WHERE response_id = $1",
-                response_id,
-                "pending request",
-                "pending request not final",
-            )
-            .await);
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_error("commit"))
     }
 
     async fn purge_pending(
@@ -225,22 +234,22 @@ impl PendingStore for Store {
         audit: &AuditEvent,
     ) -> Result<u64, StoreError> {
         let before = timestamp_to_column(before)?;
-        let mut tx = self.begin_write().await?;
-        let purged = sqlx::query(
+        let q = Query::new(
             "DELETE FROM pending_requests WHERE state IN ('done', 'rejected') \
              AND updated_at < $1",
         )
-        .bind(before)
-        .execute(&mut *tx)
+        .bind(before);
+        let audit = audit.clone();
+        self.write("pending requests", move |tx: &mut Tx| {
+            Box::pin(async move {
+                let purged = tx.execute(q, "pending requests").await?;
+                if purged > 0 {
+                    insert_audit(tx, &audit).await?;
+                }
+                Ok(purged)
+            })
+        })
         .await
-        .map_err(db_error("pending requests"))?
-        .rows_affected();
-        if purged == 0 {
-            return Ok(0);
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_error("commit"))?;
-        Ok(purged)
     }
 
     async fn unsealed_pending_results(
@@ -265,16 +274,18 @@ impl PendingStore for Store {
     }
 
     async fn seal_pending_result(&self, response_id: &str, sealed: &str) -> Result<(), StoreError> {
-        let updated = sqlx::query(
+        let q = Query::new(
             "UPDATE pending_requests SET result = $2 WHERE response_id = $1 \
              AND result IS NOT NULL AND result NOT LIKE 'sealed:%'",
         )
         .bind(response_id)
-        .bind(sealed)
-        .execute(self.writer())
-        .await
-        .map_err(db_error("pending result"))?;
-        if updated.rows_affected() != 1 {
+        .bind(sealed);
+        let updated = self
+            .write("pending result", move |tx: &mut Tx| {
+                Box::pin(async move { tx.execute(q, "pending result").await })
+            })
+            .await?;
+        if updated != 1 {
             return Err(StoreError::Conflict {
                 what: "pending result absent or already sealed",
             });

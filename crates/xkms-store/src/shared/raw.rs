@@ -9,7 +9,7 @@ use crate::db_error::db_error;
 use crate::query::Query;
 use crate::rows::ColumnReader;
 
-use super::{Db, Store, Tx};
+use super::{Store, Tx};
 
 impl Store {
     /// Loads many registrations fast (benchmarks, imports): multi-row
@@ -23,13 +23,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         for chunk in registrations.chunks(crate::bulk::BULK_TRANSACTION_ROWS) {
             let encoded = crate::bulk::Encoded::new(chunk)?;
-            let mut tx = self.begin_write().await?;
-            for table in encoded.tables() {
-                for rows in table.rows.chunks(table.rows_per_statement()) {
-                    insert_values(&mut tx, table.table, rows).await?;
-                }
-            }
-            tx.commit().await.map_err(db_error("commit"))?;
+            self.write("bulk load", move |tx: &mut Tx| {
+                Box::pin(async move {
+                    for table in encoded.tables() {
+                        for rows in table.rows.chunks(table.rows_per_statement()) {
+                            insert_values(tx, table.table, rows).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
         }
         Ok(())
     }
@@ -79,38 +83,48 @@ impl RawTables for Store {
         .await
     }
 
-    async fn write_batch(&self, table: &Table, rows: &[Vec<Value>]) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        for rows in rows.chunks(table.rows_per_statement()) {
-            insert_values(&mut tx, table, rows).await?;
-        }
-        tx.commit().await.map_err(db_error("commit"))
+    async fn write_batch(
+        &self,
+        table: &'static Table,
+        rows: &[Vec<Value>],
+    ) -> Result<(), StoreError> {
+        let rows = rows.to_vec();
+        self.write("copy write", move |tx: &mut Tx| {
+            Box::pin(async move {
+                for rows in rows.chunks(table.rows_per_statement()) {
+                    insert_values(tx, table, rows).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn finish_copy(&self) -> Result<(), StoreError> {
         // The chain continues after the copied events.
-        sqlx::query(
+        let q = Query::new(
             "UPDATE audit_head SET \
              seq = COALESCE((SELECT MAX(seq) FROM audit_events), 0), \
              hash = COALESCE((SELECT hash FROM audit_events WHERE seq = \
              (SELECT MAX(seq) FROM audit_events)), $1) WHERE id = 1",
         )
-        .bind(xkms_service::store::AUDIT_GENESIS.to_vec())
-        .execute(&self.pool)
-        .await
-        .map_err(db_error("copy finish"))?;
-        if let Some(sql) = <Store>::AFTER_COPY_SQL {
-            sqlx::raw_sql(sql)
-                .execute(&self.pool)
-                .await
-                .map_err(db_error("copy finish"))?;
-        }
+        .bind(xkms_service::store::AUDIT_GENESIS.to_vec());
+        self.write("copy finish", move |tx: &mut Tx| {
+            Box::pin(async move {
+                tx.execute(q, "copy finish").await?;
+                if let Some(sql) = <Store>::AFTER_COPY_SQL {
+                    tx.execute_batch(sql, "copy finish").await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
         // A store filled in one go has no planner statistics yet.
         self.refresh_statistics().await
     }
 
     async fn close_raw(&self) {
-        self.pool.close().await;
+        self.close().await;
     }
 }
 
@@ -123,23 +137,21 @@ pub(super) async fn insert_values(
     if rows.is_empty() {
         return Ok(());
     }
-    let mut q = sqlx::QueryBuilder::<Db>::new("INSERT INTO ");
-    q.push(table.name)
-        .push(" (")
-        .push(table.column_list())
-        .push(") ");
-    q.push_values(rows, |mut b, row| {
-        for value in row {
-            match value.clone() {
-                Value::Text(v) => b.push_bind(v),
-                Value::Blob(v) => b.push_bind(v),
-                Value::Int(v) => b.push_bind(v),
-            };
+    let mut q = Query::new(format!(
+        "INSERT INTO {} ({}) VALUES ",
+        table.name,
+        table.column_list()
+    ));
+    for (i, row) in rows.iter().enumerate() {
+        q.push(if i == 0 { "(" } else { ", (" });
+        for (j, value) in row.iter().enumerate() {
+            if j > 0 {
+                q.push(", ");
+            }
+            q.push_bind(value.clone());
         }
-    });
-    q.build()
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error(table.name))?;
+        q.push(")");
+    }
+    tx.execute(q, table.name).await?;
     Ok(())
 }

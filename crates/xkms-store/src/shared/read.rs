@@ -3,17 +3,16 @@
 //! Each backend supplies `read_rows(query, what, acc, step)`: it runs the one statement
 //! and feeds every row, through [`ColumnReader`], to `step` with the accumulator `acc`
 //! (SQLite: on a pooled rusqlite connection, in one blocking task per call; PostgreSQL:
-//! through sqlx, with [`sqlx_read_rows`] below). The helpers here build on it.
+//! through sqlx). The helpers here build on it.
 
-use sqlx::AssertSqlSafe;
 use xkms_service::store::StoreError;
 
 use crate::columns::corrupt;
 use crate::db_error::db_error;
-use crate::query::{Query, Value};
+use crate::query::Query;
 use crate::rows::ColumnReader;
 
-use super::{Db, Store};
+use super::Store;
 
 impl Store {
     /// Every row of `query`, decoded.
@@ -72,31 +71,4 @@ impl Store {
             .ok_or_else(|| corrupt(what))?;
         u64::try_from(n).map_err(|_| corrupt(what))
     }
-}
-
-/// `read_rows` through sqlx, on `pool`.
-pub(crate) async fn sqlx_read_rows<A, F>(
-    pool: &sqlx::Pool<Db>,
-    query: Query,
-    what: &'static str,
-    mut acc: A,
-    mut step: F,
-) -> Result<A, StoreError>
-where
-    A: Send,
-    F: FnMut(&mut A, &dyn ColumnReader) -> Result<(), StoreError> + Send,
-{
-    let mut q = sqlx::query(AssertSqlSafe(query.sql));
-    for value in query.binds {
-        q = match value {
-            Value::Int(v) => q.bind(v),
-            Value::Text(v) => q.bind(v),
-            Value::Blob(v) => q.bind(v),
-        };
-    }
-    let rows = q.fetch_all(pool).await.map_err(db_error(what))?;
-    for row in &rows {
-        step(&mut acc, row)?;
-    }
-    Ok(acc)
 }

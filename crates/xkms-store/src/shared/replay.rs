@@ -5,10 +5,9 @@ use time::OffsetDateTime;
 use xkms_service::store::{ReplayStore, StoreError};
 
 use crate::columns::timestamp_to_column;
-use crate::db_error::db_error;
 use crate::query::Query;
 
-use super::Store;
+use super::{Store, Tx};
 
 #[async_trait]
 impl ReplayStore for Store {
@@ -25,21 +24,18 @@ impl ReplayStore for Store {
         // index range on (kind, expires_at); expired rows left in between do
         // no harm, the upsert below takes them over.
         static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        if CALLS
+        let purge = CALLS
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             .is_multiple_of(64)
-        {
-            sqlx::query("DELETE FROM replay_values WHERE kind = $1 AND expires_at <= $2")
-                .bind(kind)
-                .bind(now)
-                .execute(self.writer())
-                .await
-                .map_err(db_error("replay values"))?;
-        }
+            .then(|| {
+                Query::new("DELETE FROM replay_values WHERE kind = $1 AND expires_at <= $2")
+                    .bind(kind)
+                    .bind(now)
+            });
         // The upsert alone is the decision (an expired row, should a
         // concurrent call have re-inserted one, is taken over): exactly one
         // caller changes a row for a value that is not remembered.
-        let remembered = sqlx::query(
+        let q = Query::new(
             "INSERT INTO replay_values (kind, value, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (kind, value) DO UPDATE SET expires_at = excluded.expires_at \
              WHERE replay_values.expires_at <= $4",
@@ -47,11 +43,18 @@ impl ReplayStore for Store {
         .bind(kind)
         .bind(value)
         .bind(expires_at)
-        .bind(now)
-        .execute(self.writer())
-        .await
-        .map_err(db_error("replay value"))?;
-        Ok(remembered.rows_affected() == 1)
+        .bind(now);
+        let remembered = self
+            .write("replay value", move |tx: &mut Tx| {
+                Box::pin(async move {
+                    if let Some(purge) = purge {
+                        tx.execute(purge, "replay values").await?;
+                    }
+                    tx.execute(q, "replay value").await
+                })
+            })
+            .await?;
+        Ok(remembered == 1)
     }
 
     async fn is_remembered(

@@ -1,9 +1,8 @@
 //! Transaction steps shared by the trait methods: each runs inside the caller's
 //! transaction and returns an error (rolling it back) when its precondition fails.
 
-use sqlx::Row;
 use xkms_service::store::{
-    AuditEvent, BindingStatus, CertificateRecord, KeyBindingRecord, Purpose, ReplayMark,
+    AuditEvent, AuditHead, BindingStatus, CertificateRecord, KeyBindingRecord, Purpose, ReplayMark,
     Revocation, Serial, StoreError, audit_hash,
 };
 
@@ -12,9 +11,10 @@ use crate::columns::{
     timestamp_to_column,
 };
 use crate::db_error::db_error;
-use crate::rows::{self, audit_columns, certificate_columns};
+use crate::query::Query;
+use crate::rows::{self, ColumnReader, audit_columns, certificate_columns};
 
-use super::{Db, Store, Tx};
+use super::{Store, Tx};
 
 /// The columns of a binding, encoded.
 pub(super) struct BindingRow {
@@ -37,13 +37,13 @@ impl BindingRow {
         tx: &mut Tx,
         binding: &KeyBindingRecord,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let q = Query::new(
             "INSERT INTO key_bindings (id, key_name, modulus, exponent, \
              key_fingerprint, key_usage, status, revocation_code_identifier, \
              authorization_id, created_at, revoked_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-        .bind(&binding.id)
+        .bind(binding.id.as_str())
         .bind(binding.key_name.as_deref())
         .bind(binding.modulus.as_slice())
         .bind(binding.exponent.as_slice())
@@ -53,30 +53,30 @@ impl BindingRow {
         .bind(binding.revocation_code_identifier.as_deref())
         .bind(binding.authorization_id.as_deref())
         .bind(self.created_at)
-        .bind(self.revoked_at)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error("binding"))?;
+        .bind(self.revoked_at);
+        tx.execute(q, "binding").await?;
         if binding.use_key_with.is_empty() {
             return Ok(());
         }
         // All pairs in one statement.
-        let mut q = sqlx::QueryBuilder::<Db>::new(
-            "INSERT INTO use_key_with (binding_id, ordinal, application, identifier) ",
+        let mut q = Query::new(
+            "INSERT INTO use_key_with (binding_id, ordinal, application, identifier) VALUES ",
         );
-        q.push_values(
-            binding.use_key_with.iter().enumerate(),
-            |mut b, (ordinal, pair)| {
-                b.push_bind(binding.id.clone())
-                    .push_bind(limit_to_column(ordinal))
-                    .push_bind(pair.application.as_uri().to_owned())
-                    .push_bind(pair.identifier.clone());
-            },
-        );
-        q.build()
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error("use_key_with"))?;
+        for (ordinal, pair) in binding.use_key_with.iter().enumerate() {
+            if ordinal > 0 {
+                q.push(", ");
+            }
+            q.push("(")
+                .push_bind(binding.id.as_str())
+                .push(", ")
+                .push_bind(limit_to_column(ordinal))
+                .push(", ")
+                .push_bind(pair.application.as_uri())
+                .push(", ")
+                .push_bind(pair.identifier.as_str())
+                .push(")");
+        }
+        tx.execute(q, "use_key_with").await?;
         Ok(())
     }
 }
@@ -91,18 +91,15 @@ pub(super) async fn use_authorization(
     purpose: Purpose,
     at: i64,
 ) -> Result<(), StoreError> {
-    let used = sqlx::query(
+    let q = Query::new(
         "UPDATE authorizations SET uses = uses + 1 \
          WHERE id = $1 AND purpose = $2 AND expires_at > $3 \
          AND (max_uses IS NULL OR uses < max_uses) AND revoked_at IS NULL",
     )
     .bind(id)
     .bind(purpose.as_str())
-    .bind(at)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_error("authorization"))?;
-    if used.rows_affected() != 1 {
+    .bind(at);
+    if tx.execute(q, "authorization").await? != 1 {
         return Err(StoreError::Conflict {
             what: "authorization missing, expired, used up, revoked or of another purpose",
         });
@@ -110,13 +107,27 @@ pub(super) async fn use_authorization(
     Ok(())
 }
 
+/// Whether `query` returns a row, inside the transaction.
+pub(super) async fn exists(
+    tx: &mut Tx,
+    query: Query,
+    what: &'static str,
+) -> Result<bool, StoreError> {
+    tx.read_rows(
+        query,
+        what,
+        false,
+        |found: &mut bool, _: &dyn ColumnReader| {
+            *found = true;
+            Ok(())
+        },
+    )
+    .await
+}
+
 pub(super) async fn require_reserved(tx: &mut Tx, serial: &Serial) -> Result<(), StoreError> {
-    let reserved = sqlx::query("SELECT 1 FROM serials WHERE serial = $1")
-        .bind(serial.to_hex())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error("serial"))?;
-    if reserved.is_none() {
+    let q = Query::new("SELECT 1 FROM serials WHERE serial = $1").bind(serial.to_hex());
+    if !exists(tx, q, "serial").await? {
         return Err(StoreError::Conflict {
             what: "serial not reserved",
         });
@@ -127,15 +138,21 @@ pub(super) async fn require_reserved(tx: &mut Tx, serial: &Serial) -> Result<(),
 /// The status of binding `id` (`NotFound` if absent), locked until commit
 /// where the backend has row locks.
 pub(super) async fn lock_binding(tx: &mut Tx, id: &str) -> Result<BindingStatus, StoreError> {
-    let row = sqlx::query(<Store>::LOCK_BINDING_SQL)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error("binding"))?;
-    let Some(row) = row else {
+    let q = Query::new(<Store>::LOCK_BINDING_SQL).bind(id);
+    let status = tx
+        .read_rows(
+            q,
+            "binding",
+            None,
+            |status: &mut Option<String>, row: &dyn ColumnReader| {
+                *status = row.text_at(0).map_err(db_error("binding"))?;
+                Ok(())
+            },
+        )
+        .await?;
+    let Some(status) = status else {
         return Err(StoreError::NotFound { what: "binding" });
     };
-    let status: String = row.try_get(0).map_err(db_error("binding"))?;
     crate::columns::status_from_column(&status)
 }
 
@@ -143,34 +160,27 @@ pub(super) async fn lock_binding(tx: &mut Tx, id: &str) -> Result<BindingStatus,
 /// was already revoked (nothing changed), `NotFound` if absent.
 pub(super) async fn revoke(tx: &mut Tx, revocation: &Revocation) -> Result<bool, StoreError> {
     let at = timestamp_to_column(revocation.at)?;
-    let revoked = sqlx::query(
+    let q = Query::new(
         "UPDATE key_bindings SET status = 'revoked', revoked_at = $2 \
          WHERE id = $1 AND status = 'valid'",
     )
-    .bind(&revocation.binding_id)
-    .bind(at)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_error("binding"))?;
-    if revoked.rows_affected() != 1 {
+    .bind(revocation.binding_id.as_str())
+    .bind(at);
+    if tx.execute(q, "binding").await? != 1 {
         lock_binding(tx, &revocation.binding_id).await?;
         return Ok(false);
     }
-    sqlx::query(
+    let q = Query::new(
         "UPDATE certificates SET revoked_at = $2, revocation_reason = $3 \
          WHERE binding_id = $1 AND revoked_at IS NULL",
     )
-    .bind(&revocation.binding_id)
+    .bind(revocation.binding_id.as_str())
     .bind(at)
-    .bind(i64::from(revocation.reason))
-    .execute(&mut **tx)
-    .await
-    .map_err(db_error("certificates"))?;
+    .bind(i64::from(revocation.reason));
+    tx.execute(q, "certificates").await?;
     // Every node's Validate cache sees the revocation through this counter.
-    sqlx::query("UPDATE revocation_counter SET generation = generation + 1 WHERE id = 1")
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error("revocation counter"))?;
+    let q = Query::new("UPDATE revocation_counter SET generation = generation + 1 WHERE id = 1");
+    tx.execute(q, "revocation counter").await?;
     Ok(true)
 }
 
@@ -178,23 +188,21 @@ pub(super) async fn insert_certificate(
     tx: &mut Tx,
     certificate: &CertificateRecord,
 ) -> Result<(), StoreError> {
-    sqlx::query(concat!(
+    let q = Query::new(concat!(
         "INSERT INTO certificates (",
         certificate_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     ))
     .bind(certificate.serial.to_hex())
-    .bind(&certificate.binding_id)
+    .bind(certificate.binding_id.as_str())
     .bind(certificate.der.as_slice())
     .bind(certificate.ski.as_slice())
     .bind(timestamp_to_column(certificate.not_before)?)
     .bind(timestamp_to_column(certificate.not_after)?)
     .bind(timestamp_to_column(certificate.issued_at)?)
     .bind(optional_timestamp_to_column(certificate.revoked_at)?)
-    .bind(certificate.revocation_reason.map(i64::from))
-    .execute(&mut **tx)
-    .await
-    .map_err(db_error("certificate"))?;
+    .bind(certificate.revocation_reason.map(i64::from));
+    tx.execute(q, "certificate").await?;
     Ok(())
 }
 
@@ -205,52 +213,56 @@ pub(super) async fn insert_audits(tx: &mut Tx, events: &[AuditEvent]) -> Result<
     if events.is_empty() {
         return Ok(());
     }
-    let head = sqlx::query(<Store>::LOCK_AUDIT_HEAD_SQL)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(db_error("audit head"))?;
-    let head = rows::audit_head(&head)?;
+    let head = tx
+        .read_rows(
+            Query::new(<Store>::LOCK_AUDIT_HEAD_SQL),
+            "audit head",
+            None,
+            |head: &mut Option<AuditHead>, row: &dyn ColumnReader| {
+                *head = Some(rows::audit_head(row)?);
+                Ok(())
+            },
+        )
+        .await?
+        .ok_or_else(|| corrupt("audit head"))?;
     let mut prev = head.hash;
     let mut seq = head.seq;
-    let mut rows = Vec::with_capacity(events.len());
-    for event in events {
+    let mut q = Query::new(concat!(
+        "INSERT INTO audit_events (",
+        audit_columns!(),
+        ", seq, prev_hash, hash) VALUES "
+    ));
+    for (i, event) in events.iter().enumerate() {
         seq += 1;
         let hash = audit_hash(&prev, seq, event).to_vec();
         let column = i64::try_from(seq).map_err(|_| corrupt("audit seq"))?;
-        rows.push((
-            timestamp_to_column(event.at)?,
-            column,
-            prev,
-            hash.clone(),
-            event,
-        ));
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(")
+            .push_bind(timestamp_to_column(event.at)?)
+            .push(", ")
+            .push_bind(event.kind.as_str())
+            .push(", ")
+            .push_bind(event.request_id.as_deref())
+            .push(", ")
+            .push_bind(event.subject.as_str())
+            .push(", ")
+            .push_bind(event.detail.as_str())
+            .push(", ")
+            .push_bind(column)
+            .push(", ")
+            .push_bind(prev)
+            .push(", ")
+            .push_bind(hash.as_slice())
+            .push(")");
         prev = hash;
     }
-    let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
-        "INSERT INTO audit_events (",
-        audit_columns!(),
-        ", seq, prev_hash, hash) "
-    ));
-    q.push_values(rows, |mut b, (at, seq, prev_hash, hash, event)| {
-        b.push_bind(at)
-            .push_bind(event.kind.as_str())
-            .push_bind(event.request_id.clone())
-            .push_bind(event.subject.clone())
-            .push_bind(event.detail.clone())
-            .push_bind(seq)
-            .push_bind(prev_hash)
-            .push_bind(hash);
-    });
-    q.build()
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error("audit event"))?;
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+    tx.execute(q, "audit event").await?;
+    let q = Query::new("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
         .bind(i64::try_from(seq).map_err(|_| corrupt("audit seq"))?)
-        .bind(prev)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error("audit head"))?;
+        .bind(prev);
+    tx.execute(q, "audit head").await?;
     Ok(())
 }
 
@@ -267,19 +279,16 @@ pub(super) async fn remember_all(
     now: i64,
 ) -> Result<(), StoreError> {
     for mark in marks {
-        let remembered = sqlx::query(
+        let q = Query::new(
             "INSERT INTO replay_values (kind, value, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (kind, value) DO UPDATE SET expires_at = excluded.expires_at \
              WHERE replay_values.expires_at <= $4",
         )
-        .bind(&mark.kind)
+        .bind(mark.kind.as_str())
         .bind(mark.value.as_slice())
         .bind(timestamp_to_column(mark.expires_at)?)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error("replay value"))?;
-        if remembered.rows_affected() != 1 {
+        .bind(now);
+        if tx.execute(q, "replay value").await? != 1 {
             return Err(StoreError::Replayed);
         }
     }
@@ -295,14 +304,10 @@ pub(super) async fn missing_or_conflict(
     what: &'static str,
     conflict: &'static str,
 ) -> StoreError {
-    match sqlx::query(exists_sql)
-        .bind(key)
-        .fetch_optional(&mut **tx)
-        .await
-    {
-        Ok(None) => StoreError::NotFound { what },
-        Ok(Some(_)) => StoreError::Conflict { what: conflict },
-        Err(e) => db_error(what)(e),
+    match exists(tx, Query::new(exists_sql).bind(key), what).await {
+        Ok(false) => StoreError::NotFound { what },
+        Ok(true) => StoreError::Conflict { what: conflict },
+        Err(e) => e,
     }
 }
 

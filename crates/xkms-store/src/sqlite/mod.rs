@@ -1,34 +1,36 @@
-//! The SQLite store: one database file in WAL mode, shared by a small connection pool.
+//! The SQLite store: one database file in WAL mode, on rusqlite.
 //!
-//! Writes start with `BEGIN IMMEDIATE`, so a write transaction takes the database write
-//! lock before it reads anything. Concurrent writers then wait for each other (up to the
-//! busy timeout) instead of failing with `SQLITE_BUSY` when a deferred read lock cannot
-//! be upgraded. Reads run in deferred transactions and see one consistent snapshot.
-
+//! Writes go to one writer thread that owns the write connection (`write.rs`): callers
+//! hand it a write unit and await the answer; the thread runs the queued units in one
+//! `BEGIN IMMEDIATE` transaction, each in a savepoint, and answers after the one
+//! `COMMIT`. Reads run on a small pool of read-only connections (`read.rs`), one blocking
+//! task per store call; in WAL mode they read committed snapshots while the writer
+//! writes. The `BEGIN IMMEDIATE` write lock also orders this process's writer against
+//! other processes on the same file (`xkmsd admin` commands), which wait up to the busy
+//! timeout.
+//!
 //! The trait methods are shared with PostgreSQL (`shared/`); pending jobs are claimed
-//! inside a `BEGIN IMMEDIATE` transaction, so two claimants never see the same job as
-//! runnable.
+//! inside the writer's transaction, so two claimants never see the same job as runnable.
 
 mod read;
 mod schema;
+mod write;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use rusqlite::{Connection, OpenFlags};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous};
 use xkms_service::store::StoreError;
 
 use crate::db_error::db_error;
 use crate::query::Query;
 use crate::rows::{ColumnReader, pending_columns};
+use crate::write::UnitFuture;
 
-/// How long a statement waits for another connection's write lock.
+/// How long a statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections per pool for a database file. SQLite has one writer at a time; the rest
-/// serve concurrent reads.
-const FILE_POOL_SIZE: u32 = 8;
 /// rusqlite connections for reads of a database file: reads run in blocking tasks, so
 /// more connections than cores only queue on the CPU.
 const READ_POOL_SIZE: usize = 8;
@@ -36,33 +38,35 @@ const READ_POOL_SIZE: usize = 8;
 /// The store traits of `xkms-service` on an SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    /// Readers (WAL: they never block the writer).
-    pub(crate) pool: SqlitePool,
-    /// The one writer connection: writes queue here in FIFO order instead of competing
-    /// for SQLite's write lock (whose busy handler sleeps and retries).
-    pub(crate) writer: SqlitePool,
-    /// rusqlite readers of a database file (`None` in memory: there `pool` reads).
+    /// The writer thread (and, in memory, the only connection: reads go there too).
+    writer: write::Writer,
+    /// Readers of a database file (`None` in memory).
     reader: Option<read::ReadPool>,
+    /// The database file (`None` in memory).
+    path: Option<PathBuf>,
 }
+
+/// The transaction a write unit gets on this backend.
+type Tx = write::WriteTx;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` and brings its schema up to date.
     ///
-    /// `url` is an sqlx SQLite URL: `sqlite:///abs/path/xkms.db`, `sqlite:relative.db`, or
-    /// `sqlite::memory:` for a private in-memory database (tests and demos only: it lives
-    /// as long as this store and uses a single connection). File databases use WAL,
-    /// foreign keys and a 5 s busy timeout.
+    /// `url` is an SQLite URL as sqlx spells it: `sqlite:///abs/path/xkms.db`,
+    /// `sqlite:relative.db`, or `sqlite::memory:` for a private in-memory database (tests
+    /// and demos only: it lives as long as this store). Only the file name is taken from
+    /// it. File databases use WAL, foreign keys and a 5 s busy timeout.
     ///
-    /// `?synchronous=normal` (our parameter, not sqlx's) trades durability for commit
-    /// speed: in WAL mode a commit then no longer waits for fsync; a process crash loses
-    /// nothing, a power loss may lose the last transactions. The default is `full`.
+    /// `?synchronous=normal` (our parameter) trades durability for commit speed: in WAL
+    /// mode a commit then no longer waits for fsync; a process crash loses nothing, a
+    /// power loss may lose the last transactions. The default is `full`.
     pub async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
         let (url, synchronous) = split_synchronous(url)?;
         let options = SqliteConnectOptions::from_str(&url)
-            .map_err(|e| StoreError::Backend(format!("invalid SQLite URL: {e}")))?
-            .synchronous(synchronous);
+            .map_err(|e| StoreError::Backend(format!("invalid SQLite URL: {e}")))?;
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        Self::connect_with(options, in_memory).await
+        let path = (!in_memory).then(|| options.get_filename().to_path_buf());
+        Self::open(path, synchronous).await
     }
 
     /// The database file `url` names (`None` for an in-memory database), checked
@@ -79,55 +83,77 @@ impl SqliteStore {
 
     /// Opens (creating if missing) the database file at `path`.
     pub async fn open_path(path: &Path) -> Result<SqliteStore, StoreError> {
-        Self::connect_with(SqliteConnectOptions::new().filename(path), false).await
+        Self::open(Some(path.to_path_buf()), SqliteSynchronous::Full).await
     }
 
-    async fn connect_with(
-        options: SqliteConnectOptions,
-        in_memory: bool,
+    async fn open(
+        path: Option<PathBuf>,
+        synchronous: SqliteSynchronous,
     ) -> Result<SqliteStore, StoreError> {
-        let options = options
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        // An in-memory database disappears with its last connection, so keep exactly one
-        // for the life of the pool; WAL does not apply to it.
-        let path = (!in_memory).then(|| options.get_filename().to_path_buf());
-        let (options, pool_options) = if in_memory {
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None);
-            (options, pool)
-        } else {
-            let pool = SqlitePoolOptions::new().max_connections(FILE_POOL_SIZE);
-            (options.journal_mode(SqliteJournalMode::Wal), pool)
-        };
-        let pool = pool_options
-            .connect_with(options.clone())
+        let file = path.clone();
+        let conn = tokio::task::spawn_blocking(move || open_writer(file.as_deref(), synchronous))
             .await
-            .map_err(db_error("connect"))?;
-        shared::migrate::migrate(&pool, schema::MIGRATIONS).await?;
-        let writer = if in_memory {
-            pool.clone()
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options)
-                .await
-                .map_err(db_error("connect"))?
-        };
-        let reader = path.map(|path| read::ReadPool::new(path, READ_POOL_SIZE, BUSY_TIMEOUT));
-        Ok(SqliteStore {
-            pool,
+            .map_err(|_| StoreError::Backend("open SQLite database: task failed".into()))??;
+        let writer = write::Writer::start(conn)?;
+        let reader = path
+            .clone()
+            .map(|path| read::ReadPool::new(path, READ_POOL_SIZE, BUSY_TIMEOUT));
+        let store = SqliteStore {
             writer,
             reader,
+            path,
+        };
+        shared::migrate::migrate(&store, schema::MIGRATIONS).await?;
+        Ok(store)
+    }
+
+    /// Writes a consistent copy of the database to `dest`, a file that must not exist
+    /// (`VACUUM INTO`: one read transaction, so writers carry on meanwhile and the copy
+    /// is the database as of its start, compacted).
+    pub async fn backup_into(&self, dest: &Path) -> Result<(), StoreError> {
+        let dest = dest
+            .to_str()
+            .ok_or_else(|| StoreError::Backend("backup path is not UTF-8".into()))?
+            .to_owned();
+        let Some(path) = self.path.clone() else {
+            return Err(StoreError::Backend(
+                "backup: an in-memory database has no file to copy".into(),
+            ));
+        };
+        tokio::task::spawn_blocking(move || {
+            let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+                .map_err(db_error("backup"))?;
+            conn.busy_timeout(BUSY_TIMEOUT)
+                .map_err(db_error("backup"))?;
+            conn.execute("VACUUM INTO ?1", [dest])
+                .map_err(db_error("backup"))?;
+            Ok(())
         })
+        .await
+        .map_err(|_| StoreError::Backend("backup: task failed".into()))?
+    }
+
+    /// Stops the writer after what is queued (later writes fail) and closes the idle
+    /// readers. Dropping every clone of the store also stops the writer.
+    pub async fn close(&self) {
+        self.writer.close();
+        if let Some(reader) = &self.reader {
+            reader.close();
+        }
+    }
+
+    /// Runs the write unit `unit` on the writer thread, in the next group commit; returns
+    /// once that group committed (or the unit failed, writing nothing).
+    pub(crate) async fn write<T, F>(&self, what: &'static str, unit: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t mut Tx) -> UnitFuture<'t, T> + Send + 'static,
+    {
+        self.writer.submit(what, unit).await
     }
 
     /// Runs the read `query`, feeding each row to `step` with `acc`: on a database file
-    /// in one blocking task on a rusqlite reader, in memory on the one sqlx connection.
+    /// in one blocking task on a reader connection, in memory on the writer thread.
     pub(crate) async fn read_rows<A, F>(
         &self,
         query: Query,
@@ -141,45 +167,13 @@ impl SqliteStore {
     {
         match &self.reader {
             Some(reader) => reader.read_rows(query, what, acc, step).await,
-            None => shared::read::sqlx_read_rows(&self.pool, query, what, acc, step).await,
+            None => {
+                self.write(what, move |tx: &mut Tx| {
+                    Box::pin(async move { tx.read_rows(query, what, acc, step).await })
+                })
+                .await
+            }
         }
-    }
-
-    /// Closes all connections, waiting for running statements. Dropping the store also
-    /// closes them, but without waiting.
-    /// Writes a consistent copy of the database to `dest`, a file that must not exist
-    /// (`VACUUM INTO`: one read transaction, so writers carry on meanwhile and the copy
-    /// is the database as of its start, compacted).
-    pub async fn backup_into(&self, dest: &Path) -> Result<(), StoreError> {
-        let dest = dest
-            .to_str()
-            .ok_or_else(|| StoreError::Backend("backup path is not UTF-8".into()))?;
-        sqlx::query("VACUUM INTO $1")
-            .bind(dest)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error("backup"))?;
-        Ok(())
-    }
-
-    pub async fn close(&self) {
-        if let Some(reader) = &self.reader {
-            reader.close();
-        }
-        self.writer.close().await;
-        self.pool.close().await;
-    }
-
-    /// Where single-statement writes go.
-    pub(crate) fn writer(&self) -> &SqlitePool {
-        &self.writer
-    }
-
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error("begin transaction"))
     }
 
     /// No row locks in SQLite: the `BEGIN IMMEDIATE` write lock already excludes every
@@ -198,10 +192,7 @@ impl SqliteStore {
         pending_columns!()
     );
 
-    /// How the migrations transaction starts.
-    const MIGRATION_BEGIN_SQL: &'static str = "BEGIN IMMEDIATE";
-
-    /// The `BEGIN IMMEDIATE` write lock already makes concurrent openers wait.
+    /// The writer's `BEGIN IMMEDIATE` write lock already makes concurrent openers wait.
     const MIGRATION_LOCK_SQL: Option<&'static str> = None;
 
     /// A bounded ANALYZE (at most ~1,000 rows sampled per index, so it stays quick at a
@@ -217,8 +208,41 @@ impl SqliteStore {
     const AFTER_COPY_SQL: Option<&'static str> = None;
 }
 
-/// The database type the shared trait implementations are compiled for.
-type Db = sqlx::Sqlite;
+/// Opens the write connection: WAL (files), foreign keys, the busy timeout, the chosen
+/// `synchronous`.
+fn open_writer(
+    path: Option<&Path>,
+    synchronous: SqliteSynchronous,
+) -> Result<Connection, StoreError> {
+    let conn = match path {
+        Some(path) => Connection::open(path),
+        None => Connection::open_in_memory(),
+    }
+    .map_err(db_error("connect"))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(db_error("connect"))?;
+    if path.is_some() {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(db_error("connect"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!(
+                "connect: journal mode is {mode}, not WAL"
+            )));
+        }
+    }
+    let synchronous = match synchronous {
+        SqliteSynchronous::Normal => "NORMAL",
+        _ => "FULL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
+    ))
+    .map_err(db_error("connect"))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
 /// The store type the shared trait implementations are for.
 type Store = SqliteStore;
 

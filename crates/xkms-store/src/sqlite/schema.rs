@@ -58,14 +58,18 @@ mod tests {
         pool.close().await;
 
         let store = crate::SqliteStore::open_path(&path).await.unwrap();
+        // A second connection looks at the file the store wrote.
+        let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(&path))
+            .await
+            .unwrap();
         let ski: Vec<u8> = sqlx::query("SELECT ski FROM certificates WHERE serial = '01'")
-            .fetch_one(&store.pool)
+            .fetch_one(&pool)
             .await
             .unwrap()
             .get(0);
         assert!(ski.is_empty());
         let version: i64 = sqlx::query("SELECT MAX(version) FROM schema_migrations")
-            .fetch_one(&store.pool)
+            .fetch_one(&pool)
             .await
             .unwrap()
             .get(0);
@@ -87,7 +91,7 @@ mod tests {
         assert_eq!(sealed.sealed_secrets, b"sealed");
         let clear: Vec<u8> =
             sqlx::query("SELECT auth_key_saslprep || kek_legacy FROM authorizations")
-                .fetch_one(&store.pool)
+                .fetch_one(&pool)
                 .await
                 .unwrap()
                 .get(0);
@@ -95,7 +99,7 @@ mod tests {
         assert_eq!(store.unchained_audit_events().await.unwrap(), 1);
         assert!(store.audit_chain(0, 10).await.unwrap().is_empty());
         sqlx::query("INSERT INTO escrowed_keys (binding_id, private_key) VALUES ('k1', x'01')")
-            .execute(&store.pool)
+            .execute(&pool)
             .await
             .unwrap();
         assert_eq!(
@@ -110,7 +114,7 @@ mod tests {
         );
         for table in ["escrowed_keys", "pending_requests", "replay_values"] {
             sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(&store.pool)
+                .fetch_one(&pool)
                 .await
                 .unwrap();
         }
