@@ -121,13 +121,7 @@ impl PgStore {
         T: Send + 'static,
         F: for<'t> FnOnce(&'t mut Tx) -> UnitFuture<'t, T> + Send + 'static,
     {
-        let _ = what;
-        let mut tx = PgTx(
-            self.pool
-                .begin()
-                .await
-                .map_err(db_error("begin transaction"))?,
-        );
+        let mut tx = PgTx(self.pool.begin().await.map_err(db_error(what))?);
         let value = unit(&mut tx).await?;
         tx.0.commit().await.map_err(db_error("commit"))?;
         Ok(value)

@@ -147,7 +147,8 @@ where
 
 fn writer_gone(what: &'static str) -> StoreError {
     StoreError::Backend(format!(
-        "{what}: the SQLite writer stopped (or the write unit panicked); nothing was written"
+        "{what}: the SQLite writer did not run this write (it stopped, could not begin a \
+         transaction, or the write panicked); nothing of it was written"
     ))
 }
 
