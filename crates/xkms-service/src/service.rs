@@ -1,11 +1,14 @@
 //! The service object: the public façade the server holds. It owns the handles every
 //! part of the registration authority needs (store, CA, clock, keys, configuration) and
-//! the per-node caches; the request pipeline (`crate::pipeline`), the operations and the
-//! administrative functions are written against it in their own modules.
+//! the per-node caches, builds the narrow context each part of the registration
+//! authority runs in (the request pipeline, asynchronous processing, the operations,
+//! the administrative functions: each in its own module, none naming this one), and
+//! offers the public façade the server calls.
 
 use crate::admin::{Authorizer, NewAuthorization};
 use crate::clock::Clock;
 use crate::config::ServiceConfig;
+use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::guard::Guard;
 use crate::ids::IdSource;
@@ -14,15 +17,16 @@ use crate::locate::Locator;
 use crate::operator::{
     IssuedServerCertificate, Operator, OperatorReason, ServerCertificateRequest,
 };
+use crate::pending::Pending;
+use crate::pipeline::Pipeline;
 use crate::protocol::Protocol;
 use crate::revoke::Revoker;
 use crate::store::Store;
+use crate::store::{PendingRecord, PendingState};
 use crate::validate::Validator;
 use std::sync::Arc;
 use xkms_ca::Ca;
-use xkms_proto::{
-    Request, RequestAbstract, ResultAbstract, ResultMajor, ResultMessage, ResultMinor,
-};
+use xkms_proto::{Request, ResultMessage};
 
 /// The XKMS registration authority.
 pub struct XkmsService {
@@ -225,6 +229,37 @@ impl XkmsService {
         }
     }
 
+    /// What asynchronous processing (deferral, jobs, Status and Pending) uses.
+    pub(crate) fn pending(&self) -> Pending<'_> {
+        Pending {
+            store: self.store.as_ref(),
+            ca: &self.ca,
+            clock: self.clock.as_ref(),
+            ids: self.ids,
+            master_key: &self.master_key,
+            policy: &self.config.policy,
+            guard: self.guard(),
+            service_uri: &self.config.service_uri,
+        }
+    }
+
+    /// The request pipeline with the context of every operation it dispatches to.
+    pub(crate) fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            service_uri: &self.config.service_uri,
+            max_compound_requests: self.config.protocol.max_compound_requests,
+            ids: self.ids,
+            clock: self.clock.as_ref(),
+            guard: self.guard(),
+            protocol: self.protocol(),
+            pending: self.pending(),
+            locator: self.locator(),
+            validator: self.validator(),
+            issuer: self.issuer(),
+            revoker: self.revoker(),
+        }
+    }
+
     /// The CRL with what signs it, for an operation that may return it.
     pub(crate) fn crl_source(&self) -> crate::crl::CrlSource<'_> {
         crate::crl::CrlSource {
@@ -236,29 +271,45 @@ impl XkmsService {
         }
     }
 
-    /// A result header answering `request` with the given codes.
-    pub(crate) fn result_for(
+    /// Processes one request and always produces a result (errors become results).
+    pub async fn process(&self, ctx: &RequestContext<'_>, request: &Request) -> ResultMessage {
+        crate::pipeline::process(&self.pipeline(), ctx, request).await
+    }
+
+    /// Runs one queued job, if any (workers call this in a loop). Whether one ran.
+    pub async fn run_pending_job(&self) -> Result<bool, ServiceError> {
+        crate::pending::run_pending_job(&self.pending(), &self.pipeline()).await
+    }
+
+    /// Deletes final results older than the retention period (workers call this now
+    /// and then); how many.
+    pub async fn purge_finished_results(&self) -> Result<u64, ServiceError> {
+        crate::pending::purge_finished_results(&self.pending()).await
+    }
+
+    /// Operator: a request awaiting approval is queued for a worker.
+    pub async fn approve_pending(&self, response_id: &str) -> Result<(), ServiceError> {
+        crate::pending::approve_pending(&self.pending(), response_id).await
+    }
+
+    /// Operator: a request awaiting approval is refused (its final result is
+    /// `Sender/Refused`).
+    pub async fn reject_pending(&self, response_id: &str) -> Result<(), ServiceError> {
+        crate::pending::reject_pending(&self.pending(), response_id).await
+    }
+
+    /// Operator: pending requests, oldest first.
+    pub async fn list_pending(
         &self,
-        request: &RequestAbstract,
-        major: ResultMajor,
-        minor: Option<ResultMinor>,
-    ) -> ResultAbstract {
-        crate::results::result_header(&self.config.service_uri, request, major, minor)
+        state: Option<PendingState>,
+        limit: usize,
+    ) -> Result<Vec<PendingRecord>, ServiceError> {
+        crate::pending::list_pending(&self.pending(), state, limit).await
     }
 
     /// The result element matching `request`'s type, carrying `err`'s codes.
     pub fn error_result(&self, request: &Request, err: &ServiceError) -> ResultMessage {
         crate::results::error_result(&self.config.service_uri, request, err)
-    }
-
-    /// The result element matching `request`'s type with no content but the header.
-    pub(crate) fn empty_result(
-        &self,
-        request: &Request,
-        major: ResultMajor,
-        minor: Option<ResultMinor>,
-    ) -> ResultMessage {
-        crate::results::empty_result(&self.config.service_uri, request, major, minor)
     }
 
     /// A generic `<Result>` for a request that could not be decoded. `request_id` is the

@@ -2,7 +2,7 @@
 //!
 //! Used to keep the service object (`XkmsService`) from growing back into "one object
 //! that sees everything": operations are functions over narrow contexts, and only the
-//! composition root (and files not converted yet) may add methods to the object.
+//! composition root may add methods to the object.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
