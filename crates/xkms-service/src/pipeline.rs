@@ -1,9 +1,11 @@
-//! The request pipeline: every request the transport hands in goes through
-//! [`process`] over a [`Pipeline`] (the composition root, `crate::service`, builds it): the header checks (Id, Service, compound size), the message
-//! signature, then at its [`Stage`] the two-phase protocol, request-Id replay and
-//! deferral, then the operation (`dispatch`); an error becomes a result of the
-//! request's type and a refusal is audited. Compound requests run their members through
-//! the same pipeline at [`Stage::Inner`].
+//! The request pipeline: every request the transport hands in goes through [`process`]
+//! over a [`Pipeline`] (built by the composition root, `crate::service`): the header
+//! checks (Id, Service, compound size), the message signature, then at its [`Stage`] the
+//! two-phase protocol, request-Id replay and deferral, then the operation (`dispatch`);
+//! an error becomes a result of the request's type and a refusal is audited. Compound
+//! requests run their members through the same pipeline at [`Stage::Inner`]; a queued
+//! job runs through it at [`Stage::Deferred`] (`crate::pending` is handed the pipeline
+//! as a `RunJob`).
 
 use crate::clock::Clock;
 use crate::context::RequestContext;
