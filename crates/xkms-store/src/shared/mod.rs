@@ -13,7 +13,7 @@
 //!
 //! - `read_rows(query, what, acc, step)`: runs a backend-neutral read
 //!   ([`crate::query::Query`]) and feeds its rows, through [`crate::rows::ColumnReader`],
-//!   to `step` (SQLite: rusqlite readers, one blocking task per call; PostgreSQL: sqlx);
+//!   to `step` (SQLite: rusqlite readers used in place; PostgreSQL: sqlx);
 //!   `read.rs` builds `fetch_all`, `fetch_optional` and `fetch_count` on it;
 //! - `write(what, unit)`: runs one write unit (`crate::write`), a closure over `&mut Tx`
 //!   returning a boxed future, as one transaction (SQLite: on the writer thread, in a

@@ -2,7 +2,7 @@
 //!
 //! Each backend supplies `read_rows(query, what, acc, step)`: it runs the one statement
 //! and feeds every row, through [`ColumnReader`], to `step` with the accumulator `acc`
-//! (SQLite: on a pooled rusqlite connection, in one blocking task per call; PostgreSQL:
+//! (SQLite: on a pooled rusqlite connection, in place on the calling thread; PostgreSQL:
 //! through sqlx). The helpers here build on it.
 
 use xkms_service::store::StoreError;

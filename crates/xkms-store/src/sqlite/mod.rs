@@ -31,8 +31,8 @@ use crate::write::UnitFuture;
 
 /// How long a statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// rusqlite connections for reads of a database file: reads run in blocking tasks, so
-/// more connections than cores only queue on the CPU.
+/// rusqlite connections for reads of a database file: reads run in place on the
+/// runtime's workers, so more connections than workers are never in use at once.
 const READ_POOL_SIZE: usize = 8;
 
 /// The store traits of `xkms-service` on an SQLite database.
@@ -153,7 +153,7 @@ impl SqliteStore {
     }
 
     /// Runs the read `query`, feeding each row to `step` with `acc`: on a database file
-    /// in one blocking task on a reader connection, in memory on the writer thread.
+    /// in place on a reader connection, in memory on the writer thread.
     pub(crate) async fn read_rows<A, F>(
         &self,
         query: Query,
