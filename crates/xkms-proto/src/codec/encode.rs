@@ -600,19 +600,26 @@ impl Writer {
 /// a string of our own model holding one (a certificate name, an echoed value) cannot make
 /// an answer that no peer can parse.
 pub(crate) fn escape_into(out: &mut String, text: &str, attribute: bool) {
-    for c in text.chars() {
-        match c {
-            c if !is_xml_char(c) => out.push(char::REPLACEMENT_CHARACTER),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '\t' if attribute => out.push_str("&#9;"),
-            '\n' if attribute => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
+    // Runs of characters that need nothing are copied whole (certificates and keys are
+    // long base64 runs: this was 8 % of Locate's CPU char by char).
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        let replacement = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' if attribute => "&quot;",
+            '\t' if attribute => "&#9;",
+            '\n' if attribute => "&#10;",
+            '\r' => "&#13;",
+            c if !is_xml_char(c) => "\u{FFFD}",
+            _ => continue,
+        };
+        out.push_str(&text[start..i]);
+        out.push_str(replacement);
+        start = i + c.len_utf8();
     }
+    out.push_str(&text[start..]);
 }
 
 /// XML 1.0 `Char`: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
@@ -624,6 +631,33 @@ fn is_xml_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The run-copying escaper writes exactly what escaping one character at a time does.
+    #[test]
+    fn escaping_runs_matches_escaping_each_character() {
+        fn one_by_one(text: &str, attribute: bool) -> String {
+            let mut out = String::new();
+            for c in text.chars() {
+                let mut buf = [0u8; 4];
+                escape_into(&mut out, c.encode_utf8(&mut buf), attribute);
+            }
+            out
+        }
+        for text in [
+            "",
+            "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
+            "&",
+            "a&b<c>\"d\"\te\nf\r",
+            "é\u{FFFE}x\u{1}\u{FFFF}ü€\u{10000}<",
+            "\u{0}\u{0}end",
+        ] {
+            for attribute in [false, true] {
+                let mut whole = String::new();
+                escape_into(&mut whole, text, attribute);
+                assert_eq!(whole, one_by_one(text, attribute), "{text:?} {attribute}");
+            }
+        }
+    }
 
     #[test]
     fn escaping() {
