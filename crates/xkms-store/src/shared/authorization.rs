@@ -12,7 +12,7 @@ use crate::columns::{
 use crate::query::Query;
 use crate::rows::{self, authorization_columns, unsealed_secret_columns};
 
-use super::steps::{insert_audit, missing_or_conflict};
+use super::steps::{change_one, insert_audit};
 use super::{Store, Tx};
 
 #[async_trait]
@@ -126,16 +126,15 @@ impl AuthorizationStore for Store {
         let id = id.to_owned();
         self.write("authorization", move |tx: &mut Tx| {
             Box::pin(async move {
-                if tx.execute(q, "authorization").await? != 1 {
-                    return Err(missing_or_conflict(
-                        tx,
-                        "SELECT 1 FROM authorizations WHERE id = $1",
-                        &id,
-                        "authorization",
-                        "authorization already sealed",
-                    )
-                    .await);
-                }
+                change_one(
+                    tx,
+                    q,
+                    "authorization",
+                    "SELECT 1 FROM authorizations WHERE id = $1",
+                    &id,
+                    "authorization already sealed",
+                )
+                .await?;
                 Ok(())
             })
         })

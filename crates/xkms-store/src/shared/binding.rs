@@ -13,8 +13,8 @@ use crate::query::Query;
 use crate::rows::{self, ColumnReader, certificate_columns};
 
 use super::steps::{
-    BindingRow, exists, insert_audits, insert_certificate, lock_binding, missing_or_conflict,
-    remember_all, require_reserved, revoke, use_authorization,
+    BindingRow, change_one, exists, insert_audits, insert_certificate, lock_binding, remember_all,
+    require_reserved, revoke, use_authorization,
 };
 use super::{Store, Tx};
 
@@ -271,16 +271,15 @@ impl KeyBindingStore for Store {
         .bind(crate::ESCROW_FORMAT_BOUND);
         self.write("escrowed key", move |tx: &mut Tx| {
             Box::pin(async move {
-                if tx.execute(q, "escrowed key").await? != 1 {
-                    return Err(missing_or_conflict(
-                        tx,
-                        "SELECT 1 FROM escrowed_keys WHERE binding_id = $1",
-                        &binding_id,
-                        "escrowed key",
-                        "escrowed key already resealed",
-                    )
-                    .await);
-                }
+                change_one(
+                    tx,
+                    q,
+                    "escrowed key",
+                    "SELECT 1 FROM escrowed_keys WHERE binding_id = $1",
+                    &binding_id,
+                    "escrowed key already resealed",
+                )
+                .await?;
                 Ok(())
             })
         })

@@ -105,16 +105,15 @@ impl InventoryStore for Store {
         let audit = audit.clone();
         self.write("authorization", move |tx: &mut Tx| {
             Box::pin(async move {
-                if tx.execute(q, "authorization").await? != 1 {
-                    return Err(super::steps::missing_or_conflict(
-                        tx,
-                        "SELECT 1 FROM authorizations WHERE id = $1",
-                        &id,
-                        "authorization",
-                        "authorization already revoked",
-                    )
-                    .await);
-                }
+                super::steps::change_one(
+                    tx,
+                    q,
+                    "authorization",
+                    "SELECT 1 FROM authorizations WHERE id = $1",
+                    &id,
+                    "authorization already revoked",
+                )
+                .await?;
                 super::steps::insert_audit(tx, &audit).await
             })
         })

@@ -9,7 +9,7 @@ use crate::db_error::db_error;
 use crate::query::Query;
 use crate::rows::{self, ColumnReader, pending_columns};
 
-use super::steps::{insert_audit, missing_or_conflict, split_counters};
+use super::steps::{change_one, insert_audit, split_counters};
 use super::{Store, Tx};
 
 #[async_trait]
@@ -164,16 +164,15 @@ impl PendingStore for Store {
         let audit = audit.clone();
         self.write("pending request", move |tx: &mut Tx| {
             Box::pin(async move {
-                if tx.execute(q, "pending request").await? != 1 {
-                    return Err(missing_or_conflict(
-                        tx,
-                        "SELECT 1 FROM pending_requests WHERE response_id = $1",
-                        &response_id,
-                        "pending request",
-                        "pending request not in the expected state",
-                    )
-                    .await);
-                }
+                change_one(
+                    tx,
+                    q,
+                    "pending request",
+                    "SELECT 1 FROM pending_requests WHERE response_id = $1",
+                    &response_id,
+                    "pending request not in the expected state",
+                )
+                .await?;
                 insert_audit(tx, &audit).await
             })
         })
@@ -212,16 +211,15 @@ impl PendingStore for Store {
         let audit = audit.clone();
         self.write("pending request", move |tx: &mut Tx| {
             Box::pin(async move {
-                if tx.execute(q, "pending request").await? != 1 {
-                    return Err(missing_or_conflict(
-                        tx,
-                        "SELECT 1 FROM pending_requests WHERE response_id = $1",
-                        &response_id,
-                        "pending request",
-                        "pending request not final",
-                    )
-                    .await);
-                }
+                change_one(
+                    tx,
+                    q,
+                    "pending request",
+                    "SELECT 1 FROM pending_requests WHERE response_id = $1",
+                    &response_id,
+                    "pending request not final",
+                )
+                .await?;
                 insert_audit(tx, &audit).await
             })
         })

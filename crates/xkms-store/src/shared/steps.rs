@@ -295,20 +295,26 @@ pub(super) async fn remember_all(
     Ok(())
 }
 
-/// After a conditional change matched no row: `NotFound` if `exists_sql`
-/// (with `$1` = `key`) finds no row, else `Conflict`.
-pub(super) async fn missing_or_conflict(
+/// Runs a conditional change that must touch exactly one row. When it matched none:
+/// `NotFound` if `exists_sql` (with `$1` = `key`) finds no row, else `Conflict`.
+pub(super) async fn change_one(
     tx: &mut Tx,
+    change: Query,
+    what: &'static str,
     exists_sql: &'static str,
     key: &str,
-    what: &'static str,
     conflict: &'static str,
-) -> StoreError {
-    match exists(tx, Query::new(exists_sql).bind(key), what).await {
-        Ok(false) => StoreError::NotFound { what },
-        Ok(true) => StoreError::Conflict { what: conflict },
-        Err(e) => e,
+) -> Result<(), StoreError> {
+    if tx.execute(change, what).await? == 1 {
+        return Ok(());
     }
+    Err(
+        match exists(tx, Query::new(exists_sql).bind(key), what).await {
+            Ok(false) => StoreError::NotFound { what },
+            Ok(true) => StoreError::Conflict { what: conflict },
+            Err(e) => e,
+        },
+    )
 }
 
 pub(super) fn split_counters(
