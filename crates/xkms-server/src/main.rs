@@ -11,8 +11,12 @@ async fn main() -> std::process::ExitCode {
     // private to the service account.
     xkms_server::keyfiles::restrict_umask();
     let cli = Cli::parse();
-    xkms_server::telemetry::init(cli.log_format);
-    match run(cli).await {
+    let serving = matches!(cli.command, Command::Serve { .. });
+    let log = xkms_server::telemetry::init(cli.log_format, serving);
+    let outcome = run(cli).await;
+    // Every line logged so far is out before the last word.
+    drop(log);
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xkmsd: {e:#}");

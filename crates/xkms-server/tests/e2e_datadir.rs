@@ -130,7 +130,7 @@ async fn the_data_directory_and_every_file_in_it_are_private() {
     let server = Server::start_shared(&data, own, &[]);
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("xkms.db")), 0o600);
-    let log = std::fs::read_to_string(server.data_dir.path().join("xkmsd.log")).unwrap();
+    let log = server.log().await;
     assert!(log.contains("tightened the mode"), "{log}");
 }
 

@@ -469,7 +469,6 @@ async fn failed_authentication_takes_as_long_whether_or_not_the_identity_has_a_c
         "[policy]\nlockout_after_failures = 100000\nlockout_after_failures_per_address = 0\n",
     )
     .unwrap();
-    let log = data.path().join("xkmsd.log");
     let server = Server::start_in(
         data,
         &["--config", config.to_str().unwrap(), "--log-format", "json"],
@@ -496,7 +495,7 @@ async fn failed_authentication_takes_as_long_whether_or_not_the_identity_has_a_c
             }
         }
     }
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = server.log().await;
     let median = |wanted: &[String]| -> f64 {
         let mut durations: Vec<f64> = text
             .lines()
@@ -572,7 +571,6 @@ async fn only_authenticated_requests_are_deferred_and_jobs_are_capped() {
 async fn the_crl_is_signed_once_per_revocation_state() {
     use xkms_xmlsec::kdf::SharedSecret;
     let data = tempfile::tempdir().unwrap();
-    let log = data.path().join("xkmsd.log");
     let server = Server::start_in(data, &[]);
     let crl_url = format!("{}/crl", server.url.strip_suffix("/xkms").unwrap());
     let http = reqwest::Client::new();
@@ -591,7 +589,7 @@ async fn the_crl_is_signed_once_per_revocation_state() {
         assert_eq!(fetch().await, first, "the cached CRL, byte for byte");
     }
     let signed = |text: &str| text.matches("CRL signed").count();
-    assert_eq!(signed(&std::fs::read_to_string(&log).unwrap()), 1);
+    assert_eq!(signed(&server.log().await), 1);
 
     server.authorize("joe@example.com", "right secret", "register");
     let client = xkms_client::XkmsClient::new(&server.url);
@@ -619,7 +617,7 @@ async fn the_crl_is_signed_once_per_revocation_state() {
     let second = fetch().await;
     assert_ne!(second, first);
     assert_eq!(fetch().await, second);
-    assert_eq!(signed(&std::fs::read_to_string(&log).unwrap()), 2);
+    assert_eq!(signed(&server.log().await), 2);
     let number = |der: &[u8]| -> u64 {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("crl.der");

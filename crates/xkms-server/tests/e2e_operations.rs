@@ -210,8 +210,8 @@ async fn one_request(server: &Server) {
 async fn logs_are_plain_in_files_and_json_on_request() {
     let server = Server::start();
     one_request(&server).await;
+    let log = server.log().await;
     let data_dir = server.stop();
-    let log = std::fs::read_to_string(data_dir.path().join("xkmsd.log")).unwrap();
     assert!(
         !log.contains('\u{1b}'),
         "colour codes in a log file:\n{log}"
@@ -222,8 +222,8 @@ async fn logs_are_plain_in_files_and_json_on_request() {
 
     let server = Server::start_in(data_dir, &["--log-format", "json"]);
     one_request(&server).await;
-    let data_dir = server.stop();
-    let log = std::fs::read_to_string(data_dir.path().join("xkmsd.log")).unwrap();
+    let log = server.log().await;
+    drop(server);
     let lines: Vec<serde_json::Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))

@@ -157,6 +157,35 @@ impl Server {
         store.count_bindings().await.unwrap()
     }
 
+    /// The server's log so far. `xkmsd serve` writes its lines from a background
+    /// thread, in the order they were logged: one more request, and waiting until its
+    /// line is in the file, makes sure every line logged before is there too.
+    pub async fn log(&self) -> String {
+        let marker = xkms_client::XkmsClient::new(&self.url)
+            .locate(&xkms_client::locate::LocateParams {
+                key_names: vec!["log-barrier@example.com".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .result
+            .request_id
+            .expect("a result names the request it answers");
+        let file = self.data_dir.path().join("xkmsd.log");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            if text.contains(marker.as_str()) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the line of request {marker} never reached the log:\n{text}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Sends SIGTERM (graceful shutdown) to the server.
     pub fn terminate(&self) {
         let status = Command::new("kill")
