@@ -1,5 +1,6 @@
 //! What Register, Reissue and Recover share: the [`Issuer`] context they run in, and
-//! the steps of issuing a certificate (key checks, a serial reserved before signing, the
+//! the steps of issuing a certificate (key checks, a serial reserved before signing
+//! ([`SerialPool`]), the
 //! CA's signature off the async workers, the store record and the KeyBinding answered).
 
 use crate::authenticate::AuthenticationVerified;
@@ -41,6 +42,7 @@ pub(crate) struct Issuer<'a> {
     pub service_uri: &'a str,
     /// Dropped at once when a recovery revokes.
     pub validate_cache: &'a crate::validate_cache::ValidateCache,
+    pub serials: &'a SerialPool,
 }
 
 /// Refuses a key outside the policy's size range before any signature work.
@@ -99,15 +101,16 @@ pub(crate) fn private_key_for(
     Ok(PrivateKey { encrypted_data })
 }
 
-/// Reserves a fresh serial in the store (before anything is signed with it), then
-/// has the CA sign.
+/// Takes a serial reserved in the store (before anything is signed with it), then has
+/// the CA sign.
 pub(crate) async fn issue_certificate(
     store: &dyn Store,
     ca: &Arc<Ca>,
+    serials: &SerialPool,
     request: &IssueRequest,
     now: OffsetDateTime,
 ) -> Result<IssuedCertificate, ServiceError> {
-    let serial = reserve_serial(store, now).await?;
+    let serial = serials.take(store, now).await?;
     // The CA's private-key operation takes milliseconds: run it off the async
     // workers, which meanwhile keep every other request (and its store round trips)
     // moving.
@@ -128,16 +131,72 @@ pub(crate) async fn issue_certificate(
     })
 }
 
-async fn reserve_serial(store: &dyn Store, now: OffsetDateTime) -> Result<Serial, ServiceError> {
+/// The most serials a node reserves in one transaction.
+pub const SERIAL_BATCH: usize = 32;
+
+/// Serials reserved in the store ahead of their use. Boulder's rule still holds: each
+/// serial is recorded durably before anything is signed with it, and handed out once.
+/// A busy node reserves up to [`SERIAL_BATCH`] in one transaction (the batch doubles
+/// from 1 with every refill), so an issuance waits for one commit (its own record), not
+/// two; a node that stops leaves the rest of its batch reserved and unused, which is
+/// harmless: a reserved serial is never handed out again, by any node.
+pub struct SerialPool {
+    state: tokio::sync::Mutex<PoolState>,
+}
+
+struct PoolState {
+    reserved: Vec<Serial>,
+    next_batch: usize,
+}
+
+impl Default for SerialPool {
+    fn default() -> Self {
+        SerialPool {
+            state: tokio::sync::Mutex::new(PoolState {
+                reserved: Vec::new(),
+                next_batch: 1,
+            }),
+        }
+    }
+}
+
+impl SerialPool {
+    /// A reserved serial, never handed out before; reserves a batch when none is left.
+    pub(crate) async fn take(
+        &self,
+        store: &dyn Store,
+        now: OffsetDateTime,
+    ) -> Result<Serial, ServiceError> {
+        // Held across the refill: concurrent callers wait for the one batch.
+        let mut state = self.state.lock().await;
+        if state.reserved.is_empty() {
+            let n = state.next_batch;
+            state.reserved = reserve_serials(store, n, now).await?;
+            state.next_batch = (n * 2).min(SERIAL_BATCH);
+        }
+        state
+            .reserved
+            .pop()
+            .ok_or(ServiceError::Internal("no serial was reserved"))
+    }
+}
+
+async fn reserve_serials(
+    store: &dyn Store,
+    n: usize,
+    now: OffsetDateTime,
+) -> Result<Vec<Serial>, ServiceError> {
     for _ in 0..SERIAL_ATTEMPTS {
-        let serial = Serial::random()?;
-        match store.reserve_serial(&serial, now).await {
-            Ok(()) => return Ok(serial),
+        let serials = (0..n.max(1))
+            .map(|_| Serial::random())
+            .collect::<Result<Vec<_>, _>>()?;
+        match store.reserve_serials(&serials, now).await {
+            Ok(()) => return Ok(serials),
             Err(StoreError::Duplicate { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ServiceError::Internal("could not reserve a unique serial"))
+    Err(ServiceError::Internal("could not reserve unique serials"))
 }
 
 /// A `KeyBinding` with Status Valid (all four reasons) for a freshly issued

@@ -119,6 +119,7 @@ pub(crate) struct Operator<'a> {
     pub policy: &'a Policy,
     /// Dropped at once when the operator revokes.
     pub validate_cache: &'a crate::validate_cache::ValidateCache,
+    pub serials: &'a crate::issuance::SerialPool,
 }
 
 /// Revokes a binding (and every certificate of it not yet revoked) for `reason`, as
@@ -227,7 +228,8 @@ pub(crate) async fn issue_server_certificate(
         profile: CertificateProfile::TlsServer,
         ..IssueRequest::default()
     };
-    let certificate = crate::issuance::issue_certificate(cx.store, cx.ca, &issue, now).await?;
+    let certificate =
+        crate::issuance::issue_certificate(cx.store, cx.ca, cx.serials, &issue, now).await?;
     let binding_id = cx.ids.message_id();
     let mut use_key_with: Vec<StoredUseKeyWith> = hosts
         .iter()
@@ -307,7 +309,8 @@ pub(crate) async fn issue_signing_certificate(
         ..xkms_ca::IssueRequest::default()
     };
     let issued =
-        crate::issuance::issue_certificate(cx.store, cx.ca, &request, cx.clock.now()).await?;
+        crate::issuance::issue_certificate(cx.store, cx.ca, cx.serials, &request, cx.clock.now())
+            .await?;
     Ok(issued.der)
 }
 

@@ -157,7 +157,7 @@ async fn issue_and_commit(
     if let NewKey::Client(proof) = new_key {
         replay.push(proof.replay_mark(auth));
     }
-    let certificate = issue_certificate(cx.store, cx.ca, &issue_request, now).await?;
+    let certificate = issue_certificate(cx.store, cx.ca, cx.serials, &issue_request, now).await?;
     let mut use_key_with: Vec<_> = pkb
         .core
         .use_key_with

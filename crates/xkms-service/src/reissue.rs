@@ -77,7 +77,7 @@ pub(crate) async fn reissue(
         &binding.use_key_with_elements(),
         &issue_request,
     )?;
-    let certificate = issue_certificate(cx.store, cx.ca, &issue_request, now).await?;
+    let certificate = issue_certificate(cx.store, cx.ca, cx.serials, &issue_request, now).await?;
     let request_id = &req.request.message.id;
     let reissue = Reissue {
         binding_id: binding.id.clone(),

@@ -49,6 +49,8 @@ pub struct XkmsService {
     pub(crate) crl_cache: crate::crl::CrlCache,
     /// Verified chains of our certificates for Validate (dropped on revocation).
     pub(crate) validate_cache: crate::validate_cache::ValidateCache,
+    /// Serials reserved ahead of issuance.
+    pub(crate) serials: crate::issuance::SerialPool,
 }
 
 pub use crate::escrow::Escrow;
@@ -74,6 +76,7 @@ impl XkmsService {
             trust_base: std::sync::OnceLock::new(),
             crl_cache: crate::crl::CrlCache::default(),
             validate_cache: Default::default(),
+            serials: Default::default(),
         }
     }
 
@@ -188,6 +191,7 @@ impl XkmsService {
             guard: self.guard(),
             service_uri: &self.config.service_uri,
             validate_cache: &self.validate_cache,
+            serials: &self.serials,
         }
     }
 
@@ -211,6 +215,7 @@ impl XkmsService {
             ids: self.ids,
             policy: &self.config.policy,
             validate_cache: &self.validate_cache,
+            serials: &self.serials,
         }
     }
 

@@ -151,7 +151,7 @@ mod suite {
 
     async fn register(store: &dyn Store, r: &Registration) {
         store
-            .reserve_serial(&r.certificate.serial, r.binding.created_at)
+            .reserve_serials(&[r.certificate.serial], r.binding.created_at)
             .await
             .unwrap();
         store.commit_registration(r).await.unwrap();
@@ -334,7 +334,7 @@ mod suite {
 
         // A third use is refused and writes nothing.
         let third = registration("k3", "03", T0, Some("a-1"));
-        store.reserve_serial(&sn("03"), T0).await.unwrap();
+        store.reserve_serials(&[sn("03")], T0).await.unwrap();
         commit_fails(store, &third, conflict).await;
         assert!(
             store
@@ -360,7 +360,7 @@ mod suite {
             .insert_authorization(&a, &audit("authorization.created", "a-1", T0))
             .await
             .unwrap();
-        store.reserve_serial(&sn("01"), T0).await.unwrap();
+        store.reserve_serials(&[sn("01")], T0).await.unwrap();
 
         // Expiry is judged at the binding's created_at.
         let late = registration("k1", "01", a.expires_at, Some("a-1"));
@@ -377,16 +377,39 @@ mod suite {
     // ---- serials and registrations -------------------------------------------------
 
     pub async fn reserve_serial_twice_is_duplicate(store: &dyn Store) {
-        store.reserve_serial(&sn("0a1b"), T0).await.unwrap();
-        store.reserve_serial(&sn("0a1c"), T0).await.unwrap();
+        store.reserve_serials(&[sn("0a1b")], T0).await.unwrap();
+        store.reserve_serials(&[sn("0a1c")], T0).await.unwrap();
         let err = store
-            .reserve_serial(&sn("0a1b"), T0 + Duration::hours(1))
+            .reserve_serials(&[sn("0a1b")], T0 + Duration::hours(1))
             .await
             .unwrap_err();
         assert!(
             matches!(err, StoreError::Duplicate { what: "serial" }),
             "{err:?}"
         );
+        // A batch is all or nothing: one known serial in it reserves none of the rest.
+        let err = store
+            .reserve_serials(&[sn("0b01"), sn("0b02"), sn("0a1c")], T0)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Duplicate { what: "serial" }),
+            "{err:?}"
+        );
+        store
+            .reserve_serials(&[sn("0b01"), sn("0b02"), sn("0b03")], T0)
+            .await
+            .unwrap();
+        for each in ["0b01", "0b02", "0b03"] {
+            assert!(
+                matches!(
+                    store.reserve_serials(&[sn(each)], T0).await,
+                    Err(StoreError::Duplicate { what: "serial" })
+                ),
+                "{each} is reserved"
+            );
+        }
+        store.reserve_serials(&[], T0).await.unwrap();
     }
 
     pub async fn registration_happy_path(store: &dyn Store) {
@@ -555,7 +578,7 @@ mod suite {
 
         let mut again = registration("k1", "02", T0 + Duration::seconds(5), Some("a-1"));
         again.binding.key_name = Some("second@example.org".into());
-        store.reserve_serial(&sn("02"), T0).await.unwrap();
+        store.reserve_serials(&[sn("02")], T0).await.unwrap();
         commit_fails(store, &again, duplicate).await;
         assert_eq!(store.count_bindings().await.unwrap(), 1);
         assert!(
@@ -634,11 +657,11 @@ mod suite {
                 let free = registration(&format!("free-{i}"), &format!("f{i:02}"), T0, None);
                 let auth = registration(&format!("auth-{i}"), &format!("a{i:02}"), T0, Some("a-1"));
                 store
-                    .reserve_serial(&free.certificate.serial, T0)
+                    .reserve_serials(&[free.certificate.serial], T0)
                     .await
                     .unwrap();
                 store
-                    .reserve_serial(&auth.certificate.serial, T0)
+                    .reserve_serials(&[auth.certificate.serial], T0)
                     .await
                     .unwrap();
                 barrier.wait().await;
@@ -878,7 +901,7 @@ mod suite {
             &recover_authorization("r-1", "alice@example.org", None),
         )
         .await;
-        store.reserve_serial(&sn("01"), T0).await.unwrap();
+        store.reserve_serials(&[sn("01")], T0).await.unwrap();
         let r = registration("k1", "01", T0, Some("r-1"));
         fails_unchanged!(
             store,
@@ -933,7 +956,7 @@ mod suite {
         assert_eq!(find(ski("02")).await, ["k2"]);
         assert!(find(ski("99")).await.is_empty());
         assert!(find(Vec::new()).await.is_empty());
-        store.reserve_serial(&sn("03"), T0).await.unwrap();
+        store.reserve_serials(&[sn("03")], T0).await.unwrap();
         store
             .commit_reissue(&reissue("k1", "03", T0 + Duration::seconds(5), None))
             .await
@@ -953,11 +976,11 @@ mod suite {
         let r = registration("k1", "01", T0, Some("a-1"));
         register(store, &r).await;
         let t1 = T0 + Duration::days(1);
-        store.reserve_serial(&sn("02"), t1).await.unwrap();
+        store.reserve_serials(&[sn("02")], t1).await.unwrap();
         let with_auth = reissue("k1", "02", t1, Some("a-1"));
         store.commit_reissue(&with_auth).await.unwrap();
         let t2 = T0 + Duration::days(2);
-        store.reserve_serial(&sn("03"), t2).await.unwrap();
+        store.reserve_serials(&[sn("03")], t2).await.unwrap();
         let without_auth = reissue("k1", "03", t2, None);
         store.commit_reissue(&without_auth).await.unwrap();
 
@@ -1008,7 +1031,7 @@ mod suite {
             .await
             .unwrap();
         for s in ["10", "11"] {
-            store.reserve_serial(&sn(s), T0).await.unwrap();
+            store.reserve_serials(&[sn(s)], T0).await.unwrap();
         }
         let ids: &[&str] = &["k1", "k2", "k9"];
         let auths: &[&str] = &["a-1", "r-1", "a-short"];
@@ -1073,12 +1096,12 @@ mod suite {
         register(store, &registration("k2", "09", T0, None)).await;
         // A certificate of k1 revoked on its own before (e.g. superseded).
         let t1 = T0 + Duration::days(1);
-        store.reserve_serial(&sn("02"), t1).await.unwrap();
+        store.reserve_serials(&[sn("02")], t1).await.unwrap();
         let mut superseded = reissue("k1", "02", t1, None);
         superseded.certificate.revoked_at = Some(t1 + Duration::hours(1));
         superseded.certificate.revocation_reason = Some(4);
         store.commit_reissue(&superseded).await.unwrap();
-        store.reserve_serial(&sn("03"), t1).await.unwrap();
+        store.reserve_serials(&[sn("03")], t1).await.unwrap();
         store
             .commit_reissue(&reissue("k1", "03", t1 + Duration::hours(2), None))
             .await
@@ -1812,7 +1835,7 @@ mod suite {
                 r.escrowed_private_key
             );
             let err = store
-                .reserve_serial(&r.certificate.serial, T0)
+                .reserve_serials(&[r.certificate.serial], T0)
                 .await
                 .unwrap_err();
             assert!(duplicate(&err), "serial reserved: {err:?}");
@@ -1829,8 +1852,8 @@ mod suite {
         .await;
         register(store, &registration("k1", "01", T0, Some("a-1"))).await;
         register(store, &escrowed("k2", "02", T0 + Duration::seconds(1))).await;
-        store.reserve_serial(&sn("03"), T0).await.unwrap();
-        store.reserve_serial(&sn("04"), T0).await.unwrap();
+        store.reserve_serials(&[sn("03")], T0).await.unwrap();
+        store.reserve_serials(&[sn("04")], T0).await.unwrap();
         store
             .commit_reissue(&reissue("k1", "03", T0 + Duration::hours(1), None))
             .await
@@ -1873,7 +1896,7 @@ mod suite {
         // stores with the same probe order.
         for s in ["01", "02", "03", "04"] {
             reserved.push(matches!(
-                store.reserve_serial(&sn(s), T0).await,
+                store.reserve_serials(&[sn(s)], T0).await,
                 Err(StoreError::Duplicate { .. })
             ));
         }
@@ -2159,7 +2182,7 @@ mod sqlite {
         assert_eq!(suite::snapshot(&reopened).await, before);
         // Migrations ran once: a reserved serial is still a duplicate.
         let err = reopened
-            .reserve_serial(&suite::sn("01"), suite::T0)
+            .reserve_serials(&[suite::sn("01")], suite::T0)
             .await
             .unwrap_err();
         assert!(

@@ -173,9 +173,14 @@ pub enum BindingSelector {
 /// Key bindings, certificates and serials.
 #[async_trait]
 pub trait KeyBindingStore: Send + Sync {
-    /// Records a serial before anything is signed with it (Boulder's rule: a serial is
-    /// never used twice, even if signing or the later commit fails).
-    async fn reserve_serial(&self, serial: &Serial, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Records serials before anything is signed with them (Boulder's rule: a serial is
+    /// never used twice, even if signing or the later commit fails): all of them in one
+    /// transaction, or none (`Duplicate` when one is already recorded).
+    async fn reserve_serials(
+        &self,
+        serials: &[Serial],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
     /// Writes binding, certificate, authorization use and audit events in one transaction.
     async fn commit_registration(&self, registration: &Registration) -> Result<(), StoreError>;

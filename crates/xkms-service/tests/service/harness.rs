@@ -35,6 +35,8 @@ pub struct Harness {
     pub now: OffsetDateTime,
     /// The service's clock: `clock.advance(…)` instead of sleeping.
     pub clock: Arc<ManualClock>,
+    /// The master key's bytes (another node on the same store needs them).
+    pub master: Vec<u8>,
 }
 
 impl Harness {
@@ -75,6 +77,7 @@ impl Harness {
             dir,
             now,
             clock,
+            master: master.to_vec(),
         }
     }
 

@@ -19,4 +19,5 @@ mod protocol;
 mod regressions;
 mod replay;
 mod secrets;
+mod serials;
 mod validate_cache;

@@ -41,10 +41,27 @@ impl KeyBindingStore for Store {
         Ok(())
     }
 
-    async fn reserve_serial(&self, serial: &Serial, now: OffsetDateTime) -> Result<(), StoreError> {
-        let q = Query::new("INSERT INTO serials (serial, reserved_at) VALUES ($1, $2)")
-            .bind(serial.to_hex())
-            .bind(timestamp_to_column(now)?);
+    async fn reserve_serials(
+        &self,
+        serials: &[Serial],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        if serials.is_empty() {
+            return Ok(());
+        }
+        // One statement, one transaction: all reserved, or none (a duplicate fails it).
+        let at = timestamp_to_column(now)?;
+        let mut q = Query::new("INSERT INTO serials (serial, reserved_at) VALUES ");
+        for (i, serial) in serials.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("(")
+                .push_bind(serial.to_hex())
+                .push(", ")
+                .push_bind(at)
+                .push(")");
+        }
         self.write("serial", move |tx: &mut Tx| {
             Box::pin(async move {
                 tx.execute(q, "serial").await?;

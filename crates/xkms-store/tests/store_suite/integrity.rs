@@ -35,7 +35,7 @@ pub async fn replay_marks_are_written_with_the_change(store: &dyn Store) {
     // The same value in a second registration: nothing of it is written.
     let mut again = registration("k2", "02", T0 + Duration::seconds(1), Some("a-1"));
     again.replay = vec![mark(b"fresh", until), mark(b"sig-1", until)];
-    store.reserve_serial(&sn("02"), T0).await.unwrap();
+    store.reserve_serials(&[sn("02")], T0).await.unwrap();
     fails_unchanged!(
         store,
         &["k1", "k2"],
@@ -46,7 +46,7 @@ pub async fn replay_marks_are_written_with_the_change(store: &dyn Store) {
     assert!(!store.is_remembered("kba", b"fresh", T0).await.unwrap(), "rolled back");
 
     // In a reissue and a revocation alike.
-    store.reserve_serial(&sn("03"), T0).await.unwrap();
+    store.reserve_serials(&[sn("03")], T0).await.unwrap();
     let mut reissue = reissue("k1", "03", T0 + Duration::hours(1), Some("a-1"));
     reissue.replay = vec![mark(b"sig-1", until)];
     fails_unchanged!(
@@ -68,7 +68,7 @@ pub async fn replay_marks_are_written_with_the_change(store: &dyn Store) {
 
     // Expired: taken over by a change after the expiry.
     let later = until + Duration::seconds(1);
-    store.reserve_serial(&sn("04"), later).await.unwrap();
+    store.reserve_serials(&[sn("04")], later).await.unwrap();
     let mut after = registration("k3", "04", later, None);
     after.replay = vec![mark(b"sig-1", later + Duration::days(1))];
     store.commit_registration(&after).await.unwrap();
@@ -100,7 +100,7 @@ pub async fn compromised_keys_are_found_by_fingerprint(store: &dyn Store) {
 /// serial or a binding each count.
 pub async fn holds_records_of_any_kind(store: &dyn Store) {
     assert!(!store.holds_records().await.unwrap(), "empty");
-    store.reserve_serial(&sn("01"), T0).await.unwrap();
+    store.reserve_serials(&[sn("01")], T0).await.unwrap();
     assert!(store.holds_records().await.unwrap(), "a reserved serial");
 }
 
@@ -263,7 +263,7 @@ pub async fn audit_events_are_chained(store: &dyn Store) {
 
     let head = store.audit_head().await.unwrap();
     let clash = registration("k1", "02", T0, None);
-    store.reserve_serial(&sn("02"), T0).await.unwrap();
+    store.reserve_serials(&[sn("02")], T0).await.unwrap();
     assert!(store.commit_registration(&clash).await.is_err());
     assert_eq!(store.audit_head().await.unwrap(), head, "a failed change");
     assert_eq!(chain_holds(store).await, 5);

@@ -126,7 +126,7 @@ pub async fn revoked_authorization_stops_authenticating(store: &dyn Store) {
     assert_eq!(store.recent_audit_events(1).await.unwrap(), vec![event.clone()]);
     assert_eq!(store.audit_head().await.unwrap().seq, chain_before.seq + 1);
 
-    store.reserve_serial(&sn("02"), at).await.unwrap();
+    store.reserve_serials(&[sn("02")], at).await.unwrap();
     let with_revoked = registration("k2", "02", at, Some("a-1"));
     fails_unchanged!(
         store,
