@@ -14,4 +14,5 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/0004_authorization_revocation.sql"),
     ),
     (5, include_str!("migrations/0005_revocation_counter.sql")),
+    (6, include_str!("migrations/0006_compromised_key_index.sql")),
 ];

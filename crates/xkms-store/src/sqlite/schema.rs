@@ -15,6 +15,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/0006_authorization_revocation.sql"),
     ),
     (7, include_str!("migrations/0007_revocation_counter.sql")),
+    (8, include_str!("migrations/0008_compromised_key_index.sql")),
 ];
 
 #[cfg(test)]
