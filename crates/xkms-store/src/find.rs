@@ -1,4 +1,5 @@
-//! The `find_bindings` query, one indexed lookup per selector.
+//! The `find_bindings` queries, one indexed lookup per selector: the bindings with their
+//! UseKeyWith pairs, and with their certificates too.
 
 use xkms_service::store::BindingSelector;
 
@@ -34,6 +35,50 @@ pub(crate) fn bindings_with_pairs_query_after(
     q.push(
         ") b LEFT JOIN use_key_with u ON u.binding_id = b.id \
          ORDER BY b.created_at, b.id, u.ordinal",
+    );
+    Some(q)
+}
+
+/// [`bindings_with_pairs_query`] and the bindings' certificates in one statement:
+/// the bindings found (the LIMIT applied once, in the CTE `b`) each give the rows of
+/// [`bindings_with_pairs_query`] (`part` 0), then one row per certificate (`part` 1:
+/// the binding's columns, NULL pair columns, the certificate as `cert_*`). A binding's
+/// rows are consecutive, its pairs in order before its certificates newest first (the
+/// order of `certificates_of`). Pairs and certificates are two branches of a
+/// `UNION ALL`, not a join of both: no rows multiply. The NULLs are typed for
+/// PostgreSQL (a `CAST` both backends read). `CROSS JOIN … WHERE` is an inner join
+/// that SQLite plans with its left side outermost: with a plain `JOIN` it chose to scan
+/// `certificates` and look `b` up (on a loaded store, `hot_query_plans`).
+pub(crate) fn bindings_with_certificates_query(
+    selector: &BindingSelector,
+    limit: i64,
+) -> Option<Query> {
+    bindings_with_certificates_query_after("", selector, limit)
+}
+
+/// [`bindings_with_certificates_query`] after `prefix` (`EXPLAIN …` for the plan of
+/// exactly this query).
+pub(crate) fn bindings_with_certificates_query_after(
+    prefix: &str,
+    selector: &BindingSelector,
+    limit: i64,
+) -> Option<Query> {
+    let mut q = bindings_query_after(&format!("{prefix}WITH b AS ("), selector, limit)?;
+    q.push(
+        ") SELECT b.*, 0 AS part, u.ordinal AS ukw_ordinal, \
+         u.application AS ukw_application, u.identifier AS ukw_identifier, \
+         CAST(NULL AS TEXT) AS cert_serial, CAST(NULL AS BYTEA) AS cert_der, \
+         CAST(NULL AS BYTEA) AS cert_ski, CAST(NULL AS BIGINT) AS cert_not_before, \
+         CAST(NULL AS BIGINT) AS cert_not_after, CAST(NULL AS BIGINT) AS cert_issued_at, \
+         CAST(NULL AS BIGINT) AS cert_revoked_at, \
+         CAST(NULL AS BIGINT) AS cert_revocation_reason \
+         FROM b LEFT JOIN use_key_with u ON u.binding_id = b.id \
+         UNION ALL \
+         SELECT b.*, 1, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
+         c.serial, c.der, c.ski, c.not_before, c.not_after, c.issued_at, c.revoked_at, \
+         c.revocation_reason \
+         FROM b CROSS JOIN certificates c WHERE c.binding_id = b.id \
+         ORDER BY created_at, id, part, ukw_ordinal, cert_issued_at DESC, cert_serial DESC",
     );
     Some(q)
 }

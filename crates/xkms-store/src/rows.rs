@@ -251,22 +251,94 @@ macro_rules! certificate_columns {
 }
 pub(crate) use certificate_columns;
 
+/// Where a row holds a certificate's columns (all but its binding id): `certificates`' own
+/// names, or the `cert_` aliases of a binding row joined with its certificates (see
+/// `find::bindings_with_certificates_query`), whose own `revoked_at` is the binding's.
+struct CertificateColumns {
+    serial: &'static str,
+    der: &'static str,
+    ski: &'static str,
+    not_before: &'static str,
+    not_after: &'static str,
+    issued_at: &'static str,
+    revoked_at: &'static str,
+    revocation_reason: &'static str,
+}
+
+const CERTIFICATE: CertificateColumns = CertificateColumns {
+    serial: "serial",
+    der: "der",
+    ski: "ski",
+    not_before: "not_before",
+    not_after: "not_after",
+    issued_at: "issued_at",
+    revoked_at: "revoked_at",
+    revocation_reason: "revocation_reason",
+};
+
+const JOINED_CERTIFICATE: CertificateColumns = CertificateColumns {
+    serial: "cert_serial",
+    der: "cert_der",
+    ski: "cert_ski",
+    not_before: "cert_not_before",
+    not_after: "cert_not_after",
+    issued_at: "cert_issued_at",
+    revoked_at: "cert_revoked_at",
+    revocation_reason: "cert_revocation_reason",
+};
+
 pub(crate) fn certificate(row: &dyn ColumnReader) -> Result<CertificateRecord, StoreError> {
     let r = Reader {
         row,
         what: "certificate row",
     };
+    let binding_id = r.text("binding_id")?;
+    certificate_in(&r, &CERTIFICATE, binding_id, r.text(CERTIFICATE.serial)?)
+}
+
+/// The certificate of binding `binding_id` whose serial column reads `serial`.
+fn certificate_in(
+    r: &Reader<'_>,
+    c: &CertificateColumns,
+    binding_id: String,
+    serial: String,
+) -> Result<CertificateRecord, StoreError> {
     Ok(CertificateRecord {
-        serial: Serial::from_hex(&r.text("serial")?).map_err(|_| corrupt(r.what))?,
-        binding_id: r.text("binding_id")?,
-        der: r.bytes("der")?,
-        ski: r.bytes("ski")?,
-        not_before: r.time("not_before")?,
-        not_after: r.time("not_after")?,
-        issued_at: r.time("issued_at")?,
-        revoked_at: r.opt_time("revoked_at")?,
-        revocation_reason: reason_from_column(r.opt_int("revocation_reason")?)?,
+        serial: Serial::from_hex(&serial).map_err(|_| corrupt(r.what))?,
+        binding_id,
+        der: r.bytes(c.der)?,
+        ski: r.bytes(c.ski)?,
+        not_before: r.time(c.not_before)?,
+        not_after: r.time(c.not_after)?,
+        issued_at: r.time(c.issued_at)?,
+        revoked_at: r.opt_time(c.revoked_at)?,
+        revocation_reason: reason_from_column(r.opt_int(c.revocation_reason)?)?,
     })
+}
+
+/// Bindings with their certificates from the rows of
+/// `find::bindings_with_certificates_query` (each binding's rows consecutive: its pairs
+/// in order, then its certificates newest first), one row at a time.
+pub(crate) fn push_binding_with_pair_or_certificate(
+    found: &mut Vec<(KeyBindingRecord, Vec<CertificateRecord>)>,
+    row: &dyn ColumnReader,
+) -> Result<(), StoreError> {
+    let id = binding_id_of(row)?;
+    if found.last().is_none_or(|(b, _)| b.id != id) {
+        found.push((key_binding(row)?, Vec::new()));
+    }
+    let Some((binding, certificates)) = found.last_mut() else {
+        return Err(corrupt("key binding row"));
+    };
+    let r = Reader {
+        row,
+        what: "certificate row",
+    };
+    match r.opt_text(JOINED_CERTIFICATE.serial)? {
+        Some(serial) => certificates.push(certificate_in(&r, &JOINED_CERTIFICATE, id, serial)?),
+        None => binding.use_key_with.extend(joined_use_key_with(row)?),
+    }
+    Ok(())
 }
 
 /// A certificate revoked without a recorded reason is listed as `unspecified` (0).

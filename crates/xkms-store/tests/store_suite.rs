@@ -544,6 +544,122 @@ mod suite {
         assert_eq!(store.count_bindings().await.unwrap(), 4);
     }
 
+    /// Three bindings under one key name: without pairs and with one certificate; with
+    /// one pair and two (a reissue); with three pairs (not in the order they sort) and
+    /// four certificates (issued out of order, two at the same instant).
+    async fn bindings_with_certificates(
+        store: &dyn Store,
+    ) -> Vec<(KeyBindingRecord, Vec<CertificateRecord>)> {
+        let mut bare = registration("k-bare", "01", T0, None);
+        bare.binding.use_key_with.clear();
+        let mut one = registration("k-one", "02", T0 + Duration::seconds(10), None);
+        one.binding.use_key_with.truncate(1);
+        let mut many = registration("k-many", "03", T0 + Duration::seconds(20), None);
+        many.binding.use_key_with.push(pair(MAIL, "a@example.org"));
+        let mut found = Vec::new();
+        for r in [&mut bare, &mut one, &mut many] {
+            r.binding.key_name = Some("shared".into());
+            register(store, r).await;
+            found.push((r.binding.clone(), vec![r.certificate.clone()]));
+        }
+        let (t1, t2) = (T0 + Duration::days(1), T0 + Duration::days(2));
+        for (i, id, serial, at) in [
+            (1, "k-one", "12", t1),
+            (2, "k-many", "13", t2),
+            (2, "k-many", "23", t1),
+            (2, "k-many", "33", t2),
+        ] {
+            store.reserve_serials(&[sn(serial)], at).await.unwrap();
+            let r = reissue(id, serial, at, None);
+            store.commit_reissue(&r).await.unwrap();
+            found[i].1.push(r.certificate);
+        }
+        // Newest first, the later serial first among those issued at once.
+        let order = |s: &str| found[2].1.iter().position(|c| c.serial == sn(s)).unwrap();
+        let newest_first = ["33", "13", "23", "03"].map(order);
+        found[2].1 = newest_first.map(|i| found[2].1[i].clone()).to_vec();
+        found[1].1.reverse();
+        found
+    }
+
+    pub async fn find_with_certificates_gives_each_binding_its_own(store: &dyn Store) {
+        let all = bindings_with_certificates(store).await;
+        let find = |s: BindingSelector, limit: usize| async move {
+            store
+                .find_bindings_with_certificates(&s, limit)
+                .await
+                .unwrap()
+        };
+        let by_name = BindingSelector::KeyName("shared".into());
+        assert_eq!(find(by_name.clone(), 10).await, all);
+        assert_eq!(find(by_name.clone(), 2).await, all[..2]);
+        assert_eq!(find(by_name.clone(), 3).await, all);
+        assert!(find(by_name.clone(), 0).await.is_empty());
+
+        let (one, many) = (&all[1..2], &all[2..]);
+        let ukw = BindingSelector::UseKeyWith(vec![
+            pair(MAIL, "k-many@example.org"),
+            pair(MAIL, "k-one@example.org"),
+            pair(MAIL, "a@example.org"),
+        ]);
+        assert_eq!(
+            find(ukw.clone(), 10).await,
+            all[1..],
+            "each binding once, with all its pairs"
+        );
+        assert_eq!(find(ukw, 1).await, one);
+        assert_eq!(
+            find(BindingSelector::CertificateSerial(sn("23")), 10).await,
+            many
+        );
+        assert_eq!(
+            find(BindingSelector::CertificateSki(ski("12")), 10).await,
+            one
+        );
+        assert_eq!(
+            find(BindingSelector::KeyFingerprint(fingerprint("k-bare")), 10).await,
+            all[..1]
+        );
+        assert_eq!(find(BindingSelector::Id("k-many".into()), 10).await, many);
+        assert!(
+            find(BindingSelector::Id("nope".into()), 10)
+                .await
+                .is_empty()
+        );
+        assert!(
+            find(BindingSelector::UseKeyWith(vec![]), 10)
+                .await
+                .is_empty()
+        );
+
+        // The same as the two reads it replaces.
+        let mut separately = Vec::new();
+        for binding in store.find_bindings(&by_name, 10).await.unwrap() {
+            let certificates = store.certificates_of(&binding.id).await.unwrap();
+            separately.push((binding, certificates));
+        }
+        assert_eq!(separately, all);
+    }
+
+    /// Registers a binding `k-bare` for [`found_without_certificates`], once the backend
+    /// deleted its certificate (no store operation leaves a binding without one).
+    pub async fn register_bare(store: &dyn Store) {
+        register(store, &registration("k-bare", "01", T0, None)).await;
+    }
+
+    /// `k-bare` without certificates is found with its pairs and none.
+    pub async fn found_without_certificates(store: &dyn Store) {
+        assert!(store.certificates_of("k-bare").await.unwrap().is_empty());
+        let found = store
+            .find_bindings_with_certificates(&BindingSelector::Id("k-bare".into()), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            found,
+            [(registration("k-bare", "01", T0, None).binding, Vec::new())]
+        );
+    }
+
     pub async fn unreserved_serial_writes_nothing(store: &dyn Store) {
         let a = authorization("a-1", "alice@example.org", Some(1));
         store
@@ -1961,6 +2077,7 @@ macro_rules! all_cases {
             registration_happy_path,
             record_fields_round_trip,
             find_orders_by_creation_then_id_and_limits,
+            find_with_certificates_gives_each_binding_its_own,
             unreserved_serial_writes_nothing,
             duplicate_binding_id_writes_nothing,
             reused_certificate_serial_writes_nothing,
@@ -2003,14 +2120,14 @@ const BULK: usize = 2_500;
 /// Bindings in the store whose query plans are checked.
 const LOADED: usize = 4_000;
 
-/// Each of the seven hot queries has a plan, and `full_scan(line)` names no big table
+/// Each of the twelve hot queries has a plan, and `full_scan(line)` names no big table
 /// scanned in any of them.
 fn assert_no_full_scans(
     plans: &[xkms_store::QueryPlan],
     full_scan: impl Fn(&str) -> Option<String>,
 ) {
     let queries: Vec<&str> = plans.iter().map(|p| p.query).collect();
-    assert_eq!(plans.len(), 7, "{queries:?}");
+    assert_eq!(plans.len(), 12, "{queries:?}");
     for plan in plans {
         assert!(!plan.plan.is_empty(), "{}: no plan", plan.query);
         for line in &plan.plan {
@@ -2086,6 +2203,18 @@ mod sqlite {
             .await
             .unwrap();
         suite::concurrent_crl_numbers(vec![Arc::new(db.store.clone()), Arc::new(other)]).await;
+    }
+
+    #[tokio::test]
+    async fn found_without_certificates() {
+        let db = fresh().await;
+        suite::register_bare(&db.store).await;
+        let raw = rusqlite::Connection::open(db.dir.path().join("xkms.db")).unwrap();
+        let deleted = raw
+            .execute("DELETE FROM certificates WHERE binding_id = 'k-bare'", [])
+            .unwrap();
+        assert_eq!(deleted, 1);
+        suite::found_without_certificates(&db.store).await;
     }
 
     #[tokio::test]
@@ -2358,6 +2487,21 @@ mod postgres {
         let (store, url, _schema) = fresh("concurrent_crl_numbers").await;
         let other = Arc::new(PgStore::connect(&url).await.unwrap());
         suite::concurrent_crl_numbers(vec![store, other]).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs PostgreSQL (scripts/test runs it when reachable)"]
+    async fn found_without_certificates() {
+        let (store, url, _schema) = fresh("found_without_certificates").await;
+        suite::register_bare(store.as_ref()).await;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let deleted = sqlx::query("DELETE FROM certificates WHERE binding_id = 'k-bare'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(deleted.rows_affected(), 1);
+        conn.close().await.unwrap();
+        suite::found_without_certificates(store.as_ref()).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -196,6 +196,16 @@ pub trait KeyBindingStore: Send + Sync {
     async fn certificates_of(&self, binding_id: &str)
     -> Result<Vec<CertificateRecord>, StoreError>;
 
+    /// [`find_bindings`](Self::find_bindings), each binding with its certificates as
+    /// [`certificates_of`](Self::certificates_of) lists them (newest first), read
+    /// together: one statement per lookup, not one more per binding found (Locate and
+    /// Validate). No default built from the two: a backend says how it reads them at once.
+    async fn find_bindings_with_certificates(
+        &self,
+        selector: &BindingSelector,
+        limit: usize,
+    ) -> Result<Vec<(KeyBindingRecord, Vec<CertificateRecord>)>, StoreError>;
+
     /// Adds a certificate to a valid binding. `Conflict` if the binding is revoked, the
     /// serial unreserved, or the authorization unusable; `NotFound` if no such binding.
     async fn commit_reissue(&self, reissue: &Reissue) -> Result<(), StoreError>;

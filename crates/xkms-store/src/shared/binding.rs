@@ -18,7 +18,8 @@ use super::steps::{
 };
 use super::{Store, Tx};
 
-/// The certificates of a binding, newest first (Locate and Validate, per binding found).
+/// The certificates of a binding, newest first (Validate of one of our certificates,
+/// Reissue, Revoke, the inventory).
 pub(super) const CERTIFICATES_OF_SQL: &str = concat!(
     "SELECT ",
     certificate_columns!(),
@@ -133,6 +134,30 @@ impl KeyBindingStore for Store {
     ) -> Result<Vec<CertificateRecord>, StoreError> {
         let q = Query::new(CERTIFICATES_OF_SQL).bind(binding_id);
         self.fetch_all(q, "certificates", rows::certificate).await
+    }
+
+    async fn find_bindings_with_certificates(
+        &self,
+        selector: &BindingSelector,
+        limit: usize,
+    ) -> Result<Vec<(KeyBindingRecord, Vec<CertificateRecord>)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // One statement: the bindings with their UseKeyWith pairs and their
+        // certificates (each binding's rows consecutive, pairs then certificates).
+        let Some(q) =
+            crate::find::bindings_with_certificates_query(selector, limit_to_column(limit))
+        else {
+            return Ok(Vec::new());
+        };
+        self.read_rows(
+            q,
+            "key bindings",
+            Vec::new(),
+            rows::push_binding_with_pair_or_certificate,
+        )
+        .await
     }
 
     async fn count_bindings(&self) -> Result<u64, StoreError> {

@@ -27,50 +27,68 @@ impl Store {
     }
 
     /// The plan of each hot query (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on
-    /// PostgreSQL), with sample values bound: Locate's lookups by KeyName, key value
-    /// (fingerprint), certificate serial and SKI, UseKeyWith; the certificates of a
-    /// binding (Validate, Locate); the key-compromise check (Register).
+    /// PostgreSQL), with sample values bound: the lookups by KeyName, key value
+    /// (fingerprint), certificate serial and SKI, UseKeyWith, each with the bindings'
+    /// pairs and with their certificates too (Locate, Validate); the certificates of a
+    /// binding; the key-compromise check (Register).
     pub async fn hot_query_plans(&self) -> Result<Vec<QueryPlan>, StoreError> {
         let pair = StoredUseKeyWith {
             application: Application::Smime,
             identifier: "plan@example.org".into(),
         };
         let serial = Serial::from_hex("01").map_err(|_| StoreError::Backend("serial".into()))?;
+        // Each lookup twice: with the pairs only (`find_bindings`) and with the
+        // certificates too (Locate's and Validate's `find_bindings_with_certificates`).
         let selectors = [
             (
-                "find by KeyName",
+                ["find by KeyName", "find with certificates by KeyName"],
                 BindingSelector::KeyName("plan@example.org".into()),
             ),
             (
-                "find by key value",
+                ["find by key value", "find with certificates by key value"],
                 BindingSelector::KeyFingerprint(vec![0; 32]),
             ),
             (
-                "find by certificate serial",
+                [
+                    "find by certificate serial",
+                    "find with certificates by certificate serial",
+                ],
                 BindingSelector::CertificateSerial(serial),
             ),
             (
-                "find by certificate SKI",
+                [
+                    "find by certificate SKI",
+                    "find with certificates by certificate SKI",
+                ],
                 BindingSelector::CertificateSki(vec![0; 20]),
             ),
             (
-                "find by UseKeyWith",
+                ["find by UseKeyWith", "find with certificates by UseKeyWith"],
                 BindingSelector::UseKeyWith(vec![pair]),
             ),
         ];
         let mut plans = Vec::new();
-        for (query, selector) in selectors {
-            let Some(q) = crate::find::bindings_with_pairs_query_after(
-                <Store>::EXPLAIN_PREFIX,
-                &selector,
-                crate::find::LOCATE_LIMIT_FOR_PLANS,
-            ) else {
-                continue;
-            };
-            plans.push(QueryPlan {
-                query,
-                plan: self.plan_lines(q).await?,
-            });
+        for ([pairs_only, with_certificates], selector) in selectors {
+            let limit = crate::find::LOCATE_LIMIT_FOR_PLANS;
+            let prefix = <Store>::EXPLAIN_PREFIX;
+            for (query, q) in [
+                (
+                    pairs_only,
+                    crate::find::bindings_with_pairs_query_after(prefix, &selector, limit),
+                ),
+                (
+                    with_certificates,
+                    crate::find::bindings_with_certificates_query_after(prefix, &selector, limit),
+                ),
+            ] {
+                let Some(q) = q else {
+                    continue;
+                };
+                plans.push(QueryPlan {
+                    query,
+                    plan: self.plan_lines(q).await?,
+                });
+            }
         }
         let certificates =
             Query::new(format!("{}{CERTIFICATES_OF_SQL}", <Store>::EXPLAIN_PREFIX)).bind("plan");
