@@ -63,14 +63,13 @@ pub(crate) async fn find_matching(
     let Some(selector) = query.selector() else {
         return Ok(found);
     };
-    let candidates = store.find_bindings(&selector, MAX_CANDIDATES).await?;
+    // One read: the candidates come with their certificates.
+    let candidates = store
+        .find_bindings_with_certificates(&selector, MAX_CANDIDATES)
+        .await?;
     found.truncated = candidates.len() >= MAX_CANDIDATES;
-    for binding in candidates {
-        if !query.matches_binding(&binding) {
-            continue;
-        }
-        let certificates = store.certificates_of(&binding.id).await?;
-        if !query.matches_certificates(&certificates) {
+    for (binding, certificates) in candidates {
+        if !query.matches_binding(&binding) || !query.matches_certificates(&certificates) {
             continue;
         }
         if found.matches.len() >= limit {
