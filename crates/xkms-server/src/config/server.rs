@@ -24,6 +24,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How long in-flight requests may finish after SIGTERM / Ctrl-C.
     pub shutdown_grace_seconds: u64,
+    /// Threads serving connections (each a single-threaded runtime); 0 = one per core.
+    pub threads: usize,
     /// TLS: the server's certificate chain (PEM, leaf first). With `tls_key`, the
     /// service speaks HTTPS only and its default Service URI starts with `https://`.
     pub tls_cert: Option<PathBuf>,
@@ -31,6 +33,9 @@ pub struct ServerConfig {
     /// service account only.
     pub tls_key: Option<PathBuf>,
 }
+
+/// The most connection threads `[server] threads` may ask for.
+pub const MAX_THREADS: usize = 256;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -43,6 +48,7 @@ impl Default for ServerConfig {
             idle_timeout_seconds: 60,
             max_connections: 1024,
             shutdown_grace_seconds: 30,
+            threads: 0,
             tls_cert: None,
             tls_key: None,
         }
@@ -80,6 +86,12 @@ impl Config {
                 });
             }
         }
+        if self.server.threads > MAX_THREADS {
+            return Err(ConfigError::Invalid {
+                name: "server.threads",
+                message: format!("at most {MAX_THREADS} (0 = one per core)"),
+            });
+        }
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             return Err(ConfigError::Invalid {
                 name: "server.tls_cert",
@@ -103,6 +115,7 @@ impl Config {
             idle_timeout: Duration::from_secs(self.server.idle_timeout_seconds),
             max_connections: self.server.max_connections,
             shutdown_grace: Duration::from_secs(self.server.shutdown_grace_seconds),
+            threads: self.server.threads,
         }
     }
 

@@ -111,3 +111,15 @@ fn bad_values_are_named() {
     let err = c.check().unwrap_err().to_string();
     assert!(err.contains("ca.key_type"), "{err}");
 }
+
+#[test]
+fn connection_threads_default_to_one_per_core_and_are_bounded() {
+    let c: Config = toml::from_str("").unwrap();
+    assert_eq!(c.connection_limits().threads, 0, "0 = one per core");
+    let c: Config = toml::from_str("[server]\nthreads = 4\n").unwrap();
+    c.check().unwrap();
+    assert_eq!(c.connection_limits().threads, 4);
+    let c: Config = toml::from_str("[server]\nthreads = 100000\n").unwrap();
+    let err = c.check().unwrap_err().to_string();
+    assert!(err.contains("server.threads"), "{err}");
+}
