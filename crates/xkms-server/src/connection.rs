@@ -110,8 +110,16 @@ pub async fn serve_with(
                         continue;
                     };
                     accepted_count = accepted_count.wrapping_add(1);
+                    // Re-registered with the serving thread's own reactor: readiness of
+                    // the socket then wakes that thread directly, not the main runtime.
+                    let Ok(stream) = stream.into_std() else { continue };
+                    let (router, limits, tls, stop) = (router.clone(), limits.clone(), tls.clone(), stop_rx.clone());
                     connections.spawn_on(
-                        connection(stream, peer, router.clone(), limits.clone(), tls.clone(), lane, stop_rx.clone()),
+                        async move {
+                            if let Ok(stream) = TcpStream::from_std(stream) {
+                                connection(stream, peer, router, limits, tls, lane, stop).await;
+                            }
+                        },
                         lanes.pick(accepted_count),
                     );
                 }
