@@ -3,7 +3,7 @@
 //! Absent optional fields produce no element/attribute. Output is compact (no
 //! indentation) so signatures computed over it are not disturbed by reformatting.
 
-use super::values::{encode_base64, format_datetime};
+use super::values::{encode_base64, encode_base64_into, format_datetime};
 use crate::model::*;
 use crate::vocab::{DS_NS, EC_NS, XENC_NS, XKMS_NS};
 use zeroize::Zeroizing;
@@ -131,7 +131,7 @@ fn register_request(w: &mut Writer, r: &RegisterRequest) {
     key_binding_start(w, "PrototypeKeyBinding", &p.core);
     validity_interval(w, p.validity_interval.as_ref());
     if let Some(rci) = &p.revocation_code_identifier {
-        w.text_element("RevocationCodeIdentifier", &encode_base64(rci));
+        w.base64_element("RevocationCodeIdentifier", rci);
     }
     w.end("PrototypeKeyBinding");
     authentication(w, &r.authentication);
@@ -153,7 +153,7 @@ fn revoke_request(w: &mut Writer, r: &RevokeRequest) {
     match &r.authorization {
         RevokeAuthorization::Authentication(a) => authentication(w, a),
         RevokeAuthorization::RevocationCode(code) => {
-            w.text_element("RevocationCode", &encode_base64(code));
+            w.base64_element("RevocationCode", code);
         }
     }
     w.end("RevokeRequest");
@@ -270,7 +270,7 @@ fn result_start(w: &mut Writer, name: &str, r: &ResultAbstract, counters: &[(&st
     w.close_start();
     message_children(w, &r.message);
     if let Some(rsv) = &r.request_signature_value {
-        w.text_element("RequestSignatureValue", &encode_base64(rsv));
+        w.base64_element("RequestSignatureValue", rsv);
     }
 }
 
@@ -295,7 +295,7 @@ fn message_children(w: &mut Writer, m: &MessageAbstract) {
         } else {
             w.open("OpaqueClientData");
             for d in data {
-                w.text_element("OpaqueData", &encode_base64(d));
+                w.base64_element("OpaqueData", d);
             }
             w.end("OpaqueClientData");
         }
@@ -424,11 +424,11 @@ fn signature(w: &mut Writer, s: &Signature) {
         w.start("ds:DigestMethod");
         w.attr("Algorithm", &r.digest_method);
         w.end_empty();
-        w.text_element("ds:DigestValue", &encode_base64(&r.digest_value));
+        w.base64_element("ds:DigestValue", &r.digest_value);
         w.end("ds:Reference");
     }
     w.end("ds:SignedInfo");
-    w.text_element("ds:SignatureValue", &encode_base64(&s.signature_value));
+    w.base64_element("ds:SignatureValue", &s.signature_value);
     if let Some(ki) = &s.key_info {
         key_info(w, ki);
     }
@@ -464,8 +464,8 @@ fn key_info(w: &mut Writer, ki: &KeyInfo) {
         if let KeyValue::Rsa(rsa) = kv {
             w.open("ds:KeyValue");
             w.open("ds:RSAKeyValue");
-            w.text_element("ds:Modulus", &encode_base64(&rsa.modulus));
-            w.text_element("ds:Exponent", &encode_base64(&rsa.exponent));
+            w.base64_element("ds:Modulus", &rsa.modulus);
+            w.base64_element("ds:Exponent", &rsa.exponent);
             w.end("ds:RSAKeyValue");
             w.end("ds:KeyValue");
         }
@@ -485,16 +485,16 @@ fn key_info(w: &mut Writer, ki: &KeyInfo) {
             w.end("ds:X509IssuerSerial");
         }
         for ski in &x.skis {
-            w.text_element("ds:X509SKI", &encode_base64(ski));
+            w.base64_element("ds:X509SKI", ski);
         }
         for name in &x.subject_names {
             w.text_element("ds:X509SubjectName", name);
         }
         for cert in &x.certificates {
-            w.text_element("ds:X509Certificate", &encode_base64(cert));
+            w.base64_element("ds:X509Certificate", cert);
         }
         for crl in &x.crls {
-            w.text_element("ds:X509CRL", &encode_base64(crl));
+            w.base64_element("ds:X509CRL", crl);
         }
         w.end("ds:X509Data");
     }
@@ -517,7 +517,7 @@ fn encrypted_data(w: &mut Writer, e: &EncryptedData) {
         key_info(w, ki);
     }
     w.open("xenc:CipherData");
-    w.text_element("xenc:CipherValue", &encode_base64(&e.cipher_value));
+    w.base64_element("xenc:CipherValue", &e.cipher_value);
     w.end("xenc:CipherData");
     w.end("xenc:EncryptedData");
 }
@@ -585,6 +585,14 @@ impl Writer {
         self.out.push('>');
     }
 
+    /// `<name>base64 of bytes</name>`, encoded straight into the output (base64 needs
+    /// no escaping).
+    fn base64_element(&mut self, name: &str, bytes: &[u8]) {
+        self.open(name);
+        encode_base64_into(bytes, &mut self.out);
+        self.end(name);
+    }
+
     /// `<name>text</name>`, also when empty, so a signer can fill a template value in.
     fn text_element(&mut self, name: &str, text: &str) {
         self.open(name);
@@ -601,9 +609,22 @@ impl Writer {
 /// an answer that no peer can parse.
 pub(crate) fn escape_into(out: &mut String, text: &str, attribute: bool) {
     // Runs of characters that need nothing are copied whole (certificates and keys are
-    // long base64 runs: this was 8 % of Locate's CPU char by char).
+    // long base64 runs: this was 8 % of Locate's CPU char by char). Only a few bytes can
+    // start a character that needs a look: the ASCII specials, C0 controls, and 0xEF, the
+    // first byte of U+FFFE and U+FFFF; every other byte is passed over without decoding.
+    let bytes = text.as_bytes();
     let mut start = 0;
-    for (i, c) in text.char_indices() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b >= 0x20 && !matches!(b, b'&' | b'<' | b'>' | b'"' | 0xEF) {
+            i += 1;
+            continue;
+        }
+        // `i` is on a character boundary: an ASCII byte or a lead byte.
+        let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
         let replacement = match c {
             '&' => "&amp;",
             '<' => "&lt;",
@@ -613,11 +634,15 @@ pub(crate) fn escape_into(out: &mut String, text: &str, attribute: bool) {
             '\n' if attribute => "&#10;",
             '\r' => "&#13;",
             c if !is_xml_char(c) => "\u{FFFD}",
-            _ => continue,
+            _ => {
+                i += c.len_utf8();
+                continue;
+            }
         };
         out.push_str(&text[start..i]);
         out.push_str(replacement);
-        start = i + c.len_utf8();
+        i += c.len_utf8();
+        start = i;
     }
     out.push_str(&text[start..]);
 }
@@ -635,11 +660,21 @@ mod tests {
     /// The run-copying escaper writes exactly what escaping one character at a time does.
     #[test]
     fn escaping_runs_matches_escaping_each_character() {
+        // The rule, character by character, written independently of the escaper.
         fn one_by_one(text: &str, attribute: bool) -> String {
             let mut out = String::new();
             for c in text.chars() {
-                let mut buf = [0u8; 4];
-                escape_into(&mut out, c.encode_utf8(&mut buf), attribute);
+                match c {
+                    '&' => out.push_str("&amp;"),
+                    '<' => out.push_str("&lt;"),
+                    '>' => out.push_str("&gt;"),
+                    '"' if attribute => out.push_str("&quot;"),
+                    '\t' if attribute => out.push_str("&#9;"),
+                    '\n' if attribute => out.push_str("&#10;"),
+                    '\r' => out.push_str("&#13;"),
+                    c if !is_xml_char(c) => out.push('\u{FFFD}'),
+                    c => out.push(c),
+                }
             }
             out
         }
@@ -650,6 +685,8 @@ mod tests {
             "a&b<c>\"d\"\te\nf\r",
             "é\u{FFFE}x\u{1}\u{FFFF}ü€\u{10000}<",
             "\u{0}\u{0}end",
+            "\u{FFFD}\u{FEFF}\u{EFFF}\u{F000}ﬀ\u{FFFE}",
+            "\u{7F}\u{1F}\u{20}é\"'&&",
         ] {
             for attribute in [false, true] {
                 let mut whole = String::new();

@@ -59,6 +59,11 @@ pub(crate) fn encode_base64(bytes: &[u8]) -> String {
     B64.encode(bytes)
 }
 
+/// [`encode_base64`], appended to `out`.
+pub(crate) fn encode_base64_into(bytes: &[u8], out: &mut String) {
+    B64.encode_string(bytes, out);
+}
+
 /// Parses a non-negative xs:integer that fits in u32 (ResponseLimit, StatusResult counters).
 pub(crate) fn parse_u32(text: &str) -> Option<u32> {
     let t = text.trim_matches(XML_WS);
