@@ -3,6 +3,7 @@
 use clap::ValueEnum;
 use std::io::IsTerminal;
 use std::time::Duration;
+use tracing_subscriber::fmt::writer::EitherWriter;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -27,29 +28,38 @@ pub fn init(format: LogFormat, background: bool) -> Option<LogGuard> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = format == LogFormat::Text && colour_on_stderr();
     // Without a writer thread (none could be started), lines are written in place.
-    if let Some((writer, guard)) = background
+    let (writer, guard) = match background
         .then(|| background_writer(std::io::stderr()).ok())
         .flatten()
     {
-        let builder = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(writer)
-            .with_ansi(ansi);
-        match format {
-            LogFormat::Text => builder.init(),
-            LogFormat::Json => builder.json().init(),
+        Some((writer, guard)) => (LogWriter::Queued(writer), Some(guard)),
+        None => (LogWriter::InPlace, None),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    guard
+}
+
+/// Where log lines go: to the writer thread, or straight to stderr.
+enum LogWriter {
+    Queued(BackgroundWriter),
+    InPlace,
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = EitherWriter<QueuedLine<'a>, std::io::Stderr>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        match self {
+            LogWriter::Queued(writer) => EitherWriter::A(writer.make_writer()),
+            LogWriter::InPlace => EitherWriter::B(std::io::stderr()),
         }
-        Some(guard)
-    } else {
-        let builder = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .with_ansi(ansi);
-        match format {
-            LogFormat::Text => builder.init(),
-            LogFormat::Json => builder.json().init(),
-        }
-        None
     }
 }
 

@@ -187,7 +187,7 @@ async fn reserve_serials(
     now: OffsetDateTime,
 ) -> Result<Vec<Serial>, ServiceError> {
     for _ in 0..SERIAL_ATTEMPTS {
-        let serials = (0..n.max(1))
+        let serials = (0..n)
             .map(|_| Serial::random())
             .collect::<Result<Vec<_>, _>>()?;
         match store.reserve_serials(&serials, now).await {

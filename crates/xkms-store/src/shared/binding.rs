@@ -14,7 +14,7 @@ use crate::rows::{self, ColumnReader, certificate_columns};
 
 use super::steps::{
     BindingRow, change_one, exists, insert_audits, insert_certificate, lock_binding, remember_all,
-    require_reserved, revoke, use_authorization,
+    require_reserved, revoke, use_authorization_and_audit,
 };
 use super::{Store, Tx};
 
@@ -100,16 +100,16 @@ impl KeyBindingStore for Store {
                     .bind(crate::ESCROW_FORMAT_BOUND);
                     tx.execute(q, "escrowed key").await?;
                 }
-                // The two rows every registration of an authorization locks until
-                // commit (its use counter, the audit chain's head) are taken last: on
-                // PostgreSQL concurrent registrations wait for each other there, so
-                // the lock is held for three statements and the commit, not the whole
-                // unit (issue 13: 342 of 420 samples of pg_stat_activity waited on it).
-                if let Some(authorization_id) = &registration.authorization_id {
-                    let at = row.created_at;
-                    use_authorization(tx, authorization_id, Purpose::Register, at).await?;
-                }
-                insert_audits(tx, &registration.audit).await
+                use_authorization_and_audit(
+                    tx,
+                    registration
+                        .authorization_id
+                        .as_deref()
+                        .map(|id| (id, Purpose::Register)),
+                    row.created_at,
+                    &registration.audit,
+                )
+                .await
             })
         })
         .await
@@ -244,13 +244,19 @@ impl KeyBindingStore for Store {
                         what: "binding is revoked",
                     });
                 }
-                if let Some(authorization_id) = &reissue.authorization_id {
-                    use_authorization(tx, authorization_id, Purpose::Register, issued_at).await?;
-                }
                 require_reserved(tx, &certificate.serial).await?;
                 remember_all(tx, &reissue.replay, issued_at).await?;
                 insert_certificate(tx, certificate).await?;
-                insert_audits(tx, &reissue.audit).await
+                use_authorization_and_audit(
+                    tx,
+                    reissue
+                        .authorization_id
+                        .as_deref()
+                        .map(|id| (id, Purpose::Register)),
+                    issued_at,
+                    &reissue.audit,
+                )
+                .await
             })
         })
         .await
@@ -383,7 +389,6 @@ impl KeyBindingStore for Store {
                         what: "escrowed key",
                     });
                 }
-                use_authorization(tx, &recovery.authorization_id, Purpose::Recover, at).await?;
                 remember_all(tx, &recovery.replay, at).await?;
                 // An already revoked binding may still be recovered: then there is
                 // nothing to revoke, and the revocation's own events are not written.
@@ -393,8 +398,13 @@ impl KeyBindingStore for Store {
                 {
                     events.extend(revocation.audit.iter().cloned());
                 }
-                // Last: the audit chain's head is the last lock a transaction takes.
-                insert_audits(tx, &events).await
+                use_authorization_and_audit(
+                    tx,
+                    Some((recovery.authorization_id.as_str(), Purpose::Recover)),
+                    at,
+                    &events,
+                )
+                .await
             })
         })
         .await
